@@ -1,0 +1,53 @@
+#!/usr/bin/env bash
+# Throwaway PostgreSQL 15 clusters for the demo, the tests and the benchmarks.
+#
+#   scripts/pgcluster.sh start DIR PORT [postgres options...]   initdb when needed, start
+#   scripts/pgcluster.sh stop DIR                               stop (fast), keep the files
+#   scripts/pgcluster.sh destroy DIR                            stop and remove DIR
+#
+# PostgreSQL refuses to run as root, so when we are root the server runs as the
+# `postgres` user (created by Debian's postgresql package). The cluster trusts
+# local connections and listens on 127.0.0.1 only: connect with
+#   psql -h 127.0.0.1 -p PORT -U postgres
+set -euo pipefail
+
+PGBIN=${PGBIN:-/usr/lib/postgresql/15/bin}
+
+as_pg() {
+    if [ "$(id -u)" = 0 ]; then
+        sudo -u postgres -- "$@"
+    else
+        "$@"
+    fi
+}
+
+cmd=${1:?usage: pgcluster.sh start|stop|destroy DIR [PORT]}
+dir=${2:?usage: pgcluster.sh start|stop|destroy DIR [PORT]}
+
+case "$cmd" in
+start)
+    port=${3:?usage: pgcluster.sh start DIR PORT}
+    shift 3
+    if [ ! -f "$dir/PG_VERSION" ]; then
+        mkdir -p "$dir"
+        [ "$(id -u)" = 0 ] && chown postgres:postgres "$dir"
+        as_pg "$PGBIN/initdb" -D "$dir" -U postgres -A trust --no-sync -E UTF8 --locale=C.UTF-8 >"$dir.initdb.log" 2>&1 ||
+            { cat "$dir.initdb.log" >&2; exit 1; }
+    fi
+    as_pg "$PGBIN/pg_ctl" -D "$dir" -l "$dir/server.log" -w -t 60 \
+        -o "-p $port -k $dir -c listen_addresses=127.0.0.1 -c fsync=off $*" start >/dev/null ||
+        { cat "$dir/server.log" >&2; exit 1; }
+    ;;
+stop)
+    [ -f "$dir/postmaster.pid" ] && as_pg "$PGBIN/pg_ctl" -D "$dir" -m fast -w stop >/dev/null
+    true
+    ;;
+destroy)
+    [ -f "$dir/postmaster.pid" ] && as_pg "$PGBIN/pg_ctl" -D "$dir" -m fast -w stop >/dev/null
+    rm -rf "$dir" "$dir.initdb.log"
+    ;;
+*)
+    echo "unknown command $cmd" >&2
+    exit 2
+    ;;
+esac

@@ -1,0 +1,182 @@
+-- lead_audit: the SQL API. Emitted last (finalize): it uses the Rust functions
+-- audit_capture_row(), audit_capture_truncate() and _audit_invalidate().
+
+-- ---------------------------------------------------------------------------
+-- audit_log is append-only. Nobody holds INSERT/UPDATE/DELETE/TRUNCATE on it
+-- (the triggers write with a direct heap insert that needs no privilege), and
+-- this guard also stops the owner and superusers, unless they deliberately
+-- bypass triggers (session_replication_role = replica), which verify_audit()
+-- then catches.
+-- ---------------------------------------------------------------------------
+CREATE FUNCTION _audit_log_append_only() RETURNS trigger
+LANGUAGE plpgsql AS $$
+BEGIN
+    RAISE EXCEPTION 'lead_audit: audit_log is append-only; % is not allowed', TG_OP
+        USING ERRCODE = 'insufficient_privilege',
+              HINT = 'Audit rows are written by lead_audit''s triggers only.';
+END;
+$$;
+
+CREATE TRIGGER audit_log_append_only
+    BEFORE UPDATE OR DELETE ON audit_log
+    FOR EACH ROW EXECUTE FUNCTION _audit_log_append_only();
+CREATE TRIGGER audit_log_no_truncate
+    BEFORE TRUNCATE ON audit_log
+    FOR EACH STATEMENT EXECUTE FUNCTION _audit_log_append_only();
+
+-- ---------------------------------------------------------------------------
+-- audit_enable(table, soft_delete_column, truncate_rows)
+--   soft_delete_column: NULL (default) detects a boolean "is_deleted" or a
+--   timestamp "deleted_at" column; '' means the table has none.
+--   truncate_rows: TRUNCATE also records every removed row (default true).
+-- Idempotent: calling it again updates the settings and adds the TRUNCATE
+-- trigger to partitions created since.
+-- ---------------------------------------------------------------------------
+CREATE FUNCTION audit_enable(
+    target regclass,
+    soft_delete_column name DEFAULT NULL,
+    truncate_rows boolean DEFAULT true
+) RETURNS text
+LANGUAGE plpgsql
+SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    rel        record;
+    soft_col   name;
+    soft_type  regtype;
+    part       regclass;
+BEGIN
+    IF target IS NULL THEN
+        RAISE EXCEPTION 'lead_audit: audit_enable() needs a table, got NULL'
+            USING ERRCODE = 'null_value_not_allowed';
+    END IF;
+    IF truncate_rows IS NULL THEN
+        RAISE EXCEPTION 'lead_audit: truncate_rows must be true or false, got NULL'
+            USING ERRCODE = 'null_value_not_allowed';
+    END IF;
+    SELECT c.relkind, c.relowner INTO rel FROM pg_class c WHERE c.oid = target;
+    IF NOT FOUND THEN
+        RAISE EXCEPTION 'lead_audit: table with oid % does not exist', target::oid
+            USING ERRCODE = 'undefined_table';
+    END IF;
+    IF NOT pg_has_role(session_user, rel.relowner, 'MEMBER') THEN
+        RAISE EXCEPTION 'lead_audit: must be the owner of table % to audit it', target
+            USING ERRCODE = 'insufficient_privilege';
+    END IF;
+    IF rel.relkind NOT IN ('r', 'p') THEN
+        RAISE EXCEPTION 'lead_audit: % is not a table', target
+            USING ERRCODE = 'wrong_object_type',
+                  HINT = 'Only ordinary and partitioned tables can be audited.';
+    END IF;
+    IF target IN ('@extschema@.audit_log'::regclass, '@extschema@.audit_table'::regclass) THEN
+        RAISE EXCEPTION 'lead_audit: % cannot audit itself', target
+            USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    IF NOT EXISTS (SELECT 1 FROM pg_constraint WHERE conrelid = target AND contype = 'p') THEN
+        RAISE EXCEPTION 'lead_audit: table % has no primary key', target
+            USING ERRCODE = 'object_not_in_prerequisite_state',
+                  DETAIL = 'Every audit row names the changed record by its primary key.',
+                  HINT = format('Add one (ALTER TABLE %s ADD PRIMARY KEY (...)) and call audit_enable again.', target);
+    END IF;
+
+    -- The soft-delete column: named, none (''), or detected.
+    IF soft_delete_column = '' THEN
+        soft_col := NULL;
+    ELSIF soft_delete_column IS NOT NULL THEN
+        SELECT a.attname, a.atttypid::regtype INTO soft_col, soft_type
+        FROM pg_attribute a
+        WHERE a.attrelid = target AND a.attname = soft_delete_column
+          AND a.attnum > 0 AND NOT a.attisdropped;
+        IF NOT FOUND THEN
+            RAISE EXCEPTION 'lead_audit: table % has no column "%"', target, soft_delete_column
+                USING ERRCODE = 'undefined_column';
+        END IF;
+        IF soft_type NOT IN ('boolean'::regtype, 'timestamptz'::regtype, 'timestamp'::regtype, 'date'::regtype) THEN
+            RAISE EXCEPTION 'lead_audit: soft-delete column "%" of % is %, not boolean or a timestamp',
+                soft_delete_column, target, soft_type
+                USING ERRCODE = 'datatype_mismatch';
+        END IF;
+    ELSE
+        SELECT a.attname INTO soft_col
+        FROM pg_attribute a
+        WHERE a.attrelid = target AND a.attnum > 0 AND NOT a.attisdropped
+          AND ((a.attname = 'is_deleted' AND a.atttypid = 'boolean'::regtype)
+            OR (a.attname = 'deleted_at' AND a.atttypid IN ('timestamptz'::regtype, 'timestamp'::regtype)))
+        ORDER BY a.attname = 'is_deleted' DESC
+        LIMIT 1;
+    END IF;
+
+    INSERT INTO @extschema@.audit_table AS t (relid, soft_delete_column, truncate_rows)
+    VALUES (target, soft_col, audit_enable.truncate_rows)
+    ON CONFLICT (relid) DO UPDATE
+        SET soft_delete_column = EXCLUDED.soft_delete_column,
+            truncate_rows = EXCLUDED.truncate_rows;
+
+    -- The row trigger on the table (PostgreSQL clones it onto partitions,
+    -- present and future).
+    IF NOT EXISTS (SELECT 1 FROM pg_trigger
+                   WHERE tgrelid = target AND tgname = 'lead_audit_capture' AND tgparentid = 0) THEN
+        EXECUTE format('CREATE TRIGGER lead_audit_capture AFTER INSERT OR UPDATE OR DELETE ON %s '
+                       'FOR EACH ROW EXECUTE FUNCTION @extschema@.audit_capture_row()', target);
+    END IF;
+    -- TRUNCATE triggers are not cloned: put one on the table and each partition.
+    FOR part IN SELECT target UNION SELECT relid FROM pg_partition_tree(target) LOOP
+        IF NOT EXISTS (SELECT 1 FROM pg_trigger WHERE tgrelid = part AND tgname = 'lead_audit_truncate') THEN
+            EXECUTE format('CREATE TRIGGER lead_audit_truncate BEFORE TRUNCATE ON %s '
+                           'FOR EACH STATEMENT EXECUTE FUNCTION @extschema@.audit_capture_truncate()', part);
+        END IF;
+        PERFORM @extschema@._audit_invalidate(part);
+    END LOOP;
+
+    RETURN format('lead_audit: auditing %s (soft-delete column: %s, TRUNCATE records rows: %s)',
+                  target, coalesce(soft_col::text, 'none'), audit_enable.truncate_rows);
+END;
+$$;
+
+-- ---------------------------------------------------------------------------
+-- audit_disable(table): removes the triggers and the settings; the audit rows
+-- stay. Idempotent.
+-- ---------------------------------------------------------------------------
+CREATE FUNCTION audit_disable(target regclass) RETURNS text
+LANGUAGE plpgsql
+SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    owner oid;
+    part  regclass;
+BEGIN
+    IF target IS NULL THEN
+        RAISE EXCEPTION 'lead_audit: audit_disable() needs a table, got NULL'
+            USING ERRCODE = 'null_value_not_allowed';
+    END IF;
+    SELECT c.relowner INTO owner FROM pg_class c WHERE c.oid = target;
+    IF NOT FOUND THEN
+        RAISE EXCEPTION 'lead_audit: table with oid % does not exist', target::oid
+            USING ERRCODE = 'undefined_table';
+    END IF;
+    IF NOT pg_has_role(session_user, owner, 'MEMBER') THEN
+        RAISE EXCEPTION 'lead_audit: must be the owner of table % to stop auditing it', target
+            USING ERRCODE = 'insufficient_privilege';
+    END IF;
+    IF NOT EXISTS (SELECT 1 FROM pg_trigger WHERE tgrelid = target AND tgname = 'lead_audit_capture')
+       AND NOT EXISTS (SELECT 1 FROM @extschema@.audit_table WHERE relid = target) THEN
+        RETURN format('lead_audit: %s was not audited', target);
+    END IF;
+    EXECUTE format('DROP TRIGGER IF EXISTS lead_audit_capture ON %s', target);
+    FOR part IN SELECT target UNION SELECT relid FROM pg_partition_tree(target) LOOP
+        EXECUTE format('DROP TRIGGER IF EXISTS lead_audit_truncate ON %s', part);
+        PERFORM @extschema@._audit_invalidate(part);
+    END LOOP;
+    DELETE FROM @extschema@.audit_table WHERE relid = target;
+    RETURN format('lead_audit: stopped auditing %s', target);
+END;
+$$;
+
+-- Turning auditing on or off is for table owners and superusers, and only
+-- through roles granted EXECUTE explicitly.
+REVOKE ALL ON FUNCTION audit_enable(regclass, name, boolean) FROM PUBLIC;
+REVOKE ALL ON FUNCTION audit_disable(regclass) FROM PUBLIC;
+REVOKE ALL ON FUNCTION _audit_invalidate(oid) FROM PUBLIC;
+REVOKE ALL ON FUNCTION _audit_log_append_only() FROM PUBLIC;

@@ -1,0 +1,349 @@
+//! The `lead_audit.*` settings and the actor context read from them.
+//!
+//! Applications set the context with `SET LOCAL` (or `set_config(..., true)`) at
+//! the start of each transaction, so it never leaks to the next transaction on a
+//! pooled connection. Values are validated when a change is audited: a value
+//! that cannot be recorded fails the write instead of being dropped.
+//!
+//! Bulk statements audit many rows with the same settings, so each setting is
+//! parsed once and kept (as a varlena in TopMemoryContext) until its text changes.
+
+use std::cell::RefCell;
+use std::ffi::{CStr, CString};
+use std::net::IpAddr;
+
+use pgrx::guc::{GucContext, GucFlags, GucRegistry, GucSetting};
+use pgrx::pg_sys;
+use pgrx::prelude::*;
+
+use crate::error::AuditError;
+
+/// Master switch; only a superuser may turn auditing off.
+pub static ENABLED: GucSetting<bool> = GucSetting::<bool>::new(true);
+static ACTOR_ID: GucSetting<Option<CString>> = GucSetting::<Option<CString>>::new(None);
+static CLIENT_IP: GucSetting<Option<CString>> = GucSetting::<Option<CString>>::new(None);
+static USER_AGENT: GucSetting<Option<CString>> = GucSetting::<Option<CString>>::new(None);
+static REQUEST_ID: GucSetting<Option<CString>> = GucSetting::<Option<CString>>::new(None);
+static CONTEXT: GucSetting<Option<CString>> = GucSetting::<Option<CString>>::new(None);
+
+pub fn register_settings() {
+    GucRegistry::define_bool_guc(
+        c"lead_audit.enabled",
+        c"Record changes of audited tables (superuser only).",
+        c"When off, lead_audit's triggers record nothing. Only a superuser can change it.",
+        &ENABLED,
+        GucContext::Suset,
+        GucFlags::default(),
+    );
+    let text_settings: [(
+        &'static CStr,
+        &'static CStr,
+        &'static GucSetting<Option<CString>>,
+    ); 5] = [
+        (
+            c"lead_audit.actor_id",
+            c"The application user making the change.",
+            &ACTOR_ID,
+        ),
+        (
+            c"lead_audit.client_ip",
+            c"The end user's IP address; defaults to the connection's address.",
+            &CLIENT_IP,
+        ),
+        (
+            c"lead_audit.user_agent",
+            c"The end user's user agent.",
+            &USER_AGENT,
+        ),
+        (
+            c"lead_audit.request_id",
+            c"The application's request id.",
+            &REQUEST_ID,
+        ),
+        (
+            c"lead_audit.context",
+            c"A JSON object of extra context to record.",
+            &CONTEXT,
+        ),
+    ];
+    for (name, description, setting) in text_settings {
+        GucRegistry::define_string_guc(
+            name,
+            description,
+            c"Set it with SET LOCAL inside the transaction that makes the change.",
+            setting,
+            GucContext::Userset,
+            GucFlags::default(),
+        );
+    }
+}
+
+/// The context columns of one audit row, as datums ready for `heap_form_tuple`.
+/// They point into memory owned by the per-backend cache, valid until the next
+/// call of [`current`].
+#[derive(Clone, Copy)]
+pub struct Actor {
+    pub actor_id: Option<pg_sys::Datum>,
+    pub client_ip: Option<pg_sys::Datum>,
+    pub user_agent: Option<pg_sys::Datum>,
+    pub request_id: Option<pg_sys::Datum>,
+    pub context: Option<pg_sys::Datum>,
+    pub db_user: pg_sys::Datum,
+    pub application_name: Option<pg_sys::Datum>,
+}
+
+/// How a setting's text becomes a datum.
+#[derive(Clone, Copy)]
+enum Kind {
+    Text,
+    Inet,
+    JsonObject,
+}
+
+/// One setting's last text and the varlena made from it.
+struct Cached {
+    text: Vec<u8>,
+    datum: Option<pg_sys::Datum>,
+}
+
+impl Cached {
+    const fn empty() -> Self {
+        Cached {
+            text: Vec::new(),
+            datum: None,
+        }
+    }
+
+    /// The datum for `raw` (the setting's current C string, possibly NULL),
+    /// parsing it only when it differs from the last one seen.
+    fn get(
+        &mut self,
+        name: &'static str,
+        kind: Kind,
+        raw: *const std::ffi::c_char,
+    ) -> Option<pg_sys::Datum> {
+        // SAFETY: a GUC string variable is NULL or a valid NUL-terminated string
+        // owned by the GUC machinery, unchanged while we read it.
+        let bytes: &[u8] = if raw.is_null() {
+            b""
+        } else {
+            unsafe { CStr::from_ptr(raw) }.to_bytes()
+        };
+        if bytes != self.text.as_slice() || (self.datum.is_none() && !bytes.is_empty()) {
+            let datum = if bytes.is_empty() {
+                None
+            } else {
+                Some(parse(name, kind, bytes))
+            };
+            self.free();
+            self.text = bytes.to_vec();
+            self.datum = datum.map(|d| keep(d));
+        }
+        self.datum
+    }
+
+    fn free(&mut self) {
+        if let Some(d) = self.datum.take() {
+            // SAFETY: the datum was copied into TopMemoryContext by `keep`.
+            unsafe { pg_sys::pfree(d.cast_mut_ptr()) };
+        }
+    }
+}
+
+struct Cache {
+    actor_id: Cached,
+    client_ip: Cached,
+    user_agent: Cached,
+    request_id: Cached,
+    context: Cached,
+    application_name: Cached,
+    /// Session user oid and its name as a text datum.
+    db_user: Option<(pg_sys::Oid, pg_sys::Datum)>,
+    /// The connection's address (inet), computed once; None for Unix sockets.
+    connection_ip: Option<Option<pg_sys::Datum>>,
+}
+
+thread_local! {
+    static CACHE: RefCell<Cache> = const { RefCell::new(Cache {
+        actor_id: Cached::empty(),
+        client_ip: Cached::empty(),
+        user_agent: Cached::empty(),
+        request_id: Cached::empty(),
+        context: Cached::empty(),
+        application_name: Cached::empty(),
+        db_user: None,
+        connection_ip: None,
+    }) };
+}
+
+/// The actor context for a row being audited now. Raises `InvalidSetting`
+/// (and so fails the write) for a client_ip that is no address or a context
+/// that is no JSON object.
+pub fn current() -> Actor {
+    CACHE.with_borrow_mut(|c| {
+        let client_ip = c
+            .client_ip
+            .get("lead_audit.client_ip", Kind::Inet, raw(&CLIENT_IP));
+        let client_ip = client_ip.or_else(|| *c.connection_ip.get_or_insert_with(connection_ip));
+        Actor {
+            actor_id: c
+                .actor_id
+                .get("lead_audit.actor_id", Kind::Text, raw(&ACTOR_ID)),
+            client_ip,
+            user_agent: c
+                .user_agent
+                .get("lead_audit.user_agent", Kind::Text, raw(&USER_AGENT)),
+            request_id: c
+                .request_id
+                .get("lead_audit.request_id", Kind::Text, raw(&REQUEST_ID)),
+            context: c
+                .context
+                .get("lead_audit.context", Kind::JsonObject, raw(&CONTEXT)),
+            // SAFETY: application_name is PostgreSQL's GUC variable, NULL or a valid C string.
+            application_name: c
+                .application_name
+                .get("application_name", Kind::Text, unsafe {
+                    pg_sys::application_name
+                }),
+            db_user: session_user(&mut c.db_user),
+        }
+    })
+}
+
+/// A string setting's current value: NULL or a C string owned by the GUC machinery.
+fn raw(setting: &GucSetting<Option<CString>>) -> *const std::ffi::c_char {
+    // SAFETY: the pointer is the address of a registered GUC variable.
+    unsafe { *setting.as_ptr() }
+}
+
+fn session_user(cached: &mut Option<(pg_sys::Oid, pg_sys::Datum)>) -> pg_sys::Datum {
+    // SAFETY: plain accessors of the backend's session state.
+    let oid = unsafe { pg_sys::GetSessionUserId() };
+    match cached {
+        Some((cached_oid, datum)) if *cached_oid == oid => *datum,
+        _ => {
+            // SAFETY: the role exists (it is the session's), the name is copied into a text.
+            let datum = unsafe {
+                let name = pg_sys::GetUserNameFromId(oid, false);
+                keep(text_datum(CStr::from_ptr(name).to_bytes()))
+            };
+            if let Some((_, old)) = cached.replace((oid, datum)) {
+                // SAFETY: allocated by `keep`.
+                unsafe { pg_sys::pfree(old.cast_mut_ptr()) };
+            }
+            datum
+        }
+    }
+}
+
+/// inet_client_addr(): the connection's address, NULL for a Unix socket.
+fn connection_ip() -> Option<pg_sys::Datum> {
+    // SAFETY: inet_client_addr takes no arguments and only reads MyProcPort.
+    let datum = unsafe { pgrx::direct_function_call_as_datum(pg_sys::inet_client_addr, &[]) };
+    datum.map(keep)
+}
+
+fn parse(name: &'static str, kind: Kind, bytes: &[u8]) -> pg_sys::Datum {
+    let text = match std::str::from_utf8(bytes) {
+        Ok(t) => t,
+        Err(_) => invalid(name, bytes, "not valid UTF-8"),
+    };
+    match kind {
+        Kind::Text => text_datum(bytes),
+        Kind::Inet => {
+            if !is_ip_address(text) {
+                invalid(name, bytes, "not an IP address");
+            }
+            let c = CString::new(text).expect("GUC strings have no NUL");
+            // SAFETY: inet_in accepts any C string; the text was checked to be an address.
+            unsafe {
+                pgrx::direct_function_call_as_datum(pg_sys::inet_in, &[c.as_c_str().into_datum()])
+            }
+            .expect("inet_in returns a value")
+        }
+        Kind::JsonObject => {
+            match serde_json::from_str::<serde_json::Value>(text) {
+                Ok(serde_json::Value::Object(_)) => {}
+                Ok(_) => invalid(name, bytes, "not a JSON object"),
+                Err(e) => invalid(name, bytes, &format!("not valid JSON: {e}")),
+            }
+            let c = CString::new(text).expect("GUC strings have no NUL");
+            PgTryBuilder::new(|| {
+                // SAFETY: jsonb_in accepts any C string and raises on bad input, caught below.
+                unsafe {
+                    pgrx::direct_function_call_as_datum(
+                        pg_sys::jsonb_in,
+                        &[c.as_c_str().into_datum()],
+                    )
+                }
+                .expect("jsonb_in returns a value")
+            })
+            .catch_others(|_| invalid(name, bytes, "not accepted by jsonb"))
+            .execute()
+        }
+    }
+}
+
+/// An IPv4 or IPv6 address, optionally with a /prefix length, as `inet` takes it.
+pub fn is_ip_address(text: &str) -> bool {
+    let (addr, prefix) = match text.split_once('/') {
+        Some((a, p)) => (a, Some(p)),
+        None => (text, None),
+    };
+    let Ok(ip) = addr.trim().parse::<IpAddr>() else {
+        return false;
+    };
+    let max = if ip.is_ipv4() { 32 } else { 128 };
+    match prefix {
+        None => true,
+        Some(p) => p.parse::<u8>().is_ok_and(|bits| bits <= max),
+    }
+}
+
+fn invalid(name: &'static str, bytes: &[u8], reason: &str) -> ! {
+    AuditError::InvalidSetting {
+        name,
+        value: String::from_utf8_lossy(bytes).chars().take(200).collect(),
+        reason: reason.to_string(),
+    }
+    .report()
+}
+
+fn text_datum(bytes: &[u8]) -> pg_sys::Datum {
+    // SAFETY: cstring_to_text_with_len copies `len` bytes into a new text.
+    unsafe {
+        pg_sys::Datum::from(pg_sys::cstring_to_text_with_len(
+            bytes.as_ptr().cast(),
+            bytes.len() as i32,
+        ))
+    }
+}
+
+/// Copies a varlena datum into TopMemoryContext so it outlives the current row.
+fn keep(datum: pg_sys::Datum) -> pg_sys::Datum {
+    // SAFETY: `datum` is a varlena we just built (not toasted); the copy is
+    // owned by the cache and freed when the setting changes.
+    unsafe {
+        let src = datum.cast_mut_ptr::<pg_sys::varlena>();
+        let len = pgrx::varsize_any(src);
+        let dst = pg_sys::MemoryContextAlloc(pg_sys::TopMemoryContext, len);
+        std::ptr::copy_nonoverlapping(src.cast::<u8>(), dst.cast::<u8>(), len);
+        pg_sys::Datum::from(dst)
+    }
+}
+
+#[cfg(test)]
+mod unit {
+    use super::is_ip_address;
+
+    #[test]
+    fn ip_addresses() {
+        assert!(is_ip_address("203.0.113.7"));
+        assert!(is_ip_address("2001:db8::1"));
+        assert!(is_ip_address("10.0.0.0/8"));
+        assert!(!is_ip_address("10.0.0.0/33"));
+        assert!(!is_ip_address("not-an-ip"));
+        assert!(!is_ip_address("300.1.1.1"));
+        assert!(!is_ip_address(""));
+    }
+}

@@ -1,0 +1,43 @@
+//! lead_audit: a tamper-evident change history for any PostgreSQL table.
+//!
+//! `audit_enable('leads')` puts row triggers on a table; every change becomes one
+//! checksummed row of `audit_log`. This file only wires the modules together:
+//! each concern lives in its own module.
+
+use pgrx::prelude::*;
+
+mod capture;
+mod catalog;
+mod checksum;
+mod context;
+mod error;
+mod json;
+mod verify;
+mod writer;
+
+::pgrx::pg_module_magic!(name, version);
+
+// Tables first: the functions pgrx generates come after them.
+pgrx::extension_sql_file!("../sql/schema.sql", name = "schema", bootstrap);
+// The SQL API refers to the Rust functions, so it comes last.
+pgrx::extension_sql_file!("../sql/api.sql", name = "api", finalize);
+
+#[pg_guard]
+pub extern "C-unwind" fn _PG_init() {
+    context::register_settings();
+    catalog::register_invalidation();
+}
+
+#[cfg(any(test, feature = "pg_test"))]
+mod tests;
+
+/// Required by `cargo pgrx test`.
+#[cfg(test)]
+pub mod pg_test {
+    pub fn setup(_options: Vec<&str>) {}
+
+    #[must_use]
+    pub fn postgresql_conf_options() -> Vec<&'static str> {
+        vec![]
+    }
+}
