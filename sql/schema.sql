@@ -56,3 +56,5 @@ SELECT pg_catalog.pg_extension_config_dump('audit_log_id_seq', '');
 SELECT pg_catalog.pg_extension_config_dump('audit_table', '');
 
 REVOKE ALL ON audit_log, audit_table, audit_log_id_seq FROM PUBLIC;
+-- The triggers read a table's settings as the writing role.
+GRANT SELECT ON audit_table TO PUBLIC;

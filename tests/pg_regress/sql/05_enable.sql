@@ -1,0 +1,41 @@
+-- audit_enable / audit_disable: idempotent, and clear errors for bad input.
+CREATE SCHEMA "Sales Ops";
+CREATE TABLE "Sales Ops"."Lead List" ("Lead Id" int PRIMARY KEY, "Name" text);
+SELECT audit_enable('"Sales Ops"."Lead List"');
+SELECT audit_enable('"Sales Ops"."Lead List"');
+SELECT tgname FROM pg_trigger WHERE tgrelid = '"Sales Ops"."Lead List"'::regclass ORDER BY 1;
+INSERT INTO "Sales Ops"."Lead List" VALUES (1, 'x');
+SELECT table_name, record_pk, new_values FROM log WHERE table_name LIKE '"Sales Ops"%';
+
+SELECT audit_disable('"Sales Ops"."Lead List"');
+SELECT audit_disable('"Sales Ops"."Lead List"');
+SELECT count(*) AS triggers_left FROM pg_trigger WHERE tgrelid = '"Sales Ops"."Lead List"'::regclass;
+INSERT INTO "Sales Ops"."Lead List" VALUES (2, 'not audited');
+SELECT count(*) AS audit_rows FROM audit_log WHERE table_name LIKE '"Sales Ops"%';
+-- The history stays after audit_disable, and auditing can start again.
+SELECT audit_enable('"Sales Ops"."Lead List"');
+UPDATE "Sales Ops"."Lead List" SET "Name" = 'y' WHERE "Lead Id" = 1;
+SELECT action, record_pk, new_values FROM log WHERE table_name LIKE '"Sales Ops"%';
+
+-- Errors.
+CREATE TABLE no_pk (a int);
+SELECT audit_enable('no_pk');
+SELECT try($$ SELECT audit_enable('no_pk') $$);
+SELECT try($$ SELECT audit_enable('no_such_table') $$);
+SELECT try($$ SELECT audit_enable(NULL) $$);
+SELECT try($$ SELECT audit_enable('notes', truncate_rows => NULL) $$);
+SELECT try($$ SELECT audit_disable(NULL) $$);
+CREATE VIEW lead_view AS SELECT * FROM notes;
+SELECT try($$ SELECT audit_enable('lead_view') $$);
+SELECT try($$ SELECT audit_enable('audit_log') $$);
+SELECT try($$ SELECT audit_enable(0) $$);
+-- The trigger functions refuse to run as anything else.
+CREATE TABLE misuse (id int PRIMARY KEY);
+CREATE TRIGGER wrong BEFORE INSERT ON misuse FOR EACH ROW EXECUTE FUNCTION audit_capture_row();
+SELECT try($$ INSERT INTO misuse VALUES (1) $$);
+-- A table that loses its primary key after audit_enable refuses writes
+-- rather than recording rows nobody can attribute.
+CREATE TABLE fragile (id int CONSTRAINT fragile_pk PRIMARY KEY, v text);
+SELECT audit_enable('fragile');
+ALTER TABLE fragile DROP CONSTRAINT fragile_pk;
+SELECT try($$ INSERT INTO fragile VALUES (1, 'x') $$);
