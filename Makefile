@@ -1,0 +1,52 @@
+# lead_audit: the two commands a newcomer needs are `make demo` and `make test`.
+# Both install what is missing first (scripts/install_deps.sh).
+
+PG_CONFIG  ?= /usr/lib/postgresql/15/bin/pg_config
+PGRX_TEST_DATA ?= /tmp/lead_audit_pgrx_test
+SUDO_FLAG  := $(if $(filter 0,$(shell id -u)),,--sudo)
+
+.PHONY: all deps install install-debug demo test test-unit test-regress test-examples lint bench clean
+
+all: install
+
+deps:
+	@bash scripts/install_deps.sh
+
+## Build (release) and install into the system PostgreSQL 15.
+install: deps
+	cargo pgrx install --release --pg-config $(PG_CONFIG) $(SUDO_FLAG)
+
+# Tests run against a debug build: quicker to compile, same behaviour.
+install-debug: deps
+	cargo pgrx install --pg-config $(PG_CONFIG) $(SUDO_FLAG)
+
+## The whole story on a throwaway cluster: audit a leads table, show the log,
+## verify it, tamper with it, catch the tampering.
+demo: install
+	bash scripts/demo.sh
+
+## Every test: lint, Rust unit and #[pg_test] tests, pg_regress scenarios,
+## the SQLAlchemy example's pytest suite.
+test: lint test-unit test-regress test-examples
+	@echo "make test: all test suites passed"
+
+test-unit: deps
+	mkdir -p $(PGRX_TEST_DATA) && chown postgres:postgres $(PGRX_TEST_DATA) 2>/dev/null || sudo chown postgres:postgres $(PGRX_TEST_DATA)
+	cargo pgrx test pg15 --runas postgres --pgdata $(PGRX_TEST_DATA)/data
+
+test-regress: install-debug
+	bash tests/run_regress.sh
+
+test-examples: install-debug
+	bash examples/sqlalchemy/run_tests.sh
+
+lint: deps
+	cargo fmt --check
+	cargo clippy --all-targets --features pg15 -- -D warnings
+
+## Side-by-side benchmarks (not part of `make test`).
+bench: install
+	bash bench/run.sh
+
+clean:
+	cargo clean
