@@ -137,7 +137,7 @@ impl Cached {
             };
             self.free();
             self.text = bytes.to_vec();
-            self.datum = datum.map(|d| keep(d));
+            self.datum = datum.map(keep);
         }
         self.datum
     }

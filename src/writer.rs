@@ -365,7 +365,7 @@ unsafe fn write(objs: &Objects, rel: pg_sys::Relation, irels: &[pg_sys::Relation
     pg_sys::heap_freetuple(tuple);
 }
 
-#[cfg(any(feature = "pg13"))]
+#[cfg(feature = "pg13")]
 unsafe fn insert_index_entry(
     irel: pg_sys::Relation,
     values: &mut [Datum],
@@ -407,7 +407,7 @@ unsafe fn insert_index_entry(
         info,
     );
     // PostgreSQL 17 lets an index keep insert state (and buffer pins) until cleanup.
-    #[cfg(any(feature = "pg17"))]
+    #[cfg(feature = "pg17")]
     pg_sys::index_insert_cleanup(irel, info);
 }
 
