@@ -11,7 +11,7 @@
 CREATE FUNCTION _audit_log_append_only() RETURNS trigger
 LANGUAGE plpgsql AS $$
 BEGIN
-    RAISE EXCEPTION 'lead_audit: audit_log is append-only; % is not allowed', TG_OP
+    RAISE EXCEPTION 'lead_audit: % is append-only; % is not allowed', TG_TABLE_NAME, TG_OP
         USING ERRCODE = 'insufficient_privilege',
               HINT = 'Audit rows are written by lead_audit''s triggers only.';
 END;
@@ -22,6 +22,12 @@ CREATE TRIGGER audit_log_append_only
     FOR EACH ROW EXECUTE FUNCTION _audit_log_append_only();
 CREATE TRIGGER audit_log_no_truncate
     BEFORE TRUNCATE ON audit_log
+    FOR EACH STATEMENT EXECUTE FUNCTION _audit_log_append_only();
+CREATE TRIGGER audit_block_append_only
+    BEFORE UPDATE OR DELETE ON audit_block
+    FOR EACH ROW EXECUTE FUNCTION _audit_log_append_only();
+CREATE TRIGGER audit_block_no_truncate
+    BEFORE TRUNCATE ON audit_block
     FOR EACH STATEMENT EXECUTE FUNCTION _audit_log_append_only();
 
 -- ---------------------------------------------------------------------------
@@ -180,3 +186,22 @@ REVOKE ALL ON FUNCTION audit_enable(regclass, name, boolean) FROM PUBLIC;
 REVOKE ALL ON FUNCTION audit_disable(regclass) FROM PUBLIC;
 REVOKE ALL ON FUNCTION _audit_invalidate(oid) FROM PUBLIC;
 REVOKE ALL ON FUNCTION _audit_log_append_only() FROM PUBLIC;
+
+-- ---------------------------------------------------------------------------
+-- audit_digest(): the newest block's id and hash, to keep outside the
+-- database; verify_audit(digest) later proves the chain still holds it.
+-- ---------------------------------------------------------------------------
+CREATE FUNCTION audit_digest() RETURNS jsonb
+LANGUAGE sql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+    SELECT jsonb_build_object(
+               'block_id', b.id,
+               'block_hash', encode(b.block_hash, 'hex'),
+               'sealed_at', b.sealed_at,
+               'rows_sealed', (SELECT sum(row_count) FROM @extschema@.audit_block),
+               'database', current_database())
+    FROM @extschema@.audit_block b
+    ORDER BY b.id DESC
+    LIMIT 1
+$$;

@@ -39,6 +39,28 @@ CREATE INDEX audit_log_record_idx ON audit_log (table_oid, record_pk);
 -- Sealing (audit_seal) finds the rows of finished transactions by tx_id.
 CREATE INDEX audit_log_tx_id_idx ON audit_log (tx_id);
 
+-- The ledger: audit rows sealed into hash-chained blocks by audit_seal().
+-- A block covers the rows whose tx_id is in [from_xid, to_xid) (transactions
+-- that had all finished when it was sealed) and whose id is in [first_id,
+-- last_id]; it keeps each row's id and checksum (the leaves), their hash, and
+-- the previous block's hash. See README "Tamper evidence" for the exact form.
+CREATE TABLE audit_block (
+    id            bigint      NOT NULL PRIMARY KEY,
+    sealed_at     timestamptz NOT NULL,
+    from_xid      xid8        NOT NULL,
+    to_xid        xid8        NOT NULL,
+    first_id      bigint      NOT NULL,
+    last_id       bigint      NOT NULL,
+    row_count     bigint      NOT NULL,
+    row_ids       bigint[]    NOT NULL,
+    row_checksums bytea       NOT NULL,
+    rows_hash     bytea       NOT NULL,
+    prev_hash     bytea       NOT NULL,
+    block_hash    bytea       NOT NULL
+);
+
+COMMENT ON TABLE audit_block IS 'lead_audit: hash-chained blocks sealing audit_log rows';
+
 -- Per-table settings written by audit_enable(); the triggers read them once per backend.
 CREATE TABLE audit_table (
     relid              regclass    NOT NULL PRIMARY KEY,
@@ -54,7 +76,9 @@ COMMENT ON TABLE audit_table IS 'lead_audit: the audited tables and their settin
 SELECT pg_catalog.pg_extension_config_dump('audit_log', '');
 SELECT pg_catalog.pg_extension_config_dump('audit_log_id_seq', '');
 SELECT pg_catalog.pg_extension_config_dump('audit_table', '');
+SELECT pg_catalog.pg_extension_config_dump('audit_block', '');
 
-REVOKE ALL ON audit_log, audit_table, audit_log_id_seq FROM PUBLIC;
--- The triggers read a table's settings as the writing role.
-GRANT SELECT ON audit_table TO PUBLIC;
+REVOKE ALL ON audit_log, audit_table, audit_block, audit_log_id_seq FROM PUBLIC;
+-- The triggers read a table's settings as the writing role; blocks hold only
+-- ids and hashes, and anyone may check them against a digest.
+GRANT SELECT ON audit_table, audit_block TO PUBLIC;

@@ -20,6 +20,8 @@ pub enum AuditError {
         function: &'static str,
         reason: &'static str,
     },
+    /// A function argument that cannot be used.
+    InvalidArgument { reason: &'static str },
     /// The extension's own objects are missing or were altered.
     BrokenInstall { reason: String },
 }
@@ -34,6 +36,7 @@ impl AuditError {
             AuditError::WrongCall { .. } => {
                 PgSqlErrorCode::ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED
             }
+            AuditError::InvalidArgument { .. } => PgSqlErrorCode::ERRCODE_INVALID_PARAMETER_VALUE,
             AuditError::BrokenInstall { .. } => PgSqlErrorCode::ERRCODE_INTERNAL_ERROR,
         }
     }
@@ -53,6 +56,7 @@ impl AuditError {
             AuditError::WrongCall { function, reason } => {
                 format!("lead_audit: {function} {reason}")
             }
+            AuditError::InvalidArgument { reason } => format!("lead_audit: {reason}"),
             AuditError::BrokenInstall { reason } => format!("lead_audit: {reason}"),
         }
     }
@@ -69,6 +73,7 @@ impl AuditError {
             AuditError::WrongCall { .. } => {
                 Some("Use audit_enable() to install lead_audit's triggers.")
             }
+            AuditError::InvalidArgument { .. } => None,
             AuditError::BrokenInstall { .. } => Some(
                 "Reinstall the extension: DROP EXTENSION lead_audit; CREATE EXTENSION lead_audit.",
             ),

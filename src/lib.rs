@@ -8,6 +8,7 @@ use pgrx::prelude::*;
 
 mod capture;
 mod catalog;
+mod chain;
 mod checksum;
 mod context;
 mod error;

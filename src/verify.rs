@@ -1,88 +1,417 @@
-//! `verify_audit()`: recompute every audit row's checksum and report what no
-//! longer matches.
+//! `verify_audit()`: recompute every audit row's checksum, every block's
+//! hashes and every link of the chain, and report what no longer matches.
+//!
+//! Statuses: `modified` (a row's content or checksum changed), `deleted` (a
+//! sealed row is gone), `forged` (a row in the sealed range that no block
+//! holds), `moved` (a row carries the checksum sealed for another id),
+//! `block_modified` (a block's hashes do not match its content),
+//! `broken_link` (a block missing from the chain or not linked to its
+//! predecessor), `digest_mismatch` (the chain no longer holds a kept digest),
+//! `unsealed` (rows not sealed yet: counted, not an error). When nothing is
+//! wrong the one row is `ok` with a summary.
+
+use std::collections::HashMap;
 
 use pgrx::pg_sys::{self, Datum};
 use pgrx::prelude::*;
 use pgrx::PgMemoryContexts;
 
+use crate::chain::{self, BlockHeader, Leaf};
 use crate::checksum;
+use crate::error::AuditError;
 use crate::writer::{self, col, NCOLS};
 
-/// One problem found, or the single 'ok' summary.
-type Finding = (String, Option<i64>, String);
+/// status, audit_id, detail, block_id
+type Finding = (String, Option<i64>, String, Option<i64>);
+
+fn finding(status: &str, audit_id: Option<i64>, detail: String, block_id: Option<i64>) -> Finding {
+    (status.to_string(), audit_id, detail, block_id)
+}
 
 #[pg_extern(volatile)]
-fn verify_audit() -> TableIterator<
+fn verify_audit(
+    digest: default!(Option<pgrx::JsonB>, "NULL"),
+    from_id: default!(Option<i64>, "NULL"),
+    to_id: default!(Option<i64>, "NULL"),
+) -> TableIterator<
     'static,
     (
         name!(status, String),
         name!(audit_id, Option<i64>),
         name!(detail, String),
+        name!(block_id, Option<i64>),
     ),
 > {
-    let (rows, mut findings) = check_rows();
-    if findings.is_empty() {
-        findings.push((
-            "ok".into(),
-            None,
-            format!("{rows} audit rows verified, every checksum matches"),
-        ));
+    let range = (from_id.unwrap_or(i64::MIN), to_id.unwrap_or(i64::MAX));
+    let blocks = load_blocks(range);
+    let mut findings = check_chain(&blocks);
+    if let Some(d) = digest {
+        findings.extend(check_digest(&d.0, &blocks));
     }
-    findings.sort_by_key(|f| f.1);
+    let (summary, row_findings) = check_rows(&blocks, range);
+    findings.extend(row_findings);
+    let problems = findings.iter().any(|f| f.0 != "unsealed");
+    if !problems {
+        findings.retain(|f| f.0 != "unsealed");
+        findings.push(finding("ok", None, summary, None));
+    }
+    findings.sort_by_key(|f| (f.1, f.3));
     TableIterator::new(findings)
 }
 
-/// Scans audit_log and recomputes each row's checksum.
-fn check_rows() -> (u64, Vec<Finding>) {
-    let objs = writer::objects();
-    let mut findings = Vec::new();
-    let mut rows = 0u64;
-    // SAFETY: audit_log is opened, scanned with the active snapshot and closed
-    // here; per-row allocations go to a context reset after each row.
-    unsafe {
-        let rel = pg_sys::table_open(objs.audit_log, pg_sys::AccessShareLock as i32);
-        let scan =
-            pg_sys::table_beginscan(rel, pg_sys::GetActiveSnapshot(), 0, std::ptr::null_mut());
-        let mut per_row = PgMemoryContexts::new("lead_audit verify row");
-        let mut values = [Datum::from(0); NCOLS];
-        let mut nulls = [true; NCOLS];
-        loop {
-            let tuple = pg_sys::heap_getnext(scan, pg_sys::ScanDirection::ForwardScanDirection);
-            if tuple.is_null() {
-                break;
-            }
-            rows += 1;
-            pg_sys::heap_deform_tuple(
-                tuple,
-                (*rel).rd_att,
-                values.as_mut_ptr(),
-                nulls.as_mut_ptr(),
-            );
-            let id = values[col::ID].value() as i64;
-            let matches = per_row.switch_to(|_| {
-                let computed = checksum::row_checksum(&values, &nulls);
-                !nulls[col::CHECKSUM] && stored_bytes(values[col::CHECKSUM]) == computed
+struct Block {
+    header: BlockHeader,
+    stored_hash: [u8; 32],
+    stored_rows_hash: [u8; 32],
+    /// Loaded only for blocks that overlap the verified id range.
+    leaves: Option<Vec<Leaf>>,
+}
+
+fn load_blocks((from, to): (i64, i64)) -> Vec<Block> {
+    let schema = writer::objects().schema.clone();
+    let query = format!(
+        "SELECT id, from_xid::text, to_xid::text, first_id, last_id, row_count, rows_hash, prev_hash, \
+                block_hash, (extract(epoch FROM sealed_at) * 1000000)::int8, \
+                CASE WHEN first_id <= $2 AND last_id >= $1 THEN row_ids END, \
+                CASE WHEN first_id <= $2 AND last_id >= $1 THEN row_checksums END \
+         FROM {schema}.audit_block ORDER BY id"
+    );
+    let loaded = Spi::connect(|client| {
+        let mut blocks = Vec::new();
+        for row in client.select(&query, None, &[from.into(), to.into()])? {
+            let xid = |i: usize| -> Result<u64, pgrx::spi::SpiError> {
+                Ok(row
+                    .get::<String>(i)?
+                    .and_then(|s| s.parse().ok())
+                    .unwrap_or(0))
+            };
+            let hash = |i: usize| -> Result<[u8; 32], pgrx::spi::SpiError> {
+                Ok(row
+                    .get::<Vec<u8>>(i)?
+                    .and_then(|v| v.try_into().ok())
+                    .unwrap_or([0; 32]))
+            };
+            let leaves = match (row.get::<Vec<i64>>(11)?, row.get::<Vec<u8>>(12)?) {
+                (Some(ids), Some(sums)) => Some(
+                    ids.iter()
+                        .zip(sums.chunks(32))
+                        .map(|(&id, c)| Leaf {
+                            id,
+                            checksum: c.try_into().unwrap_or([0; 32]),
+                        })
+                        .collect::<Vec<_>>(),
+                ),
+                _ => None,
+            };
+            blocks.push(Block {
+                header: BlockHeader {
+                    id: row.get::<i64>(1)?.unwrap_or(0),
+                    from_xid: xid(2)?,
+                    to_xid: xid(3)?,
+                    first_id: row.get::<i64>(4)?.unwrap_or(0),
+                    last_id: row.get::<i64>(5)?.unwrap_or(0),
+                    row_count: row.get::<i64>(6)?.unwrap_or(0),
+                    rows_hash: [0; 32],
+                    prev_hash: hash(8)?,
+                    sealed_at_us: row.get::<i64>(10)?.unwrap_or(0),
+                },
+                stored_rows_hash: hash(7)?,
+                stored_hash: hash(9)?,
+                leaves,
             });
-            per_row.reset();
-            if !matches {
-                findings.push((
-                    "modified".into(),
-                    Some(id),
-                    "the row's checksum does not match its content".into(),
+        }
+        Ok::<_, pgrx::spi::SpiError>(blocks)
+    });
+    let mut blocks =
+        loaded.unwrap_or_else(|e| pgrx::error!("lead_audit: could not read audit_block: {e}"));
+    for b in &mut blocks {
+        b.header.rows_hash = b.stored_rows_hash;
+    }
+    blocks
+}
+
+/// Block hashes, leaves and links.
+fn check_chain(blocks: &[Block]) -> Vec<Finding> {
+    let mut out = Vec::new();
+    let mut prev: Option<&Block> = None;
+    for b in blocks {
+        let h = &b.header;
+        let expected_id = prev.map_or(1, |p| p.header.id + 1);
+        let expected_prev = prev.map_or([0; 32], |p| p.stored_hash);
+        if h.id != expected_id {
+            out.push(finding(
+                "broken_link",
+                None,
+                format!(
+                    "block {} follows block {}: blocks are missing",
+                    h.id,
+                    expected_id - 1
+                ),
+                Some(h.id),
+            ));
+        } else if h.prev_hash != expected_prev {
+            out.push(finding(
+                "broken_link",
+                None,
+                format!(
+                    "block {} does not link to the hash of block {}",
+                    h.id,
+                    expected_id - 1
+                ),
+                Some(h.id),
+            ));
+        }
+        if h.hash() != b.stored_hash {
+            out.push(finding(
+                "block_modified",
+                None,
+                format!("block {}'s hash does not match its content", h.id),
+                Some(h.id),
+            ));
+        }
+        if let Some(leaves) = &b.leaves {
+            let sorted = leaves.windows(2).all(|w| w[0].id < w[1].id);
+            let bounds = leaves.first().map(|l| l.id) == Some(h.first_id)
+                && leaves.last().map(|l| l.id) == Some(h.last_id);
+            if !sorted
+                || !bounds
+                || leaves.len() as i64 != h.row_count
+                || chain::rows_hash(leaves) != b.stored_rows_hash
+            {
+                out.push(finding(
+                    "block_modified",
+                    None,
+                    format!("block {}'s rows do not match its rows_hash", h.id),
+                    Some(h.id),
                 ));
             }
         }
-        pg_sys::table_endscan(scan);
-        pg_sys::table_close(rel, pg_sys::AccessShareLock as i32);
+        prev = Some(b);
     }
-    (rows, findings)
+    out
 }
 
-unsafe fn stored_bytes(datum: Datum) -> Vec<u8> {
+/// The kept digest's block must still be in the chain, unchanged.
+fn check_digest(digest: &serde_json::Value, blocks: &[Block]) -> Vec<Finding> {
+    let id = digest.get("block_id").and_then(|v| v.as_i64());
+    let hash = digest.get("block_hash").and_then(|v| v.as_str());
+    let (Some(id), Some(hash)) = (id, hash) else {
+        AuditError::InvalidArgument {
+            reason: "a digest is a JSON object with \"block_id\" and \"block_hash\", as audit_digest() returns",
+        }
+        .report()
+    };
+    match blocks.iter().find(|b| b.header.id == id) {
+        None => vec![finding(
+            "digest_mismatch",
+            None,
+            format!("block {id} of the digest is no longer in the chain"),
+            Some(id),
+        )],
+        Some(b)
+            if chain::hex(&b.stored_hash) != hash.to_ascii_lowercase()
+                || b.header.hash() != b.stored_hash =>
+        {
+            vec![finding(
+                "digest_mismatch",
+                None,
+                format!("block {id} no longer has the digest's hash"),
+                Some(id),
+            )]
+        }
+        Some(_) => Vec::new(),
+    }
+}
+
+/// Scans the audit rows in the id range: recomputes each checksum and matches
+/// the rows against the blocks' leaves.
+fn check_rows(blocks: &[Block], range: (i64, i64)) -> (String, Vec<Finding>) {
+    let horizon = blocks.iter().map(|b| b.header.to_xid).max().unwrap_or(0);
+    let mut expected: HashMap<i64, (i64, [u8; 32])> = HashMap::new();
+    for b in blocks {
+        for l in b.leaves.iter().flatten() {
+            if l.id >= range.0 && l.id <= range.1 {
+                expected.insert(l.id, (b.header.id, l.checksum));
+            }
+        }
+    }
+    let mut out = Vec::new();
+    let mut mismatched: Vec<(i64, [u8; 32], Option<i64>)> = Vec::new();
+    let (mut rows, mut unsealed) = (0u64, 0u64);
+    let mut seen = std::collections::HashSet::new();
+    scan_audit_log(range, |values, nulls| {
+        rows += 1;
+        let id = values[col::ID].value() as i64;
+        let tx_id = values[col::TX_ID].value() as u64;
+        // SAFETY: the datums come from a tuple of audit_log, whose layout writer checked.
+        let computed = unsafe { checksum::row_checksum(values, nulls) };
+        let stored = if nulls[col::CHECKSUM] {
+            [0; 32]
+        } else {
+            unsafe { stored_checksum(values[col::CHECKSUM]) }
+        };
+        match expected.get(&id) {
+            Some(&(block, sealed)) => {
+                seen.insert(id);
+                if stored != sealed {
+                    mismatched.push((id, stored, Some(block)));
+                } else if computed != stored {
+                    out.push(finding(
+                        "modified",
+                        Some(id),
+                        "the row's content does not match its checksum".into(),
+                        Some(block),
+                    ));
+                }
+            }
+            None if tx_id < horizon => out.push(finding(
+                "forged",
+                Some(id),
+                "the row is in the sealed range but no block holds it".into(),
+                None,
+            )),
+            None => {
+                unsealed += 1;
+                if computed != stored {
+                    out.push(finding(
+                        "modified",
+                        Some(id),
+                        "the row's content does not match its checksum".into(),
+                        None,
+                    ));
+                }
+            }
+        }
+    });
+    if !mismatched.is_empty() {
+        let by_checksum: HashMap<[u8; 32], i64> =
+            expected.iter().map(|(&id, &(_, sum))| (sum, id)).collect();
+        for (id, stored, block) in mismatched {
+            match by_checksum.get(&stored) {
+                Some(&other) => out.push(finding(
+                    "moved",
+                    Some(id),
+                    format!("the row carries the checksum sealed for audit row {other}"),
+                    block,
+                )),
+                None => out.push(finding(
+                    "modified",
+                    Some(id),
+                    "the row's checksum is not the one its block sealed".into(),
+                    block,
+                )),
+            }
+        }
+    }
+    let deleted: Vec<(i64, i64)> = expected
+        .iter()
+        .filter(|(id, _)| !seen.contains(*id))
+        .map(|(&id, &(b, _))| (id, b))
+        .collect();
+    for (id, block) in deleted {
+        out.push(finding(
+            "deleted",
+            Some(id),
+            "a sealed row is missing".into(),
+            Some(block),
+        ));
+    }
+    if unsealed > 0 {
+        out.push(finding(
+            "unsealed",
+            None,
+            format!("{unsealed} rows are not sealed yet (audit_seal() seals them)"),
+            None,
+        ));
+    }
+    let sealed = rows - unsealed;
+    let summary = format!(
+        "{rows} audit rows verified ({sealed} sealed in {} blocks, {unsealed} not sealed yet); every checksum, block and link matches",
+        blocks.len()
+    );
+    (summary, out)
+}
+
+/// Calls `f` with each audit_log row whose id is in `range`, deformed. Uses
+/// the primary key for a bounded range and a sequential scan otherwise.
+fn scan_audit_log(range: (i64, i64), mut f: impl FnMut(&[Datum], &[bool])) {
+    let objs = writer::objects();
+    let full = range == (i64::MIN, i64::MAX);
+    // SAFETY: audit_log and its primary key are opened, scanned with the
+    // active snapshot and closed here; per-row memory is reset each row.
+    unsafe {
+        let rel = pg_sys::table_open(objs.audit_log, pg_sys::AccessShareLock as i32);
+        let slot = pg_sys::table_slot_create(rel, std::ptr::null_mut());
+        let snapshot = pg_sys::GetActiveSnapshot();
+        let mut per_row = PgMemoryContexts::new("lead_audit verify row");
+        let natts = (*(*rel).rd_att).natts as usize;
+        if full {
+            let scan = pg_sys::table_beginscan(rel, snapshot, 0, std::ptr::null_mut());
+            while pg_sys::table_scan_getnextslot(
+                scan,
+                pg_sys::ScanDirection::ForwardScanDirection,
+                slot,
+            ) {
+                per_row.switch_to(|_| visit(slot, natts, &mut f));
+                per_row.reset();
+            }
+            pg_sys::table_endscan(scan);
+        } else {
+            let irel = pg_sys::index_open(
+                pg_sys::RelationGetPrimaryKeyIndex(rel),
+                pg_sys::AccessShareLock as i32,
+            );
+            let mut keys: [pg_sys::ScanKeyData; 2] = std::mem::zeroed();
+            pg_sys::ScanKeyInit(
+                &mut keys[0],
+                1,
+                pg_sys::BTGreaterEqualStrategyNumber as u16,
+                pg_sys::Oid::from(pg_sys::F_INT8GE),
+                Datum::from(range.0),
+            );
+            pg_sys::ScanKeyInit(
+                &mut keys[1],
+                1,
+                pg_sys::BTLessEqualStrategyNumber as u16,
+                pg_sys::Oid::from(pg_sys::F_INT8LE),
+                Datum::from(range.1),
+            );
+            let scan = pg_sys::index_beginscan(rel, irel, snapshot, 2, 0);
+            pg_sys::index_rescan(scan, keys.as_mut_ptr(), 2, std::ptr::null_mut(), 0);
+            while pg_sys::index_getnext_slot(
+                scan,
+                pg_sys::ScanDirection::ForwardScanDirection,
+                slot,
+            ) {
+                per_row.switch_to(|_| visit(slot, natts, &mut f));
+                per_row.reset();
+            }
+            pg_sys::index_endscan(scan);
+            pg_sys::index_close(irel, pg_sys::AccessShareLock as i32);
+        }
+        pg_sys::ExecDropSingleTupleTableSlot(slot);
+        pg_sys::table_close(rel, pg_sys::AccessShareLock as i32);
+    }
+}
+
+unsafe fn visit(
+    slot: *mut pg_sys::TupleTableSlot,
+    natts: usize,
+    f: &mut impl FnMut(&[Datum], &[bool]),
+) {
+    pg_sys::slot_getallattrs(slot);
+    let n = natts.min(NCOLS);
+    f(
+        std::slice::from_raw_parts((*slot).tts_values, n),
+        std::slice::from_raw_parts((*slot).tts_isnull, n),
+    );
+}
+
+unsafe fn stored_checksum(datum: Datum) -> [u8; 32] {
     let v = pg_sys::pg_detoast_datum_packed(datum.cast_mut_ptr());
-    std::slice::from_raw_parts(
+    let bytes = std::slice::from_raw_parts(
         pgrx::vardata_any(v).cast::<u8>(),
         pgrx::varsize_any_exhdr(v),
-    )
-    .to_vec()
+    );
+    bytes.try_into().unwrap_or([0; 32])
 }
