@@ -5,7 +5,7 @@ PG_CONFIG  ?= /usr/lib/postgresql/15/bin/pg_config
 PGRX_TEST_DATA ?= /tmp/lead_audit_pgrx_test
 SUDO_FLAG  := $(if $(filter 0,$(shell id -u)),,--sudo)
 
-.PHONY: all deps install install-debug demo test test-unit test-regress test-examples lint bench clean
+.PHONY: all deps install install-debug demo test test-unit test-regress test-ledger test-examples lint bench clean
 
 all: install
 
@@ -27,7 +27,7 @@ demo: install
 
 ## Every test: lint, Rust unit and #[pg_test] tests, pg_regress scenarios,
 ## the SQLAlchemy example's pytest suite.
-test: lint test-unit test-regress test-examples
+test: lint test-unit test-regress test-ledger test-examples
 	@echo "make test: all test suites passed"
 
 test-unit: deps
@@ -36,6 +36,10 @@ test-unit: deps
 
 test-regress: install-debug
 	bash tests/run_regress.sh
+
+# The ledger end to end: the background sealer.
+test-ledger: install-debug
+	bash tests/run_sealer.sh
 
 test-examples: install-debug
 	bash examples/sqlalchemy/run_tests.sh

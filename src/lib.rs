@@ -13,6 +13,7 @@ mod checksum;
 mod context;
 mod error;
 mod json;
+mod sealer;
 mod verify;
 mod writer;
 
@@ -27,6 +28,7 @@ pgrx::extension_sql_file!("../sql/api.sql", name = "api", finalize);
 pub extern "C-unwind" fn _PG_init() {
     context::register_settings();
     catalog::register_invalidation();
+    sealer::register();
 }
 
 #[cfg(any(test, feature = "pg_test"))]
