@@ -78,14 +78,19 @@ FROM audit_log ORDER BY id;
 SELECT * FROM audit_log WHERE id = 1;
 \x off
 
-\echo '==> 4. verify_audit(): every checksum recomputed'
-SELECT * FROM verify_audit();
+\echo '==> 4. Seal the rows into hash-chained blocks, keep the digest outside the database'
+SELECT * FROM audit_seal();
+SELECT audit_digest() AS digest \gset
+\echo :digest
+\echo '==> verify_audit(digest): every checksum, block and link recomputed'
+SELECT * FROM verify_audit(:'digest');
 
 \echo '==> 5. A superuser bypasses the append-only guard and rewrites history...'
 SET session_replication_role = replica;
-UPDATE audit_log SET actor_id = '1' WHERE id = 3;
+UPDATE audit_log SET actor_id = '1' WHERE id = 3;      -- blame someone else
+DELETE FROM audit_log WHERE id = 7;                    -- hide a delete
 RESET session_replication_role;
-\echo '==> ...and verify_audit() catches it'
-SELECT * FROM verify_audit();
+\echo '==> ...and verify_audit() catches both'
+SELECT * FROM verify_audit(:'digest');
 SQL
 echo "==> demo finished; stopping the cluster"

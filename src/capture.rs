@@ -94,13 +94,13 @@ unsafe fn capture_row(td: &pg_sys::TriggerData) {
             let new = Deformed::from_tuple(td.tg_trigtuple, desc);
             row.set(col::ACTION, text("INSERT"));
             row.set(col::RECORD_PK, record_pk(&info, &new));
-            row.set(col::NEW_VALUES, object(&info, &new, all_columns(&info)));
+            row.set(col::NEW_VALUES, object(&info, &new, &info.json_order));
         }
         pg_sys::TRIGGER_EVENT_DELETE => {
             let old = Deformed::from_tuple(td.tg_trigtuple, desc);
             row.set(col::ACTION, text("DELETE"));
             row.set(col::RECORD_PK, record_pk(&info, &old));
-            row.set(col::OLD_VALUES, object(&info, &old, all_columns(&info)));
+            row.set(col::OLD_VALUES, object(&info, &old, &info.json_order));
         }
         pg_sys::TRIGGER_EVENT_UPDATE => {
             let old = Deformed::from_tuple(td.tg_trigtuple, desc);
@@ -111,14 +111,14 @@ unsafe fn capture_row(td: &pg_sys::TriggerData) {
             }
             row.set(col::ACTION, text("UPDATE"));
             row.set(col::RECORD_PK, record_pk(&info, &new));
-            row.set(
-                col::OLD_VALUES,
-                object(&info, &old, changed.iter().copied()),
-            );
-            row.set(
-                col::NEW_VALUES,
-                object(&info, &new, changed.iter().copied()),
-            );
+            let in_key_order: Vec<usize> = info
+                .json_order
+                .iter()
+                .copied()
+                .filter(|i| changed.contains(i))
+                .collect();
+            row.set(col::OLD_VALUES, object(&info, &old, &in_key_order));
+            row.set(col::NEW_VALUES, object(&info, &new, &in_key_order));
             row.set(col::CHANGED_COLUMNS, names_array(&info, &changed));
             row.set_opt(col::SOFT_DELETE, soft_delete(&info, &old, &new).map(text));
         }
@@ -159,7 +159,7 @@ unsafe fn capture_truncate(rel: pg_sys::Relation) {
             let mut row = Row::new();
             row.set(col::ACTION, text("TRUNCATE"));
             row.set(col::RECORD_PK, record_pk(&info, &old));
-            row.set(col::OLD_VALUES, object(&info, &old, all_columns(&info)));
+            row.set(col::OLD_VALUES, object(&info, &old, &info.json_order));
             append(&info, row);
         });
         pg_sys::MemoryContextReset(per_row.value());
@@ -192,18 +192,10 @@ unsafe fn append(info: &TableInfo, mut row: Row) {
     writer::append(&mut row);
 }
 
-fn all_columns(info: &TableInfo) -> impl Iterator<Item = usize> + '_ {
-    (0..info.columns.len()).filter(|&i| !info.columns[i].dropped)
-}
-
-/// A jsonb object of the given columns of `tuple`.
-unsafe fn object(
-    info: &TableInfo,
-    tuple: &Deformed,
-    columns: impl Iterator<Item = usize>,
-) -> Datum {
-    let mut b = ObjectBuilder::new();
-    for i in columns {
+/// A jsonb object of the given columns of `tuple`, given in jsonb key order.
+unsafe fn object(info: &TableInfo, tuple: &Deformed, columns: &[usize]) -> Datum {
+    let mut b = ObjectBuilder::with_capacity(columns.len());
+    for &i in columns {
         let c = &info.columns[i];
         let conv = c.conv.as_ref().expect("dropped columns are skipped");
         b.add(&c.key, conv, tuple.values[i], tuple.nulls[i]);
@@ -216,7 +208,7 @@ unsafe fn record_pk(info: &Rc<TableInfo>, tuple: &Deformed) -> Datum {
         let name = pgrx::text_to_rust_str_unchecked(info.name.cast_mut_ptr()).to_string();
         AuditError::NoPrimaryKey { table: name }.report();
     }
-    object(info, tuple, info.pk.iter().copied())
+    object(info, tuple, &info.pk)
 }
 
 unsafe fn changed_columns(info: &TableInfo, old: &Deformed, new: &Deformed) -> Vec<usize> {

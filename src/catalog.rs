@@ -10,7 +10,7 @@ use std::rc::Rc;
 use pgrx::pg_sys::{self, Datum, Oid};
 use pgrx::prelude::*;
 
-use crate::json::Converter;
+use crate::json::{self, Converter};
 use crate::writer;
 
 /// How a soft-delete column marks a row as deleted.
@@ -37,7 +37,9 @@ pub struct TableInfo {
     pub name: Datum,
     /// One entry per attribute of the relation, in attribute order.
     pub columns: Vec<Column>,
-    /// Attribute indexes of the primary key, in key order; empty without one.
+    /// Live attribute indexes in jsonb key order (what `ObjectBuilder` needs).
+    pub json_order: Vec<usize>,
+    /// Attribute indexes of the primary key, in jsonb key order; empty without one.
     pub pk: Vec<usize>,
     pub soft_delete: Option<(usize, SoftDeleteKind)>,
     /// Whether TRUNCATE records the content of the rows it removes.
@@ -140,11 +142,21 @@ unsafe fn load(rel: pg_sys::Relation) -> TableInfo {
         };
         Some((i, kind))
     });
+    let by_key = |a: &usize, b: &usize| {
+        json::jsonb_key_order(columns[*a].key.to_bytes(), columns[*b].key.to_bytes())
+    };
+    let mut json_order: Vec<usize> = (0..columns.len())
+        .filter(|&i| !columns[i].dropped)
+        .collect();
+    json_order.sort_by(by_key);
+    let mut pk = primary_key(rel);
+    pk.sort_by(by_key);
     TableInfo {
         relid,
         name: qualified_name(rel, mcxt),
         columns,
-        pk: primary_key(rel),
+        json_order,
+        pk,
         soft_delete,
         truncate_rows,
         mcxt,

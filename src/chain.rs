@@ -195,10 +195,10 @@ fn seal(
     let rows = client.select(
         &format!(
             "SELECT id, checksum FROM {schema}.audit_log \
-             WHERE tx_id >= $1::text::xid8 AND tx_id < $2::text::xid8 ORDER BY id"
+             WHERE tx_id >= $1 AND tx_id < $2 ORDER BY id"
         ),
         None,
-        &[from_xid.to_string().into(), horizon.to_string().into()],
+        &[(from_xid as i64).into(), (horizon as i64).into()],
     )?;
     let mut leaves = Vec::with_capacity(rows.len());
     for row in rows {
@@ -221,15 +221,15 @@ fn seal(
             &format!(
                 "INSERT INTO {schema}.audit_block (id, sealed_at, from_xid, to_xid, first_id, last_id, \
                  row_count, row_ids, row_checksums, rows_hash, prev_hash, block_hash) \
-                 VALUES ($1, 'epoch'::timestamptz + $2 * interval '1 microsecond', $3::text::xid8, \
-                 $4::text::xid8, $5, $6, $7, $8, $9, $10, $11, $12)"
+                 VALUES ($1, 'epoch'::timestamptz + $2 * interval '1 microsecond', $3, \
+                 $4, $5, $6, $7, $8, $9, $10, $11, $12)"
             ),
             None,
             &[
                 h.id.into(),
                 h.sealed_at_us.into(),
-                h.from_xid.to_string().into(),
-                h.to_xid.to_string().into(),
+                (h.from_xid as i64).into(),
+                (h.to_xid as i64).into(),
                 h.first_id.into(),
                 h.last_id.into(),
                 h.row_count.into(),

@@ -9,8 +9,8 @@
 //!           | byte_length(t) ":" t         otherwise, t = the text form below
 //! ```
 //!
-//! Columns in table order, all but `checksum`. Text forms: integers, oids and
-//! xid8 in decimal; `logged_at` as microseconds since 1970-01-01 00:00:00 UTC
+//! Columns in table order, all but `checksum`. Text forms: integers and oids
+//! in decimal; `logged_at` as microseconds since 1970-01-01 00:00:00 UTC
 //! (so no TimeZone or DateStyle setting changes it); jsonb, inet and text[] as
 //! PostgreSQL prints them; text as is (UTF-8).
 
@@ -67,7 +67,6 @@ pub unsafe fn row_checksum(values: &[Datum], nulls: &[bool]) -> [u8; 32] {
         let v = values[i];
         match kind {
             Kind::Int8 => push_field(&mut out, Some((v.value() as i64).to_string().as_bytes())),
-            Kind::Xid8 => push_field(&mut out, Some((v.value() as u64).to_string().as_bytes())),
             Kind::Oid => push_field(&mut out, Some((v.value() as u32).to_string().as_bytes())),
             Kind::TimestampTz => {
                 let us = v.value() as i64 + PG_EPOCH_OFFSET_US;

@@ -11,6 +11,7 @@
 use std::cell::RefCell;
 use std::ffi::{CStr, CString};
 use std::net::IpAddr;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use pgrx::guc::{GucContext, GucFlags, GucRegistry, GucSetting};
 use pgrx::pg_sys;
@@ -67,15 +68,33 @@ pub fn register_settings() {
         ),
     ];
     for (name, description, setting) in text_settings {
-        GucRegistry::define_string_guc(
-            name,
-            description,
-            c"Set it with SET LOCAL inside the transaction that makes the change.",
-            setting,
-            GucContext::Userset,
-            GucFlags::default(),
-        );
+        // SAFETY: the hook only bumps a counter; it cannot fail.
+        unsafe {
+            GucRegistry::define_string_guc_with_hooks(
+                name,
+                description,
+                c"Set it with SET LOCAL inside the transaction that makes the change.",
+                setting,
+                GucContext::Userset,
+                GucFlags::default(),
+                None,
+                Some(settings_changed),
+                None,
+            );
+        }
     }
+}
+
+/// Bumped whenever a lead_audit.* context setting changes (SET, RESET, end of
+/// transaction), so a bulk statement re-reads the settings only when they moved.
+static SETTINGS_GENERATION: AtomicU64 = AtomicU64::new(0);
+
+#[pg_guard]
+unsafe extern "C-unwind" fn settings_changed(
+    _new: *const std::ffi::c_char,
+    _extra: *mut std::ffi::c_void,
+) {
+    SETTINGS_GENERATION.fetch_add(1, Ordering::Relaxed);
 }
 
 /// The context columns of one audit row, as datums ready for `heap_form_tuple`.
@@ -151,6 +170,9 @@ impl Cached {
 }
 
 struct Cache {
+    /// The settings generation the five values below were read at.
+    seen: Option<u64>,
+    parsed: [Option<pg_sys::Datum>; 5],
     actor_id: Cached,
     client_ip: Cached,
     user_agent: Cached,
@@ -165,6 +187,8 @@ struct Cache {
 
 thread_local! {
     static CACHE: RefCell<Cache> = const { RefCell::new(Cache {
+        seen: None,
+        parsed: [None; 5],
         actor_id: Cached::empty(),
         client_ip: Cached::empty(),
         user_agent: Cached::empty(),
@@ -181,24 +205,29 @@ thread_local! {
 /// that is no JSON object.
 pub fn current() -> Actor {
     CACHE.with_borrow_mut(|c| {
-        let client_ip = c
-            .client_ip
-            .get("lead_audit.client_ip", Kind::Inet, raw(&CLIENT_IP));
-        let client_ip = client_ip.or_else(|| *c.connection_ip.get_or_insert_with(connection_ip));
+        let generation = SETTINGS_GENERATION.load(Ordering::Relaxed);
+        if c.seen != Some(generation) {
+            c.parsed = [
+                c.actor_id
+                    .get("lead_audit.actor_id", Kind::Text, raw(&ACTOR_ID)),
+                c.client_ip
+                    .get("lead_audit.client_ip", Kind::Inet, raw(&CLIENT_IP)),
+                c.user_agent
+                    .get("lead_audit.user_agent", Kind::Text, raw(&USER_AGENT)),
+                c.request_id
+                    .get("lead_audit.request_id", Kind::Text, raw(&REQUEST_ID)),
+                c.context
+                    .get("lead_audit.context", Kind::JsonObject, raw(&CONTEXT)),
+            ];
+            c.seen = Some(generation);
+        }
+        let [actor_id, client_ip, user_agent, request_id, context] = c.parsed;
         Actor {
-            actor_id: c
-                .actor_id
-                .get("lead_audit.actor_id", Kind::Text, raw(&ACTOR_ID)),
-            client_ip,
-            user_agent: c
-                .user_agent
-                .get("lead_audit.user_agent", Kind::Text, raw(&USER_AGENT)),
-            request_id: c
-                .request_id
-                .get("lead_audit.request_id", Kind::Text, raw(&REQUEST_ID)),
-            context: c
-                .context
-                .get("lead_audit.context", Kind::JsonObject, raw(&CONTEXT)),
+            actor_id,
+            client_ip: client_ip.or_else(|| *c.connection_ip.get_or_insert_with(connection_ip)),
+            user_agent,
+            request_id,
+            context,
             // SAFETY: application_name is PostgreSQL's GUC variable, NULL or a valid C string.
             application_name: c
                 .application_name

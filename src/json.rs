@@ -97,131 +97,139 @@ unsafe fn to_jsonb_function(
     finfo
 }
 
-/// Builds one jsonb object key by key.
+/// Builds one jsonb object from keys given in jsonb's own key order (see
+/// [`jsonb_key_order`]), so the pairs go to `JsonbValueToJsonb` as they are:
+/// no per-object sort, and no `pushJsonbValue` call per key and value.
 pub struct ObjectBuilder {
-    state: *mut pg_sys::JsonbParseState,
-    result: *mut pg_sys::JsonbValue,
+    pairs: Vec<pg_sys::JsonbPair>,
 }
 
 impl ObjectBuilder {
-    pub fn new() -> Self {
-        let mut b = ObjectBuilder {
-            state: std::ptr::null_mut(),
-            result: std::ptr::null_mut(),
-        };
-        // SAFETY: starting an object needs no value.
-        unsafe {
-            pg_sys::pushJsonbValue(
-                &mut b.state,
-                pg_sys::JsonbIteratorToken::WJB_BEGIN_OBJECT,
-                std::ptr::null_mut(),
-            );
+    pub fn with_capacity(n: usize) -> Self {
+        ObjectBuilder {
+            pairs: Vec::with_capacity(n),
         }
-        b
     }
 
-    /// Adds `key: value`. The key's bytes must stay valid until [`finish`].
+    /// Adds `key: value`. Keys must come in [`jsonb_key_order`], without
+    /// duplicates; their bytes must stay valid until [`finish`](Self::finish).
     ///
     /// # Safety
     /// `value` must be a valid datum of the type `conv` was made for (ignored when `isnull`).
     pub unsafe fn add(&mut self, key: &CStr, conv: &Converter, value: Datum, isnull: bool) {
-        let mut k: pg_sys::JsonbValue = std::mem::zeroed();
-        k.type_ = pg_sys::jbvType::jbvString;
-        k.val.string.len = key.to_bytes().len() as i32;
-        k.val.string.val = key.as_ptr().cast_mut();
-        pg_sys::pushJsonbValue(&mut self.state, pg_sys::JsonbIteratorToken::WJB_KEY, &mut k);
-
-        let mut v: pg_sys::JsonbValue = std::mem::zeroed();
+        let mut pair: pg_sys::JsonbPair = std::mem::zeroed();
+        pair.key.type_ = pg_sys::jbvType::jbvString;
+        pair.key.val.string.len = key.to_bytes().len() as i32;
+        pair.key.val.string.val = key.as_ptr().cast_mut();
+        pair.order = self.pairs.len() as u32;
         if isnull {
-            v.type_ = pg_sys::jbvType::jbvNull;
+            pair.value.type_ = pg_sys::jbvType::jbvNull;
         } else {
-            match conv {
-                Converter::Bool => {
-                    v.type_ = pg_sys::jbvType::jbvBool;
-                    v.val.boolean = value.value() != 0;
-                }
-                Converter::Int2 => set_numeric(&mut v, call1(pg_sys::int2_numeric, value)),
-                Converter::Int4 => set_numeric(&mut v, call1(pg_sys::int4_numeric, value)),
-                Converter::Int8 => set_numeric(&mut v, call1(pg_sys::int8_numeric, value)),
-                Converter::Numeric(out) => {
-                    let n = pg_sys::pg_detoast_datum(value.cast_mut_ptr());
-                    if pg_sys::numeric_is_nan(n.cast()) || pg_sys::numeric_is_inf(n.cast()) {
-                        // to_jsonb writes NaN and infinities as strings.
-                        set_cstring(&mut v, pg_sys::OutputFunctionCall(as_mut(out), value));
-                    } else {
-                        set_numeric(&mut v, Datum::from(n));
-                    }
-                }
-                Converter::Text => {
-                    let t = pg_sys::pg_detoast_datum_packed(value.cast_mut_ptr());
-                    v.type_ = pg_sys::jbvType::jbvString;
-                    v.val.string.len = pgrx::varsize_any_exhdr(t) as i32;
-                    v.val.string.val = pgrx::vardata_any(t).cast_mut().cast();
-                }
-                Converter::Jsonb => {
-                    let j = pg_sys::pg_detoast_datum(value.cast_mut_ptr()).cast::<pg_sys::Jsonb>();
-                    return self.push_jsonb(j);
-                }
-                Converter::DateTime(typid) => {
-                    set_cstring(
-                        &mut v,
-                        pg_sys::JsonEncodeDateTime(
-                            std::ptr::null_mut(),
-                            value,
-                            *typid,
-                            std::ptr::null(),
-                        ),
-                    );
-                }
-                Converter::Output(out) => {
-                    set_cstring(&mut v, pg_sys::OutputFunctionCall(as_mut(out), value))
-                }
-                Converter::ToJsonb(f) => {
-                    let j = pg_sys::FunctionCall1Coll(as_mut(f), Oid::INVALID, value);
-                    return self.push_jsonb(j.cast_mut_ptr());
-                }
-            }
+            set_value(&mut pair.value, conv, value);
         }
-        pg_sys::pushJsonbValue(
-            &mut self.state,
-            pg_sys::JsonbIteratorToken::WJB_VALUE,
-            &mut v,
-        );
-    }
-
-    /// Adds a whole jsonb document as the current key's value.
-    unsafe fn push_jsonb(&mut self, j: *mut pg_sys::Jsonb) {
-        let mut v: pg_sys::JsonbValue = std::mem::zeroed();
-        if pg_sys::JsonbExtractScalar(&mut (*j).root, &mut v) {
-            pg_sys::pushJsonbValue(
-                &mut self.state,
-                pg_sys::JsonbIteratorToken::WJB_VALUE,
-                &mut v,
-            );
-        } else {
-            v.type_ = pg_sys::jbvType::jbvBinary;
-            v.val.binary.data = &mut (*j).root;
-            v.val.binary.len = (pgrx::varsize(j.cast()) - pg_sys::VARHDRSZ) as i32;
-            pg_sys::pushJsonbValue(
-                &mut self.state,
-                pg_sys::JsonbIteratorToken::WJB_VALUE,
-                &mut v,
-            );
-        }
+        self.pairs.push(pair);
     }
 
     /// The finished object as a jsonb datum (palloc'd in the current context).
     pub fn finish(mut self) -> Datum {
-        // SAFETY: closes the object opened in `new`; every key got a value.
+        // SAFETY: every pair holds a complete value; the keys are sorted and unique.
         unsafe {
-            self.result = pg_sys::pushJsonbValue(
-                &mut self.state,
-                pg_sys::JsonbIteratorToken::WJB_END_OBJECT,
-                std::ptr::null_mut(),
-            );
-            Datum::from(pg_sys::JsonbValueToJsonb(self.result))
+            let mut object: pg_sys::JsonbValue = std::mem::zeroed();
+            object.type_ = pg_sys::jbvType::jbvObject;
+            object.val.object.nPairs = self.pairs.len() as i32;
+            object.val.object.pairs = self.pairs.as_mut_ptr();
+            Datum::from(pg_sys::JsonbValueToJsonb(&mut object))
         }
     }
+}
+
+/// jsonb keeps object keys ordered by length, then bytewise: the order
+/// [`ObjectBuilder::add`] needs.
+pub fn jsonb_key_order(a: &[u8], b: &[u8]) -> std::cmp::Ordering {
+    a.len().cmp(&b.len()).then_with(|| a.cmp(b))
+}
+
+/// The `JsonbValue` of one non-NULL datum, exactly as `to_jsonb` makes it.
+unsafe fn set_value(v: &mut pg_sys::JsonbValue, conv: &Converter, value: Datum) {
+    match conv {
+        Converter::Bool => {
+            v.type_ = pg_sys::jbvType::jbvBool;
+            v.val.boolean = value.value() != 0;
+        }
+        Converter::Int2 => set_numeric(v, int_numeric(value.value() as i16 as i64)),
+        Converter::Int4 => set_numeric(v, int_numeric(value.value() as i32 as i64)),
+        Converter::Int8 => set_numeric(v, int_numeric(value.value() as i64)),
+        Converter::Numeric(out) => {
+            let n = pg_sys::pg_detoast_datum(value.cast_mut_ptr());
+            if pg_sys::numeric_is_nan(n.cast()) || pg_sys::numeric_is_inf(n.cast()) {
+                // to_jsonb writes NaN and infinities as strings.
+                set_cstring(v, pg_sys::OutputFunctionCall(as_mut(out), value));
+            } else {
+                set_numeric(v, Datum::from(n));
+            }
+        }
+        Converter::Text => {
+            let t = pg_sys::pg_detoast_datum_packed(value.cast_mut_ptr());
+            v.type_ = pg_sys::jbvType::jbvString;
+            v.val.string.len = pgrx::varsize_any_exhdr(t) as i32;
+            v.val.string.val = pgrx::vardata_any(t).cast_mut().cast();
+        }
+        Converter::Jsonb => {
+            let j = pg_sys::pg_detoast_datum(value.cast_mut_ptr()).cast::<pg_sys::Jsonb>();
+            set_jsonb(v, j);
+        }
+        Converter::DateTime(typid) => {
+            set_cstring(
+                v,
+                pg_sys::JsonEncodeDateTime(std::ptr::null_mut(), value, *typid, std::ptr::null()),
+            );
+        }
+        Converter::Output(out) => set_cstring(v, pg_sys::OutputFunctionCall(as_mut(out), value)),
+        Converter::ToJsonb(f) => {
+            let j = pg_sys::FunctionCall1Coll(as_mut(f), Oid::INVALID, value);
+            set_jsonb(v, j.cast_mut_ptr());
+        }
+    }
+}
+
+/// A whole jsonb document as a value: a scalar as itself, a container
+/// unpacked into a `JsonbValue` tree (what `JsonbValueToJsonb` accepts).
+unsafe fn set_jsonb(v: &mut pg_sys::JsonbValue, j: *mut pg_sys::Jsonb) {
+    if pg_sys::JsonbExtractScalar(&mut (*j).root, v) {
+        return;
+    }
+    let mut state: *mut pg_sys::JsonbParseState = std::ptr::null_mut();
+    let mut it = pg_sys::JsonbIteratorInit(&mut (*j).root);
+    let mut tree: *mut pg_sys::JsonbValue = std::ptr::null_mut();
+    loop {
+        let mut token_value: pg_sys::JsonbValue = std::mem::zeroed();
+        let token = pg_sys::JsonbIteratorNext(&mut it, &mut token_value, false);
+        if token == pg_sys::JsonbIteratorToken::WJB_DONE {
+            break;
+        }
+        let with_value = token < pg_sys::JsonbIteratorToken::WJB_BEGIN_ARRAY;
+        tree = pg_sys::pushJsonbValue(
+            &mut state,
+            token,
+            if with_value {
+                &mut token_value
+            } else {
+                std::ptr::null_mut()
+            },
+        );
+    }
+    *v = *tree;
+}
+
+/// An integer as a numeric, as to_jsonb makes it.
+#[cfg(not(feature = "pg13"))]
+unsafe fn int_numeric(i: i64) -> Datum {
+    Datum::from(pg_sys::int64_to_numeric(i))
+}
+
+#[cfg(feature = "pg13")]
+unsafe fn int_numeric(i: i64) -> Datum {
+    call1(pg_sys::int8_numeric, Datum::from(i))
 }
 
 fn as_mut(f: &pg_sys::FmgrInfo) -> *mut pg_sys::FmgrInfo {
@@ -305,7 +313,14 @@ pub fn changed<T>(
 
 #[cfg(test)]
 mod unit {
-    use super::changed;
+    use super::{changed, jsonb_key_order};
+
+    #[test]
+    fn keys_order_by_length_then_bytes() {
+        let mut keys = vec!["status", "id", "email", "b", "a", "zz"];
+        keys.sort_by(|a, b| jsonb_key_order(a.as_bytes(), b.as_bytes()));
+        assert_eq!(keys, vec!["a", "b", "id", "zz", "email", "status"]);
+    }
 
     #[test]
     fn changed_finds_value_and_null_changes() {

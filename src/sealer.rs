@@ -29,9 +29,10 @@ pub fn register() {
     GucRegistry::define_string_guc(
         c"lead_audit.seal_database",
         c"The database whose audit log the background worker seals.",
-        c"Only used when lead_audit is in shared_preload_libraries.",
+        c"Only used when lead_audit is in shared_preload_libraries; read when the worker starts.",
         &SEAL_DATABASE,
-        GucContext::Postmaster,
+        // Not Postmaster: that context cannot be defined by a library loaded after start-up.
+        GucContext::Sighup,
         GucFlags::default(),
     );
     // SAFETY: a flag PostgreSQL sets while loading shared_preload_libraries.

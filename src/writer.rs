@@ -20,7 +20,6 @@ use crate::error::AuditError;
 #[derive(PartialEq, Eq, Clone, Copy, Debug)]
 pub enum Kind {
     Int8,
-    Xid8,
     TimestampTz,
     Oid,
     Text,
@@ -34,7 +33,6 @@ impl Kind {
     fn type_oid(self) -> Oid {
         match self {
             Kind::Int8 => pg_sys::INT8OID,
-            Kind::Xid8 => pg_sys::XID8OID,
             Kind::TimestampTz => pg_sys::TIMESTAMPTZOID,
             Kind::Oid => pg_sys::OIDOID,
             Kind::Text => pg_sys::TEXTOID,
@@ -49,7 +47,7 @@ impl Kind {
 /// The columns of `audit_log`, in table order (see sql/schema.sql).
 pub const COLUMNS: [(&str, Kind); NCOLS] = [
     ("id", Kind::Int8),
-    ("tx_id", Kind::Xid8),
+    ("tx_id", Kind::Int8),
     ("logged_at", Kind::TimestampTz),
     ("table_oid", Kind::Oid),
     ("table_name", Kind::Text),
