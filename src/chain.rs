@@ -19,7 +19,7 @@
 use pgrx::prelude::*;
 use sha2::{Digest, Sha256};
 
-use crate::checksum::{push_field, sha256};
+use crate::checksum::{push_decimal, push_field, sha256};
 use crate::writer;
 
 pub const BLOCK_PREFIX: &[u8] = b"lead_audit:block:v1\n";
@@ -78,23 +78,30 @@ impl BlockHeader {
 
 pub fn rows_hash(leaves: &[Leaf]) -> [u8; 32] {
     let mut h = Sha256::new();
+    let mut line = Vec::with_capacity(96);
     for l in leaves {
-        h.update(l.id.to_string().as_bytes());
-        h.update(b":");
-        h.update(hex(&l.checksum).as_bytes());
-        h.update(b"\n");
+        line.clear();
+        push_decimal(&mut line, l.id);
+        line.push(b':');
+        push_hex(&mut line, &l.checksum);
+        line.push(b'\n');
+        h.update(&line);
     }
     h.finalize().into()
 }
 
-pub fn hex(bytes: &[u8]) -> String {
+fn push_hex(out: &mut Vec<u8>, bytes: &[u8]) {
     const DIGITS: &[u8; 16] = b"0123456789abcdef";
-    let mut s = String::with_capacity(bytes.len() * 2);
     for b in bytes {
-        s.push(DIGITS[(b >> 4) as usize] as char);
-        s.push(DIGITS[(b & 15) as usize] as char);
+        out.push(DIGITS[(b >> 4) as usize]);
+        out.push(DIGITS[(b & 15) as usize]);
     }
-    s
+}
+
+pub fn hex(bytes: &[u8]) -> String {
+    let mut out = Vec::with_capacity(bytes.len() * 2);
+    push_hex(&mut out, bytes);
+    String::from_utf8(out).expect("hex digits are ASCII")
 }
 
 /// Builds the headers of the blocks that seal `leaves` (sorted by id), after

@@ -36,6 +36,33 @@ pub fn push_field(out: &mut Vec<u8>, value: Option<&[u8]>) {
     }
 }
 
+/// Appends the decimal form of `v` (no allocation: this runs for every field
+/// of every row written and verified).
+pub fn push_decimal(out: &mut Vec<u8>, v: i64) {
+    let mut buf = [0u8; 20];
+    let mut i = buf.len();
+    let mut n = v.unsigned_abs();
+    loop {
+        i -= 1;
+        buf[i] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            break;
+        }
+    }
+    if v < 0 {
+        out.push(b'-');
+    }
+    out.extend_from_slice(&buf[i..]);
+}
+
+/// A field holding a decimal number.
+fn push_int_field(out: &mut Vec<u8>, v: i64) {
+    let mut digits = Vec::with_capacity(20);
+    push_decimal(&mut digits, v);
+    push_field(out, Some(&digits));
+}
+
 pub fn sha256(bytes: &[u8]) -> [u8; 32] {
     Sha256::digest(bytes).into()
 }
@@ -46,6 +73,8 @@ const PG_EPOCH_OFFSET_US: i64 = 946_684_800_000_000;
 thread_local! {
     /// array_out keeps per-type state in fn_extra, so it needs a long-lived FmgrInfo.
     static ARRAY_OUT: RefCell<Option<Box<pg_sys::FmgrInfo>>> = const { RefCell::new(None) };
+    /// The last inet rendered: its varlena bytes and its text.
+    static INET_TEXT: RefCell<(Vec<u8>, Vec<u8>)> = const { RefCell::new((Vec::new(), Vec::new())) };
 }
 
 /// The checksum of an audit row given as datums in `audit_log` column order
@@ -66,12 +95,9 @@ pub unsafe fn row_checksum(values: &[Datum], nulls: &[bool]) -> [u8; 32] {
         }
         let v = values[i];
         match kind {
-            Kind::Int8 => push_field(&mut out, Some((v.value() as i64).to_string().as_bytes())),
-            Kind::Oid => push_field(&mut out, Some((v.value() as u32).to_string().as_bytes())),
-            Kind::TimestampTz => {
-                let us = v.value() as i64 + PG_EPOCH_OFFSET_US;
-                push_field(&mut out, Some(us.to_string().as_bytes()))
-            }
+            Kind::Int8 => push_int_field(&mut out, v.value() as i64),
+            Kind::Oid => push_int_field(&mut out, (v.value() as u32).into()),
+            Kind::TimestampTz => push_int_field(&mut out, v.value() as i64 + PG_EPOCH_OFFSET_US),
             Kind::Text => {
                 let t = pg_sys::pg_detoast_datum_packed(v.cast_mut_ptr());
                 let bytes = std::slice::from_raw_parts(
@@ -89,10 +115,17 @@ pub unsafe fn row_checksum(values: &[Datum], nulls: &[bool]) -> [u8; 32] {
                 );
                 push_field(&mut out, Some(CStr::from_ptr(s).to_bytes()))
             }
-            Kind::Inet => {
-                let s = crate::json::call1(pg_sys::inet_out, v);
-                push_field(&mut out, Some(CStr::from_ptr(s.cast_mut_ptr()).to_bytes()))
-            }
+            Kind::Inet => INET_TEXT.with_borrow_mut(|(raw, text)| {
+                // Bulk writes repeat one address: render it once.
+                let p = v.cast_mut_ptr::<pg_sys::varlena>();
+                let bytes = std::slice::from_raw_parts(p.cast::<u8>(), pgrx::varsize_any(p));
+                if bytes != raw.as_slice() {
+                    let s = crate::json::call1(pg_sys::inet_out, v);
+                    *text = CStr::from_ptr(s.cast_mut_ptr()).to_bytes().to_vec();
+                    *raw = bytes.to_vec();
+                }
+                push_field(&mut out, Some(text))
+            }),
             Kind::TextArray => {
                 let s = ARRAY_OUT.with_borrow_mut(|f| {
                     let f = f.get_or_insert_with(|| {
@@ -140,6 +173,15 @@ mod unit {
         assert_ne!(sha256(&a), sha256(&b));
         // NULL and the text "~" differ too.
         assert_ne!(canonical([None]), canonical([Some(&b"~"[..])]));
+    }
+
+    #[test]
+    fn decimals() {
+        for v in [0i64, 7, -7, 42, i64::MAX, i64::MIN, 1_700_000_000_000_000] {
+            let mut out = Vec::new();
+            push_decimal(&mut out, v);
+            assert_eq!(out, v.to_string().into_bytes());
+        }
     }
 
     #[test]

@@ -223,22 +223,65 @@ fn check_digest(digest: &serde_json::Value, blocks: &[Block]) -> Vec<Finding> {
     }
 }
 
+/// The sealed rows expected in the verified range, sorted by id, with a
+/// cursor: rows come in heap order, which is nearly id order, so the next
+/// row is usually the next entry (no hashing per row; a binary search otherwise).
+struct Expected {
+    /// (audit id, block id, sealed checksum)
+    entries: Vec<(i64, i64, [u8; 32])>,
+    seen: Vec<bool>,
+    next: usize,
+}
+
+impl Expected {
+    fn new(blocks: &[Block], (from, to): (i64, i64)) -> Self {
+        let mut entries: Vec<(i64, i64, [u8; 32])> = blocks
+            .iter()
+            .flat_map(|b| {
+                b.leaves
+                    .iter()
+                    .flatten()
+                    .map(move |l| (l.id, b.header.id, l.checksum))
+            })
+            .filter(|&(id, _, _)| id >= from && id <= to)
+            .collect();
+        entries.sort_unstable_by_key(|e| e.0);
+        let seen = vec![false; entries.len()];
+        Expected {
+            entries,
+            seen,
+            next: 0,
+        }
+    }
+
+    /// The block and sealed checksum of audit row `id`, marking it seen.
+    fn take(&mut self, id: i64) -> Option<(i64, [u8; 32])> {
+        let i = match self.entries.get(self.next) {
+            Some(e) if e.0 == id => self.next,
+            _ => self.entries.binary_search_by_key(&id, |e| e.0).ok()?,
+        };
+        self.next = i + 1;
+        self.seen[i] = true;
+        Some((self.entries[i].1, self.entries[i].2))
+    }
+
+    fn unseen(&self) -> impl Iterator<Item = &(i64, i64, [u8; 32])> {
+        self.entries
+            .iter()
+            .zip(&self.seen)
+            .filter(|(_, s)| !**s)
+            .map(|(e, _)| e)
+    }
+}
+
 /// Scans the audit rows in the id range: recomputes each checksum and matches
 /// the rows against the blocks' leaves.
 fn check_rows(blocks: &[Block], range: (i64, i64)) -> (String, Vec<Finding>) {
     let horizon = blocks.iter().map(|b| b.header.to_xid).max().unwrap_or(0);
-    let mut expected: HashMap<i64, (i64, [u8; 32])> = HashMap::new();
-    for b in blocks {
-        for l in b.leaves.iter().flatten() {
-            if l.id >= range.0 && l.id <= range.1 {
-                expected.insert(l.id, (b.header.id, l.checksum));
-            }
-        }
-    }
+    let mut expected = Expected::new(blocks, range);
     let mut out = Vec::new();
-    let mut mismatched: Vec<(i64, [u8; 32], Option<i64>)> = Vec::new();
+    let mut mismatched: Vec<(i64, [u8; 32], i64)> = Vec::new();
     let (mut rows, mut unsealed) = (0u64, 0u64);
-    let mut seen = std::collections::HashSet::new();
     scan_audit_log(range, |values, nulls| {
         rows += 1;
         let id = values[col::ID].value() as i64;
@@ -250,20 +293,15 @@ fn check_rows(blocks: &[Block], range: (i64, i64)) -> (String, Vec<Finding>) {
         } else {
             unsafe { stored_checksum(values[col::CHECKSUM]) }
         };
-        match expected.get(&id) {
-            Some(&(block, sealed)) => {
-                seen.insert(id);
-                if stored != sealed {
-                    mismatched.push((id, stored, Some(block)));
-                } else if computed != stored {
-                    out.push(finding(
-                        "modified",
-                        Some(id),
-                        "the row's content does not match its checksum".into(),
-                        Some(block),
-                    ));
-                }
-            }
+        match expected.take(id) {
+            Some((block, sealed)) if stored != sealed => mismatched.push((id, stored, block)),
+            Some((block, _)) if computed != stored => out.push(finding(
+                "modified",
+                Some(id),
+                "the row's content does not match its checksum".into(),
+                Some(block),
+            )),
+            Some(_) => {}
             None if tx_id < horizon => out.push(finding(
                 "forged",
                 Some(id),
@@ -284,31 +322,29 @@ fn check_rows(blocks: &[Block], range: (i64, i64)) -> (String, Vec<Finding>) {
         }
     });
     if !mismatched.is_empty() {
-        let by_checksum: HashMap<[u8; 32], i64> =
-            expected.iter().map(|(&id, &(_, sum))| (sum, id)).collect();
+        let by_checksum: HashMap<[u8; 32], i64> = expected
+            .entries
+            .iter()
+            .map(|&(id, _, sum)| (sum, id))
+            .collect();
         for (id, stored, block) in mismatched {
             match by_checksum.get(&stored) {
                 Some(&other) => out.push(finding(
                     "moved",
                     Some(id),
                     format!("the row carries the checksum sealed for audit row {other}"),
-                    block,
+                    Some(block),
                 )),
                 None => out.push(finding(
                     "modified",
                     Some(id),
                     "the row's checksum is not the one its block sealed".into(),
-                    block,
+                    Some(block),
                 )),
             }
         }
     }
-    let deleted: Vec<(i64, i64)> = expected
-        .iter()
-        .filter(|(id, _)| !seen.contains(*id))
-        .map(|(&id, &(b, _))| (id, b))
-        .collect();
-    for (id, block) in deleted {
+    for &(id, block, _) in expected.unseen() {
         out.push(finding(
             "deleted",
             Some(id),
