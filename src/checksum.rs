@@ -108,12 +108,9 @@ pub unsafe fn row_checksum(values: &[Datum], nulls: &[bool]) -> [u8; 32] {
             }
             Kind::Jsonb => {
                 let j = pg_sys::pg_detoast_datum(v.cast_mut_ptr()).cast::<pg_sys::Jsonb>();
-                let s = pg_sys::JsonbToCString(
-                    std::ptr::null_mut(),
-                    &mut (*j).root,
-                    pgrx::varsize(j.cast()) as i32,
-                );
-                push_field(&mut out, Some(CStr::from_ptr(s).to_bytes()))
+                let mut text = Vec::with_capacity(pgrx::varsize(j.cast()) * 2);
+                crate::jsonb_text::append_text(j, &mut text);
+                push_field(&mut out, Some(&text))
             }
             Kind::Inet => INET_TEXT.with_borrow_mut(|(raw, text)| {
                 // Bulk writes repeat one address: render it once.

@@ -13,6 +13,7 @@ mod checksum;
 mod context;
 mod error;
 mod json;
+mod jsonb_text;
 mod sealer;
 mod verify;
 mod writer;

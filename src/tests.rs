@@ -115,6 +115,52 @@ mod tests {
         assert_eq!(one::<i64>("SELECT count(*) FROM audit_log"), Some(1));
     }
 
+    /// Our jsonb text renderer (used for every checksum) prints exactly what
+    /// jsonb::text prints, for every kind of value and for objects large
+    /// enough to use jsonb's stored offsets.
+    #[pg_test]
+    fn jsonb_text_matches_postgres() {
+        let cases = [
+            "SELECT '{}'::jsonb",
+            "SELECT '[]'::jsonb",
+            "SELECT 'null'::jsonb",
+            "SELECT 'true'::jsonb",
+            "SELECT '\"x\"'::jsonb",
+            "SELECT '-0.000100'::jsonb",
+            "SELECT '[1e100, -5, 3.14159265358979323846264338327950288, 0]'::jsonb",
+            "SELECT jsonb_build_object('tab', E'a\\tb', 'nl', E'x\\ny', 'ctl', E'\\u0001\\u001f', 'q', 'say \"hi\" \\\\ ok', 'u', 'é ✓ 😀')",
+            "SELECT '{\"a\": {\"b\": [1, {\"c\": []}, {}], \"d\": null}, \"e\": [[[]]], \"\": false}'::jsonb",
+            "SELECT jsonb_object_agg('key' || g, CASE g % 4 WHEN 0 THEN to_jsonb(g) WHEN 1 THEN to_jsonb('v' || g) WHEN 2 THEN jsonb_build_array(g, g * 1.5) ELSE 'null' END) FROM generate_series(1, 100) g",
+            "SELECT jsonb_agg(g * 0.01) FROM generate_series(1, 70) g",
+            "SELECT to_jsonb(t) FROM (SELECT 1 AS a, now() AS b, ARRAY['x', NULL] AS c, '\\xdead'::bytea AS d) t",
+        ];
+        for sql in cases {
+            let (ours, theirs) = Spi::connect(|client| {
+                let row = client
+                    .select(
+                        &format!("SELECT v, v::text FROM ({sql}) AS s(v)"),
+                        None,
+                        &[],
+                    )?
+                    .first();
+                let datum = row.get_datum_by_ordinal(1)?.expect("not NULL");
+                let mut ours = Vec::new();
+                // SAFETY: a jsonb datum from the query, detoasted before use.
+                unsafe {
+                    let j = pg_sys::pg_detoast_datum(datum.cast_mut_ptr()).cast::<pg_sys::Jsonb>();
+                    crate::jsonb_text::render_jsonb(j, &mut ours)
+                        .expect("our renderer understands it");
+                }
+                Ok::<_, pgrx::spi::SpiError>((
+                    String::from_utf8(ours).unwrap(),
+                    row.get::<String>(2)?.unwrap(),
+                ))
+            })
+            .unwrap();
+            assert_eq!(ours, theirs, "{sql}");
+        }
+    }
+
     /// Each audit row's checksum is SHA-256 over the documented canonical form,
     /// recomputed here in SQL from the row's columns.
     #[pg_test]
