@@ -29,17 +29,16 @@ pub fn push_field(out: &mut Vec<u8>, value: Option<&[u8]>) {
     match value {
         None => out.push(b'~'),
         Some(v) => {
-            out.extend_from_slice(v.len().to_string().as_bytes());
+            push_decimal(out, v.len() as i64);
             out.push(b':');
             out.extend_from_slice(v);
         }
     }
 }
 
-/// Appends the decimal form of `v` (no allocation: this runs for every field
-/// of every row written and verified).
-pub fn push_decimal(out: &mut Vec<u8>, v: i64) {
-    let mut buf = [0u8; 20];
+/// The decimal form of `v`, written at the end of `buf` (no allocation:
+/// this runs for several fields of every row written and verified).
+fn decimal(buf: &mut [u8; 20], v: i64) -> &[u8] {
     let mut i = buf.len();
     let mut n = v.unsigned_abs();
     loop {
@@ -51,16 +50,19 @@ pub fn push_decimal(out: &mut Vec<u8>, v: i64) {
         }
     }
     if v < 0 {
-        out.push(b'-');
+        i -= 1;
+        buf[i] = b'-';
     }
-    out.extend_from_slice(&buf[i..]);
+    &buf[i..]
+}
+
+pub fn push_decimal(out: &mut Vec<u8>, v: i64) {
+    out.extend_from_slice(decimal(&mut [0; 20], v));
 }
 
 /// A field holding a decimal number.
 fn push_int_field(out: &mut Vec<u8>, v: i64) {
-    let mut digits = Vec::with_capacity(20);
-    push_decimal(&mut digits, v);
-    push_field(out, Some(&digits));
+    push_field(out, Some(decimal(&mut [0; 20], v)));
 }
 
 pub fn sha256(bytes: &[u8]) -> [u8; 32] {
@@ -73,6 +75,8 @@ const PG_EPOCH_OFFSET_US: i64 = 946_684_800_000_000;
 thread_local! {
     /// array_out keeps per-type state in fn_extra, so it needs a long-lived FmgrInfo.
     static ARRAY_OUT: RefCell<Option<Box<pg_sys::FmgrInfo>>> = const { RefCell::new(None) };
+    /// Reused buffers for the canonical form and one jsonb's text.
+    static CANONICAL: RefCell<(Vec<u8>, Vec<u8>)> = const { RefCell::new((Vec::new(), Vec::new())) };
     /// The last inet rendered: its varlena bytes and its text.
     static INET_TEXT: RefCell<(Vec<u8>, Vec<u8>)> = const { RefCell::new((Vec::new(), Vec::new())) };
 }
@@ -83,34 +87,42 @@ thread_local! {
 /// # Safety
 /// `values[i]` must be a valid datum of `COLUMNS[i]`'s type wherever `!nulls[i]`.
 pub unsafe fn row_checksum(values: &[Datum], nulls: &[bool]) -> [u8; 32] {
-    let mut out = Vec::with_capacity(1024);
+    CANONICAL.with_borrow_mut(|(out, text)| {
+        out.clear();
+        canonical_row(values, nulls, out, text);
+        sha256(out)
+    })
+}
+
+/// Appends the canonical form of the row to `out` (`text`: scratch space).
+unsafe fn canonical_row(values: &[Datum], nulls: &[bool], out: &mut Vec<u8>, text: &mut Vec<u8>) {
     out.extend_from_slice(ROW_PREFIX);
     for (i, (_, kind)) in COLUMNS.iter().enumerate() {
         if *kind == Kind::Checksum {
             continue;
         }
         if nulls[i] {
-            push_field(&mut out, None);
+            push_field(out, None);
             continue;
         }
         let v = values[i];
         match kind {
-            Kind::Int8 => push_int_field(&mut out, v.value() as i64),
-            Kind::Oid => push_int_field(&mut out, (v.value() as u32).into()),
-            Kind::TimestampTz => push_int_field(&mut out, v.value() as i64 + PG_EPOCH_OFFSET_US),
+            Kind::Int8 => push_int_field(out, v.value() as i64),
+            Kind::Oid => push_int_field(out, (v.value() as u32).into()),
+            Kind::TimestampTz => push_int_field(out, v.value() as i64 + PG_EPOCH_OFFSET_US),
             Kind::Text => {
                 let t = pg_sys::pg_detoast_datum_packed(v.cast_mut_ptr());
                 let bytes = std::slice::from_raw_parts(
                     pgrx::vardata_any(t).cast::<u8>(),
                     pgrx::varsize_any_exhdr(t),
                 );
-                push_field(&mut out, Some(bytes))
+                push_field(out, Some(bytes))
             }
             Kind::Jsonb => {
                 let j = pg_sys::pg_detoast_datum(v.cast_mut_ptr()).cast::<pg_sys::Jsonb>();
-                let mut text = Vec::with_capacity(pgrx::varsize(j.cast()) * 2);
-                crate::jsonb_text::append_text(j, &mut text);
-                push_field(&mut out, Some(&text))
+                text.clear();
+                crate::jsonb_text::append_text(j, text);
+                push_field(out, Some(text))
             }
             Kind::Inet => INET_TEXT.with_borrow_mut(|(raw, text)| {
                 // Bulk writes repeat one address: render it once.
@@ -121,7 +133,7 @@ pub unsafe fn row_checksum(values: &[Datum], nulls: &[bool]) -> [u8; 32] {
                     *text = CStr::from_ptr(s.cast_mut_ptr()).to_bytes().to_vec();
                     *raw = bytes.to_vec();
                 }
-                push_field(&mut out, Some(text))
+                push_field(out, Some(text))
             }),
             Kind::TextArray => {
                 let s = ARRAY_OUT.with_borrow_mut(|f| {
@@ -136,12 +148,11 @@ pub unsafe fn row_checksum(values: &[Datum], nulls: &[bool]) -> [u8; 32] {
                     });
                     pg_sys::OutputFunctionCall(f.as_mut(), v)
                 });
-                push_field(&mut out, Some(CStr::from_ptr(s).to_bytes()))
+                push_field(out, Some(CStr::from_ptr(s).to_bytes()))
             }
             Kind::Checksum => unreachable!(),
         }
     }
-    sha256(&out)
 }
 
 #[cfg(test)]

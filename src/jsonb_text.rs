@@ -28,14 +28,12 @@ const JENTRY_ISCONTAINER: u32 = 0x5000_0000;
 #[derive(Debug, PartialEq, Eq)]
 pub struct Malformed;
 
+/// Appends numeric text for the numeric starting at the given aligned bytes.
+pub type NumericText<'a> = dyn FnMut(&[u8], &mut Vec<u8>) + 'a;
+
 /// Appends the text of the jsonb container `data` (the bytes after the
-/// varlena header, 4-byte aligned in memory). `numeric` appends the text of
-/// the numeric that starts at the given (4-byte aligned) bytes.
-pub fn render(
-    data: &[u8],
-    out: &mut Vec<u8>,
-    numeric: &mut dyn FnMut(&[u8], &mut Vec<u8>),
-) -> Result<(), Malformed> {
+/// varlena header, 4-byte aligned in memory).
+pub fn render(data: &[u8], out: &mut Vec<u8>, numeric: &mut NumericText) -> Result<(), Malformed> {
     let header = read_u32(data, 0)?;
     let count = (header & JB_CMASK) as usize;
     let object = header & JB_FOBJECT != 0;
@@ -44,95 +42,144 @@ pub fn render(
     if base > data.len() {
         return Err(Malformed);
     }
-    // (start, end) of each child in the data area, relative to `base`.
-    let mut spans = Vec::with_capacity(nchildren);
-    let mut start = 0usize;
-    for i in 0..nchildren {
-        let e = read_u32(data, 4 + 4 * i)?;
-        let field = (e & JENTRY_OFFLENMASK) as usize;
-        let end = if e & JENTRY_HAS_OFF != 0 {
-            field
-        } else {
-            start + field
-        };
-        spans.push((e, start, end));
-        start = end;
-    }
-    let child = |i: usize,
-                 out: &mut Vec<u8>,
-                 numeric: &mut dyn FnMut(&[u8], &mut Vec<u8>)|
-     -> Result<(), Malformed> {
-        let (e, s, end) = spans[i];
-        let bytes = data.get(base + s..base + end).ok_or(Malformed)?;
-        let aligned = || data.get(base + align4(s)..base + end).ok_or(Malformed);
-        match e & JENTRY_TYPEMASK {
-            JENTRY_ISSTRING => escape(bytes, out),
-            JENTRY_ISNUMERIC => numeric(aligned()?, out),
-            JENTRY_ISBOOL_FALSE => out.extend_from_slice(b"false"),
-            JENTRY_ISBOOL_TRUE => out.extend_from_slice(b"true"),
-            JENTRY_ISNULL => out.extend_from_slice(b"null"),
-            JENTRY_ISCONTAINER => render(aligned()?, out, numeric)?,
-            _ => return Err(Malformed),
-        }
-        Ok(())
-    };
+    let entry = |i: usize| read_u32(data, 4 + 4 * i);
     if header & JB_FSCALAR != 0 {
-        return if count == 1 {
-            child(0, out, numeric)
-        } else {
-            Err(Malformed)
-        };
+        if count != 1 {
+            return Err(Malformed);
+        }
+        let e = entry(0)?;
+        return child(data, base, e, 0, end_of(e, 0), out, numeric);
     }
     if object {
+        // Keys are children 0..count and their values count..2*count: walk
+        // both with running offsets (the values' data follows the keys').
+        let (mut key_start, mut value_start) = (0, offset_of(data, count)?);
         out.push(b'{');
         for i in 0..count {
             if i > 0 {
                 out.extend_from_slice(b", ");
             }
-            child(i, out, numeric)?;
+            let (ke, ve) = (entry(i)?, entry(i + count)?);
+            let (key_end, value_end) = (end_of(ke, key_start), end_of(ve, value_start));
+            child(data, base, ke, key_start, key_end, out, numeric)?;
             out.extend_from_slice(b": ");
-            child(i + count, out, numeric)?;
+            child(data, base, ve, value_start, value_end, out, numeric)?;
+            (key_start, value_start) = (key_end, value_end);
         }
         out.push(b'}');
     } else {
+        let mut start = 0;
         out.push(b'[');
         for i in 0..count {
             if i > 0 {
                 out.extend_from_slice(b", ");
             }
-            child(i, out, numeric)?;
+            let e = entry(i)?;
+            let end = end_of(e, start);
+            child(data, base, e, start, end, out, numeric)?;
+            start = end;
         }
         out.push(b']');
     }
     Ok(())
 }
 
+/// Where a child's data ends, given where it starts: an entry holds either
+/// its length or (every 32nd entry) its end offset.
+fn end_of(e: u32, start: usize) -> usize {
+    let field = (e & JENTRY_OFFLENMASK) as usize;
+    if e & JENTRY_HAS_OFF != 0 {
+        field
+    } else {
+        start + field
+    }
+}
+
+/// Where child `i`'s data starts (jsonb's getJsonbOffset).
+fn offset_of(data: &[u8], i: usize) -> Result<usize, Malformed> {
+    let mut offset = 0;
+    for j in (0..i).rev() {
+        let e = read_u32(data, 4 + 4 * j)?;
+        offset += (e & JENTRY_OFFLENMASK) as usize;
+        if e & JENTRY_HAS_OFF != 0 {
+            break;
+        }
+    }
+    Ok(offset)
+}
+
+/// One child, a scalar or a nested container, whose data is at [start, end)
+/// of the data area that begins at `base`.
+fn child(
+    data: &[u8],
+    base: usize,
+    e: u32,
+    start: usize,
+    end: usize,
+    out: &mut Vec<u8>,
+    numeric: &mut NumericText,
+) -> Result<(), Malformed> {
+    let aligned = || data.get(base + align4(start)..base + end).ok_or(Malformed);
+    match e & JENTRY_TYPEMASK {
+        JENTRY_ISSTRING => escape(data.get(base + start..base + end).ok_or(Malformed)?, out),
+        JENTRY_ISNUMERIC => numeric(aligned()?, out),
+        JENTRY_ISBOOL_FALSE => out.extend_from_slice(b"false"),
+        JENTRY_ISBOOL_TRUE => out.extend_from_slice(b"true"),
+        JENTRY_ISNULL => out.extend_from_slice(b"null"),
+        JENTRY_ISCONTAINER => render(aligned()?, out, numeric)?,
+        _ => return Err(Malformed),
+    }
+    Ok(())
+}
+
 /// A JSON string literal as PostgreSQL's escape_json writes it.
 pub fn escape(s: &[u8], out: &mut Vec<u8>) {
+    out.reserve(s.len() + 2);
     out.push(b'"');
     let mut run = 0;
     for (i, &b) in s.iter().enumerate() {
-        let esc: Option<&[u8]> = match b {
-            b'"' => Some(b"\\\""),
-            b'\\' => Some(b"\\\\"),
-            b'\n' => Some(b"\\n"),
-            b'\r' => Some(b"\\r"),
-            b'\t' => Some(b"\\t"),
-            0x08 => Some(b"\\b"),
-            0x0c => Some(b"\\f"),
-            0..=0x1f => None,
-            _ => continue,
-        };
+        if !NEEDS_ESCAPE[b as usize] {
+            continue;
+        }
         out.extend_from_slice(&s[run..i]);
-        match esc {
-            Some(e) => out.extend_from_slice(e),
-            None => out.extend_from_slice(format!("\\u{b:04x}").as_bytes()),
+        match b {
+            b'"' => out.extend_from_slice(b"\\\""),
+            b'\\' => out.extend_from_slice(b"\\\\"),
+            b'\n' => out.extend_from_slice(b"\\n"),
+            b'\r' => out.extend_from_slice(b"\\r"),
+            b'\t' => out.extend_from_slice(b"\\t"),
+            0x08 => out.extend_from_slice(b"\\b"),
+            0x0c => out.extend_from_slice(b"\\f"),
+            _ => {
+                const HEX: &[u8; 16] = b"0123456789abcdef";
+                out.extend_from_slice(&[
+                    b'\\',
+                    b'u',
+                    b'0',
+                    b'0',
+                    HEX[(b >> 4) as usize],
+                    HEX[(b & 15) as usize],
+                ]);
+            }
         }
         run = i + 1;
     }
     out.extend_from_slice(&s[run..]);
     out.push(b'"');
 }
+
+/// The bytes escape_json does not copy as they are: controls, '"' and '\'.
+const NEEDS_ESCAPE: [bool; 256] = {
+    let mut t = [false; 256];
+    let mut i = 0;
+    while i < 0x20 {
+        t[i] = true;
+        i += 1;
+    }
+    t[b'"' as usize] = true;
+    t[b'\\' as usize] = true;
+    t
+};
 
 fn align4(n: usize) -> usize {
     (n + 3) & !3
