@@ -37,8 +37,9 @@ test-unit: deps
 test-regress: install-debug
 	bash tests/run_regress.sh
 
-# The ledger end to end: the background sealer.
+# The ledger end to end: concurrent writers and sealers, the background sealer.
 test-ledger: install-debug
+	bash tests/concurrency/run.sh
 	bash tests/run_sealer.sh
 
 test-examples: install-debug
