@@ -37,10 +37,12 @@ test-unit: deps
 test-regress: install-debug
 	bash tests/run_regress.sh
 
-# The ledger end to end: concurrent writers and sealers, the background sealer.
+# The ledger end to end: concurrent writers and sealers, the background
+# sealer, and the independent verifier agreeing with verify_audit().
 test-ledger: install-debug
 	bash tests/concurrency/run.sh
 	bash tests/run_sealer.sh
+	bash tests/run_verifier.sh
 
 test-examples: install-debug
 	bash examples/sqlalchemy/run_tests.sh
