@@ -381,16 +381,16 @@ fn scan_audit_log(range: (i64, i64), mut f: impl FnMut(&[Datum], &[bool])) {
         let snapshot = pg_sys::GetActiveSnapshot();
         let mut per_row = PgMemoryContexts::new("lead_audit verify row");
         let natts = (*(*rel).rd_att).natts as usize;
-        if full {
-            let scan = pg_sys::table_beginscan(rel, snapshot, 0, std::ptr::null_mut());
-            while pg_sys::table_scan_getnextslot(
-                scan,
-                pg_sys::ScanDirection::ForwardScanDirection,
-                slot,
-            ) {
+        let forward = pg_sys::ScanDirection::ForwardScanDirection;
+        let mut each_row = |next: &mut dyn FnMut() -> bool| {
+            while next() {
                 per_row.switch_to(|_| visit(slot, natts, &mut f));
                 per_row.reset();
             }
+        };
+        if full {
+            let scan = pg_sys::table_beginscan(rel, snapshot, 0, std::ptr::null_mut());
+            each_row(&mut || pg_sys::table_scan_getnextslot(scan, forward, slot));
             pg_sys::table_endscan(scan);
         } else {
             let irel = pg_sys::index_open(
@@ -414,14 +414,7 @@ fn scan_audit_log(range: (i64, i64), mut f: impl FnMut(&[Datum], &[bool])) {
             );
             let scan = pg_sys::index_beginscan(rel, irel, snapshot, 2, 0);
             pg_sys::index_rescan(scan, keys.as_mut_ptr(), 2, std::ptr::null_mut(), 0);
-            while pg_sys::index_getnext_slot(
-                scan,
-                pg_sys::ScanDirection::ForwardScanDirection,
-                slot,
-            ) {
-                per_row.switch_to(|_| visit(slot, natts, &mut f));
-                per_row.reset();
-            }
+            each_row(&mut || pg_sys::index_getnext_slot(scan, forward, slot));
             pg_sys::index_endscan(scan);
             pg_sys::index_close(irel, pg_sys::AccessShareLock as i32);
         }

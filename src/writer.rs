@@ -363,7 +363,6 @@ unsafe fn write(objs: &Objects, rel: pg_sys::Relation, irels: &[pg_sys::Relation
     pg_sys::heap_freetuple(tuple);
 }
 
-#[cfg(feature = "pg13")]
 unsafe fn insert_index_entry(
     irel: pg_sys::Relation,
     values: &mut [Datum],
@@ -373,37 +372,12 @@ unsafe fn insert_index_entry(
     check: pg_sys::IndexUniqueCheck::Type,
     info: *mut pg_sys::IndexInfo,
 ) {
-    pg_sys::index_insert(
-        irel,
-        values.as_mut_ptr(),
-        nulls.as_mut_ptr(),
-        tid,
-        rel,
-        check,
-        info,
-    );
-}
-
-#[cfg(not(feature = "pg13"))]
-unsafe fn insert_index_entry(
-    irel: pg_sys::Relation,
-    values: &mut [Datum],
-    nulls: &mut [bool],
-    tid: pg_sys::ItemPointer,
-    rel: pg_sys::Relation,
-    check: pg_sys::IndexUniqueCheck::Type,
-    info: *mut pg_sys::IndexInfo,
-) {
-    pg_sys::index_insert(
-        irel,
-        values.as_mut_ptr(),
-        nulls.as_mut_ptr(),
-        tid,
-        rel,
-        check,
-        false,
-        info,
-    );
+    let (values, nulls) = (values.as_mut_ptr(), nulls.as_mut_ptr());
+    #[cfg(feature = "pg13")]
+    pg_sys::index_insert(irel, values, nulls, tid, rel, check, info);
+    // Since PostgreSQL 14 index_insert takes `indexUnchanged` (a hint for UPDATEs).
+    #[cfg(not(feature = "pg13"))]
+    pg_sys::index_insert(irel, values, nulls, tid, rel, check, false, info);
     // PostgreSQL 17 lets an index keep insert state (and buffer pins) until cleanup.
     #[cfg(feature = "pg17")]
     pg_sys::index_insert_cleanup(irel, info);
