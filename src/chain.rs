@@ -199,28 +199,37 @@ fn seal(
     if horizon <= from_xid {
         return Ok(Vec::new());
     }
-    let rows = client.select(
-        &format!(
-            "SELECT id, checksum FROM {schema}.audit_log \
-             WHERE tx_id >= $1 AND tx_id < $2 ORDER BY id"
-        ),
-        None,
-        &[(from_xid as i64).into(), (horizon as i64).into()],
-    )?;
-    let mut leaves = Vec::with_capacity(rows.len());
-    for row in rows {
-        let id = row.get::<i64>(1)?.unwrap_or(0);
-        let checksum = to_array(&row.get::<Vec<u8>>(2)?.unwrap_or_default());
-        leaves.push(Leaf { id, checksum });
-    }
-    if leaves.is_empty() {
-        return Ok(Vec::new());
-    }
+    // A cursor, so a large backlog is sealed one block's worth of rows at a time.
+    let query = format!(
+        "SELECT id, checksum FROM {schema}.audit_log WHERE tx_id >= $1 AND tx_id < $2 ORDER BY id"
+    );
+    let cursor = client
+        .open_cursor(&query, &[(from_xid as i64).into(), (horizon as i64).into()])
+        .detach_into_name();
     // SAFETY: reads the transaction start time (what now() returns).
     let sealed_at_us =
         unsafe { pg_sys::GetCurrentTransactionStartTimestamp() } + PG_EPOCH_OFFSET_US;
+    let (mut prev_id, mut prev_hash) = (prev_id, prev_hash);
     let mut out = Vec::new();
-    for (h, chunk) in plan_blocks(&leaves, prev_id, prev_hash, from_xid, horizon, sealed_at_us) {
+    loop {
+        let mut rows = client.find_cursor(&cursor)?;
+        let mut leaves = Vec::with_capacity(MAX_BLOCK_ROWS);
+        for row in rows.fetch(MAX_BLOCK_ROWS as i64)? {
+            let id = row.get::<i64>(1)?.unwrap_or(0);
+            let checksum = to_array(&row.get::<Vec<u8>>(2)?.unwrap_or_default());
+            leaves.push(Leaf { id, checksum });
+        }
+        if leaves.is_empty() {
+            break; // dropping `rows` closes the cursor
+        }
+        rows.detach_into_name();
+        let Some((h, chunk)) =
+            plan_blocks(&leaves, prev_id, prev_hash, from_xid, horizon, sealed_at_us)
+                .into_iter()
+                .next()
+        else {
+            break;
+        };
         let ids: Vec<i64> = chunk.iter().map(|l| l.id).collect();
         let sums: Vec<u8> = chunk.iter().flat_map(|l| l.checksum).collect();
         let block_hash = h.hash();
@@ -248,6 +257,7 @@ fn seal(
             ],
         )?;
         out.push((h.id, h.row_count, h.first_id, h.last_id, hex(&block_hash)));
+        (prev_id, prev_hash) = (h.id, block_hash);
     }
     Ok(out)
 }

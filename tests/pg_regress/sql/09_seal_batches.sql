@@ -1,0 +1,13 @@
+-- A backlog larger than a block is sealed as a chain of 10,000-row blocks,
+-- read through a cursor one block at a time.
+CREATE DATABASE lead_audit_batches;
+\c lead_audit_batches
+CREATE EXTENSION lead_audit;
+CREATE TABLE big (id int PRIMARY KEY, v text);
+SELECT audit_enable('big');
+INSERT INTO big SELECT g, 'v' || g FROM generate_series(1, 25000) g;
+UPDATE big SET v = 'w' WHERE id <= 1000;
+SELECT block_id, row_count, first_id, last_id FROM audit_seal();
+SELECT count(*) AS linked FROM audit_block b JOIN audit_block p ON p.id = b.id - 1 AND b.prev_hash = p.block_hash;
+SELECT status, detail ~ '^26000 audit rows verified \(26000 sealed in 3 blocks' AS summary FROM verify_audit();
+SELECT count(*) AS nothing_left FROM audit_seal();
