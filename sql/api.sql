@@ -205,3 +205,92 @@ AS $$
     ORDER BY b.id DESC
     LIMIT 1
 $$;
+
+-- ---------------------------------------------------------------------------
+-- DDL guard. A table owner who is not a superuser cannot quietly switch
+-- auditing off: dropping lead_audit's triggers on an audited table, or
+-- disabling them (DISABLE TRIGGER, or ENABLE REPLICA TRIGGER, which fires
+-- only on replicas), fails; audit_disable() is the way (it runs as the
+-- extension's owner). And partitions created or attached later get their
+-- TRUNCATE trigger, as audit_enable would have given them.
+-- ---------------------------------------------------------------------------
+
+-- Whether `rel` is an audited table or a partition of one.
+CREATE FUNCTION _audit_is_audited(rel regclass) RETURNS boolean
+LANGUAGE sql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+    SELECT EXISTS (
+        SELECT 1 FROM @extschema@.audit_table t
+        WHERE t.relid = rel
+           OR t.relid IN (SELECT relid FROM pg_partition_ancestors(rel)))
+$$;
+
+CREATE FUNCTION _audit_guard_alter() RETURNS event_trigger
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    cmd  record;
+    trig record;
+    part regclass;
+    superuser boolean := (SELECT rolsuper FROM pg_roles WHERE rolname = current_user);
+BEGIN
+    FOR cmd IN SELECT DISTINCT objid FROM pg_event_trigger_ddl_commands()
+               WHERE object_type IN ('table', 'table column') AND classid = 'pg_class'::regclass LOOP
+        CONTINUE WHEN to_regclass(cmd.objid::regclass::text) IS NULL
+                   OR NOT @extschema@._audit_is_audited(cmd.objid::regclass);
+        -- Triggers switched off?
+        IF NOT superuser THEN
+            SELECT t.tgname, t.tgrelid::regclass AS rel INTO trig
+            FROM pg_trigger t
+            WHERE t.tgname IN ('lead_audit_capture', 'lead_audit_truncate') AND t.tgenabled IN ('D', 'R')
+              AND t.tgrelid IN (SELECT cmd.objid UNION SELECT relid FROM pg_partition_tree(cmd.objid::regclass))
+            LIMIT 1;
+            IF FOUND THEN
+                RAISE EXCEPTION 'lead_audit: trigger % on % may not be disabled', trig.tgname, trig.rel
+                    USING ERRCODE = 'insufficient_privilege',
+                          HINT = 'Stop auditing with audit_disable(), which a superuser grants.';
+            END IF;
+        END IF;
+        -- New partitions: add the TRUNCATE trigger.
+        FOR part IN SELECT relid FROM pg_partition_tree(cmd.objid::regclass) p
+                    WHERE NOT EXISTS (SELECT 1 FROM pg_trigger t
+                                      WHERE t.tgrelid = p.relid AND t.tgname = 'lead_audit_truncate') LOOP
+            EXECUTE format('CREATE TRIGGER lead_audit_truncate BEFORE TRUNCATE ON %s '
+                           'FOR EACH STATEMENT EXECUTE FUNCTION @extschema@.audit_capture_truncate()', part);
+        END LOOP;
+    END LOOP;
+END;
+$$;
+
+CREATE FUNCTION _audit_guard_drop() RETURNS event_trigger
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    obj record;
+    rel regclass;
+BEGIN
+    IF (SELECT rolsuper FROM pg_roles WHERE rolname = current_user) THEN
+        RETURN;
+    END IF;
+    FOR obj IN SELECT object_identity FROM pg_event_trigger_dropped_objects()
+               WHERE object_type = 'trigger'
+                 AND (object_identity LIKE 'lead\_audit\_capture on %' OR object_identity LIKE 'lead\_audit\_truncate on %') LOOP
+        -- Dropped with its table (or the table left the audited tree): fine.
+        rel := to_regclass(substring(obj.object_identity FROM ' on (.*)$'));
+        CONTINUE WHEN rel IS NULL OR NOT @extschema@._audit_is_audited(rel);
+        RAISE EXCEPTION 'lead_audit: trigger % may not be dropped while the table is audited', obj.object_identity
+            USING ERRCODE = 'insufficient_privilege',
+                  HINT = 'Stop auditing with audit_disable(), which a superuser grants.';
+    END LOOP;
+END;
+$$;
+
+CREATE EVENT TRIGGER lead_audit_guard_alter ON ddl_command_end
+    WHEN TAG IN ('ALTER TABLE', 'CREATE TABLE')
+    EXECUTE FUNCTION _audit_guard_alter();
+CREATE EVENT TRIGGER lead_audit_guard_drop ON sql_drop
+    WHEN TAG IN ('DROP TRIGGER', 'ALTER TABLE')
+    EXECUTE FUNCTION _audit_guard_drop();
