@@ -173,7 +173,7 @@ fn settings(relid: Oid) -> (Option<String>, bool) {
          FROM (SELECT $1::pg_catalog.regclass, 0::bigint \
                UNION ALL \
                SELECT * FROM pg_catalog.pg_partition_ancestors($1) WITH ORDINALITY) AS a(relid, n) \
-         JOIN {schema}.audit_table t ON t.relid = a.relid \
+         JOIN {schema}.audit_table t ON t.relid OPERATOR(pg_catalog.=) a.relid \
          ORDER BY a.n LIMIT 1"
     );
     let found = Spi::connect(|client| {

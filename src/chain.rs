@@ -140,7 +140,10 @@ fn to_array(bytes: &[u8]) -> [u8; 32] {
 }
 
 /// Seals every row of finished transactions not sealed yet; returns the new blocks.
+/// Runs as the extension's owner (sealing writes audit_block), so with a fixed
+/// search_path: a caller's schemas cannot shadow the types and operators it uses.
 #[pg_extern(volatile, security_definer)]
+#[search_path(pg_catalog, pg_temp)]
 fn audit_seal() -> TableIterator<
     'static,
     (
