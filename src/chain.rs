@@ -20,6 +20,7 @@ use pgrx::prelude::*;
 use sha2::{Digest, Sha256};
 
 use crate::checksum::{push_decimal, push_field, sha256};
+use crate::error::AuditError;
 use crate::writer;
 
 pub const BLOCK_PREFIX: &[u8] = b"lead_audit:block:v1\n";
@@ -154,6 +155,15 @@ fn audit_seal() -> TableIterator<
         name!(block_hash, String),
     ),
 > {
+    // Sealing must see the blocks other sealers committed while it waited for
+    // the lock: only a fresh snapshot per statement (READ COMMITTED) does.
+    // SAFETY: reads the current transaction's isolation level.
+    if unsafe { pg_sys::XactIsoLevel } >= pg_sys::XACT_REPEATABLE_READ as i32 {
+        AuditError::InvalidArgument {
+            reason: "audit_seal() must run in a READ COMMITTED transaction",
+        }
+        .report();
+    }
     let schema = writer::objects().schema.clone();
     let sealed = Spi::connect_mut(|client| seal(client, &schema));
     match sealed {

@@ -11,3 +11,7 @@ SELECT block_id, row_count, first_id, last_id FROM audit_seal();
 SELECT count(*) AS linked FROM audit_block b JOIN audit_block p ON p.id = b.id - 1 AND b.prev_hash = p.block_hash;
 SELECT status, detail ~ '^26000 audit rows verified \(26000 sealed in 3 blocks' AS summary FROM verify_audit();
 SELECT count(*) AS nothing_left FROM audit_seal();
+-- Sealing needs a fresh snapshot per statement.
+BEGIN ISOLATION LEVEL REPEATABLE READ;
+SELECT count(*) FROM audit_seal();
+ROLLBACK;
