@@ -246,6 +246,7 @@ BEGIN
             FROM pg_trigger t
             WHERE t.tgname IN ('lead_audit_capture', 'lead_audit_truncate') AND t.tgenabled IN ('D', 'R')
               AND t.tgrelid IN (SELECT cmd.objid UNION SELECT relid FROM pg_partition_tree(cmd.objid::regclass))
+            ORDER BY t.tgrelid, t.tgname
             LIMIT 1;
             IF FOUND THEN
                 RAISE EXCEPTION 'lead_audit: trigger % on % may not be disabled', trig.tgname, trig.rel
@@ -264,6 +265,17 @@ BEGIN
 END;
 $$;
 
+-- Settings of tables that no longer exist go (only those: it runs as the
+-- extension's owner for any role that drops a table).
+CREATE FUNCTION _audit_forget_dropped() RETURNS void
+LANGUAGE sql
+SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+    DELETE FROM @extschema@.audit_table t
+    WHERE NOT EXISTS (SELECT 1 FROM pg_class c WHERE c.oid = t.relid)
+$$;
+
 CREATE FUNCTION _audit_guard_drop() RETURNS event_trigger
 LANGUAGE plpgsql
 SET search_path = pg_catalog, pg_temp
@@ -272,6 +284,11 @@ DECLARE
     obj record;
     rel regclass;
 BEGIN
+    IF EXISTS (SELECT 1 FROM pg_event_trigger_dropped_objects() d
+               JOIN @extschema@.audit_table t ON t.relid::oid = d.objid
+               WHERE d.object_type = 'table') THEN
+        PERFORM @extschema@._audit_forget_dropped();
+    END IF;
     IF (SELECT rolsuper FROM pg_roles WHERE rolname = current_user) THEN
         RETURN;
     END IF;
@@ -292,5 +309,5 @@ CREATE EVENT TRIGGER lead_audit_guard_alter ON ddl_command_end
     WHEN TAG IN ('ALTER TABLE', 'CREATE TABLE')
     EXECUTE FUNCTION _audit_guard_alter();
 CREATE EVENT TRIGGER lead_audit_guard_drop ON sql_drop
-    WHEN TAG IN ('DROP TRIGGER', 'ALTER TABLE')
+    WHEN TAG IN ('DROP TRIGGER', 'ALTER TABLE', 'DROP TABLE', 'DROP SCHEMA', 'DROP OWNED')
     EXECUTE FUNCTION _audit_guard_drop();

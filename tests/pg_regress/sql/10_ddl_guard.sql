@@ -22,7 +22,7 @@ CREATE TABLE owned_us PARTITION OF owned FOR VALUES IN ('us');
 CREATE TABLE owned_ap (id int, region text, note text, PRIMARY KEY (id, region));
 ALTER TABLE owned ATTACH PARTITION owned_ap FOR VALUES IN ('ap');
 SELECT tgrelid::regclass AS partition, tgname FROM pg_trigger
-WHERE tgname = 'lead_audit_truncate' AND tgrelid::regclass::text LIKE 'owned%' ORDER BY 1::text;
+WHERE tgname = 'lead_audit_truncate' AND tgrelid::regclass::text LIKE 'owned%' ORDER BY tgrelid::regclass::text;
 INSERT INTO owned VALUES (1, 'us', 'x'), (2, 'ap', 'y');
 TRUNCATE owned_us;
 -- Detaching a partition takes it out of the audit; dropping the table is allowed.
@@ -32,6 +32,8 @@ DROP TABLE owned;
 
 \c - postgres
 SELECT table_name, action, record_pk FROM log WHERE table_name LIKE 'public.owned%';
+-- The dropped table's settings went with it.
+SELECT count(*) AS stale_settings FROM audit_table WHERE NOT EXISTS (SELECT 1 FROM pg_class WHERE oid = relid);
 -- A superuser may still do it (and verify_audit is what catches abuse).
 CREATE TABLE su_table (id int PRIMARY KEY);
 SELECT audit_enable('su_table') IS NOT NULL AS enabled;
