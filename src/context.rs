@@ -141,11 +141,11 @@ impl Cached {
         kind: Kind,
         raw: *const std::ffi::c_char,
     ) -> Option<pg_sys::Datum> {
-        // SAFETY: a GUC string variable is NULL or a valid NUL-terminated string
-        // owned by the GUC machinery, unchanged while we read it.
         let bytes: &[u8] = if raw.is_null() {
             b""
         } else {
+            // SAFETY: a GUC string variable is NULL or a valid NUL-terminated
+            // string owned by the GUC machinery, unchanged while we read it.
             unsafe { CStr::from_ptr(raw) }.to_bytes()
         };
         if bytes != self.text.as_slice() || (self.datum.is_none() && !bytes.is_empty()) {

@@ -291,6 +291,7 @@ fn check_rows(blocks: &[Block], range: (i64, i64)) -> (String, Vec<Finding>) {
         let stored = if nulls[col::CHECKSUM] {
             [0; 32]
         } else {
+            // SAFETY: a non-NULL bytea datum of the same tuple.
             unsafe { stored_checksum(values[col::CHECKSUM]) }
         };
         match expected.take(id) {
