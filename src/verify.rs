@@ -10,7 +10,7 @@
 //! `unsealed` (rows not sealed yet: counted, not an error). When nothing is
 //! wrong the one row is `ok` with a summary.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 use pgrx::pg_sys::{self, Datum};
 use pgrx::prelude::*;
@@ -43,20 +43,84 @@ fn verify_audit(
     ),
 > {
     let range = (from_id.unwrap_or(i64::MIN), to_id.unwrap_or(i64::MAX));
-    let blocks = load_blocks(range);
-    let mut findings = check_chain(&blocks);
+    let headers = load_blocks(None);
+    let mut findings = check_chain(&headers);
     if let Some(d) = digest {
-        findings.extend(check_digest(&d.0, &blocks));
+        findings.extend(check_digest(&d.0, &headers));
     }
-    let (summary, row_findings) = check_rows(&blocks, range);
-    findings.extend(row_findings);
-    let problems = findings.iter().any(|f| f.0 != "unsealed");
+    let horizon = headers.iter().map(|b| b.header.to_xid).max().unwrap_or(0);
+    let mut counts = RowCounts::default();
+    let mut checked = HashSet::new();
+    for pass in passes(&headers, range) {
+        let blocks = load_blocks(Some(pass));
+        findings.extend(check_leaves(&blocks, &mut checked));
+        findings.extend(check_rows(&blocks, pass, horizon, &mut counts));
+    }
+    let RowCounts { rows, unsealed } = counts;
+    let problems = !findings.is_empty();
+    if problems && unsealed > 0 {
+        let detail = format!("{unsealed} rows are not sealed yet (audit_seal() seals them)");
+        findings.push(finding("unsealed", None, detail, None));
+    }
     if !problems {
-        findings.retain(|f| f.0 != "unsealed");
+        let summary = format!(
+            "{rows} audit rows verified ({} sealed in {} blocks, {unsealed} not sealed yet); every checksum, block and link matches",
+            rows - unsealed,
+            headers.len()
+        );
         findings.push(finding("ok", None, summary, None));
     }
     findings.sort_by_key(|f| (f.1, f.3));
     TableIterator::new(findings)
+}
+
+/// Audit ids per pass: what bounds the memory of the expected leaves (about
+/// 50 bytes per sealed row), however large the log.
+const PASS_IDS: i64 = 1_000_000;
+
+#[derive(Default)]
+struct RowCounts {
+    rows: u64,
+    unsealed: u64,
+}
+
+/// The id ranges to verify in turn: the requested range, cut where the log
+/// spans more than [`PASS_IDS`] ids. The ends of the log come from both the
+/// rows and the blocks, so a deleted last row is still looked for.
+fn passes(headers: &[Block], (from, to): (i64, i64)) -> Vec<(i64, i64)> {
+    let schema = writer::objects().schema.clone();
+    let ends =
+        Spi::get_two::<i64, i64>(&format!("SELECT min(id), max(id) FROM {schema}.audit_log"))
+            .unwrap_or_else(|e| pgrx::error!("lead_audit: could not read audit_log: {e}"));
+    let lo = [ends.0, headers.iter().map(|b| b.header.first_id).min()]
+        .into_iter()
+        .flatten()
+        .min();
+    let hi = [ends.1, headers.iter().map(|b| b.header.last_id).max()]
+        .into_iter()
+        .flatten()
+        .max();
+    let (Some(lo), Some(hi)) = (lo.map(|l| l.max(from)), hi.map(|h| h.min(to))) else {
+        return Vec::new();
+    };
+    if lo > hi {
+        return Vec::new();
+    }
+    if hi - lo < PASS_IDS {
+        // One pass over the range as asked (a sequential scan when it is everything).
+        return vec![(from, to)];
+    }
+    let mut out = Vec::new();
+    let mut start = lo;
+    loop {
+        let end = start.saturating_add(PASS_IDS - 1).min(hi);
+        out.push((start, end));
+        if end >= hi {
+            break;
+        }
+        start = end + 1;
+    }
+    out
 }
 
 struct Block {
@@ -67,7 +131,10 @@ struct Block {
     leaves: Option<Vec<Leaf>>,
 }
 
-fn load_blocks((from, to): (i64, i64)) -> Vec<Block> {
+/// Every block's header, with its leaves when it overlaps `leaves_for`.
+fn load_blocks(leaves_for: Option<(i64, i64)>) -> Vec<Block> {
+    // An empty range when no leaves are wanted.
+    let (from, to) = leaves_for.unwrap_or((i64::MAX, i64::MIN));
     let schema = writer::objects().schema.clone();
     let query = format!(
         "SELECT id, from_xid::text, to_xid::text, first_id, last_id, row_count, rows_hash, prev_hash, \
@@ -130,7 +197,7 @@ fn load_blocks((from, to): (i64, i64)) -> Vec<Block> {
     blocks
 }
 
-/// Block hashes, leaves and links.
+/// Block hashes and links.
 fn check_chain(blocks: &[Block]) -> Vec<Finding> {
     let mut out = Vec::new();
     let mut prev: Option<&Block> = None;
@@ -169,24 +236,32 @@ fn check_chain(blocks: &[Block]) -> Vec<Finding> {
                 Some(h.id),
             ));
         }
-        if let Some(leaves) = &b.leaves {
-            let sorted = leaves.windows(2).all(|w| w[0].id < w[1].id);
-            let bounds = leaves.first().map(|l| l.id) == Some(h.first_id)
-                && leaves.last().map(|l| l.id) == Some(h.last_id);
-            if !sorted
-                || !bounds
-                || leaves.len() as i64 != h.row_count
-                || chain::rows_hash(leaves) != b.stored_rows_hash
-            {
-                out.push(finding(
-                    "block_modified",
-                    None,
-                    format!("block {}'s rows do not match its rows_hash", h.id),
-                    Some(h.id),
-                ));
-            }
-        }
         prev = Some(b);
+    }
+    out
+}
+
+/// Each block's leaves against its rows_hash, once per block however many
+/// passes load it.
+fn check_leaves(blocks: &[Block], checked: &mut HashSet<i64>) -> Vec<Finding> {
+    let mut out = Vec::new();
+    for b in blocks {
+        let h = &b.header;
+        let Some(leaves) = &b.leaves else { continue };
+        if !checked.insert(h.id) {
+            continue;
+        }
+        let sorted = leaves.windows(2).all(|w| w[0].id < w[1].id);
+        let bounds = leaves.first().map(|l| l.id) == Some(h.first_id)
+            && leaves.last().map(|l| l.id) == Some(h.last_id);
+        if !sorted
+            || !bounds
+            || leaves.len() as i64 != h.row_count
+            || chain::rows_hash(leaves) != b.stored_rows_hash
+        {
+            let detail = format!("block {}'s rows do not match its rows_hash", h.id);
+            out.push(finding("block_modified", None, detail, Some(h.id)));
+        }
     }
     out
 }
@@ -276,8 +351,12 @@ impl Expected {
 
 /// Scans the audit rows in the id range: recomputes each checksum and matches
 /// the rows against the blocks' leaves.
-fn check_rows(blocks: &[Block], range: (i64, i64)) -> (String, Vec<Finding>) {
-    let horizon = blocks.iter().map(|b| b.header.to_xid).max().unwrap_or(0);
+fn check_rows(
+    blocks: &[Block],
+    range: (i64, i64),
+    horizon: u64,
+    counts: &mut RowCounts,
+) -> Vec<Finding> {
     let mut expected = Expected::new(blocks, range);
     let mut out = Vec::new();
     let mut mismatched: Vec<(i64, [u8; 32], i64)> = Vec::new();
@@ -353,20 +432,9 @@ fn check_rows(blocks: &[Block], range: (i64, i64)) -> (String, Vec<Finding>) {
             Some(block),
         ));
     }
-    if unsealed > 0 {
-        out.push(finding(
-            "unsealed",
-            None,
-            format!("{unsealed} rows are not sealed yet (audit_seal() seals them)"),
-            None,
-        ));
-    }
-    let sealed = rows - unsealed;
-    let summary = format!(
-        "{rows} audit rows verified ({sealed} sealed in {} blocks, {unsealed} not sealed yet); every checksum, block and link matches",
-        blocks.len()
-    );
-    (summary, out)
+    counts.rows += rows;
+    counts.unsealed += unsealed;
+    out
 }
 
 /// Calls `f` with each audit_log row whose id is in `range`, deformed. Uses
