@@ -5,4 +5,4 @@ BEGIN;
 SET LOCAL lead_audit.actor_id = :actor;
 UPDATE leads SET score = score + 1, updated_at = now() WHERE id = :id;
 INSERT INTO leads (email, status, source) VALUES ('oltp' || :id || '@example.com', 'new', 'web');
-END;
+COMMIT;
