@@ -1,10 +1,14 @@
-//! The errors lead_audit raises from Rust, each turned into an `ErrorReport`
-//! with a SQLSTATE a client can match on. (The SQL API in `sql/api.sql` raises
-//! its own argument errors with `RAISE ... USING ERRCODE`.)
+//! Every error lead_audit raises from Rust, each turned into an `ErrorReport`
+//! with a SQLSTATE a client can match on. No code path of ours raises XX000
+//! (internal_error): a failure is either the caller's (22023, 39P01, 25000),
+//! the table's (55000), the installation's (55000) or the ledger's data
+//! (XX001). The SQL API in `sql/api.sql` raises its own argument errors with
+//! `RAISE ... USING ERRCODE`.
 
 use pgrx::pg_sys::panic::ErrorReport;
 use pgrx::{PgLogLevel, PgSqlErrorCode};
 
+#[derive(Debug)]
 pub enum AuditError {
     /// A `lead_audit.*` setting holds a value that cannot be recorded, so the
     /// write it belongs to must fail rather than commit unaudited.
@@ -15,33 +19,48 @@ pub enum AuditError {
     },
     /// An audited table lost its primary key after `audit_enable`.
     NoPrimaryKey { table: String },
-    /// A lead_audit function was called in a way it does not support.
+    /// A trigger function was called as something it is not.
     WrongCall {
         function: &'static str,
         reason: &'static str,
     },
     /// A function argument that cannot be used.
-    InvalidArgument { reason: &'static str },
+    InvalidArgument { reason: String },
+    /// A function that needs a fresh snapshot per statement ran in a
+    /// REPEATABLE READ or SERIALIZABLE transaction.
+    WrongIsolation { function: &'static str },
     /// The extension's own objects are missing or were altered.
     BrokenInstall { reason: String },
+    /// Ledger data that cannot be sealed as it is (a superuser edited
+    /// audit_log or audit_block); verify_audit() reports where.
+    CorruptLedger { reason: String },
 }
 
 impl AuditError {
-    fn code(&self) -> PgSqlErrorCode {
-        match self {
-            AuditError::InvalidSetting { .. } => PgSqlErrorCode::ERRCODE_INVALID_PARAMETER_VALUE,
-            AuditError::NoPrimaryKey { .. } => {
-                PgSqlErrorCode::ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE
-            }
-            AuditError::WrongCall { .. } => {
-                PgSqlErrorCode::ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED
-            }
-            AuditError::InvalidArgument { .. } => PgSqlErrorCode::ERRCODE_INVALID_PARAMETER_VALUE,
-            AuditError::BrokenInstall { .. } => PgSqlErrorCode::ERRCODE_INTERNAL_ERROR,
+    /// An SPI failure while reading or writing the extension's own tables:
+    /// the query is ours and fixed, so only an altered installation gets here.
+    pub fn spi(what: &str, error: pgrx::spi::SpiError) -> AuditError {
+        AuditError::BrokenInstall {
+            reason: format!("{what}: {error}"),
         }
     }
 
-    fn message(&self) -> String {
+    pub fn code(&self) -> PgSqlErrorCode {
+        use PgSqlErrorCode::*;
+        match self {
+            AuditError::InvalidSetting { .. } | AuditError::InvalidArgument { .. } => {
+                ERRCODE_INVALID_PARAMETER_VALUE
+            }
+            AuditError::NoPrimaryKey { .. } | AuditError::BrokenInstall { .. } => {
+                ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE
+            }
+            AuditError::WrongCall { .. } => ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED,
+            AuditError::WrongIsolation { .. } => ERRCODE_INVALID_TRANSACTION_STATE,
+            AuditError::CorruptLedger { .. } => ERRCODE_DATA_CORRUPTED,
+        }
+    }
+
+    pub fn message(&self) -> String {
         match self {
             AuditError::InvalidSetting {
                 name,
@@ -56,12 +75,16 @@ impl AuditError {
             AuditError::WrongCall { function, reason } => {
                 format!("lead_audit: {function} {reason}")
             }
-            AuditError::InvalidArgument { reason } => format!("lead_audit: {reason}"),
-            AuditError::BrokenInstall { reason } => format!("lead_audit: {reason}"),
+            AuditError::WrongIsolation { function } => {
+                format!("lead_audit: {function} must run in a READ COMMITTED transaction")
+            }
+            AuditError::InvalidArgument { reason }
+            | AuditError::BrokenInstall { reason }
+            | AuditError::CorruptLedger { reason } => format!("lead_audit: {reason}"),
         }
     }
 
-    fn hint(&self) -> Option<&'static str> {
+    pub fn hint(&self) -> Option<&'static str> {
         match self {
             AuditError::InvalidSetting { .. } => Some(
                 "The change was not made because it could not be audited; fix the setting \
@@ -73,9 +96,15 @@ impl AuditError {
             AuditError::WrongCall { .. } => {
                 Some("Use audit_enable() to install lead_audit's triggers.")
             }
+            AuditError::WrongIsolation { .. } => {
+                Some("Sealing must see blocks other sealers committed: run it on its own, in READ COMMITTED.")
+            }
             AuditError::InvalidArgument { .. } => None,
             AuditError::BrokenInstall { .. } => Some(
                 "Reinstall the extension: DROP EXTENSION lead_audit; CREATE EXTENSION lead_audit.",
+            ),
+            AuditError::CorruptLedger { .. } => Some(
+                "Someone edited the ledger's tables; SELECT * FROM verify_audit() shows what changed.",
             ),
         }
     }
@@ -88,5 +117,45 @@ impl AuditError {
         }
         report.report(PgLogLevel::ERROR);
         unreachable!("ERROR does not return")
+    }
+}
+
+/// `Result<T, AuditError>` to `T`, raising the error.
+pub trait OrReport<T> {
+    fn or_report(self) -> T;
+}
+
+impl<T> OrReport<T> for Result<T, AuditError> {
+    fn or_report(self) -> T {
+        self.unwrap_or_else(|e| e.report())
+    }
+}
+
+#[cfg(test)]
+mod unit {
+    use super::*;
+
+    #[test]
+    fn no_error_of_ours_is_an_internal_error() {
+        let all = [
+            AuditError::InvalidSetting {
+                name: "lead_audit.context",
+                value: "x".into(),
+                reason: "r".into(),
+            },
+            AuditError::NoPrimaryKey { table: "t".into() },
+            AuditError::WrongCall {
+                function: "f()",
+                reason: "r",
+            },
+            AuditError::InvalidArgument { reason: "r".into() },
+            AuditError::WrongIsolation { function: "f()" },
+            AuditError::BrokenInstall { reason: "r".into() },
+            AuditError::CorruptLedger { reason: "r".into() },
+        ];
+        for e in all {
+            assert_ne!(e.code(), PgSqlErrorCode::ERRCODE_INTERNAL_ERROR, "{e:?}");
+            assert!(e.message().starts_with("lead_audit: "), "{e:?}");
+        }
     }
 }

@@ -1,21 +1,30 @@
 //! lead_audit: a tamper-evident change history for any PostgreSQL table.
 //!
-//! `audit_enable('leads')` puts row triggers on a table; every change becomes one
-//! checksummed row of `audit_log`. This file only wires the modules together:
-//! each concern lives in its own module.
+//! `audit_enable('leads')` puts triggers on a table; every change becomes one
+//! checksummed row of `audit_log`, sealed later into a hash chain. This file
+//! only wires the modules together. Imports run one way, in this order:
+//!
+//! ```text
+//! capture -> catalog, actor, to_jsonb -> writer -> forms -> record, objects -> pg, error
+//! ledger (seal, classify, verify) -> forms, objects, record -> pg, error
+//! sealer -> (SQL only)
+//! ```
+
+#![deny(unsafe_op_in_unsafe_fn)]
 
 use pgrx::prelude::*;
 
+mod actor;
 mod capture;
 mod catalog;
-mod chain;
-mod checksum;
-mod context;
 mod error;
-mod json;
-mod jsonb_text;
+mod forms;
+mod ledger;
+mod objects;
+mod pg;
+mod record;
 mod sealer;
-mod verify;
+mod to_jsonb;
 mod writer;
 
 ::pgrx::pg_module_magic!(name, version);
@@ -27,8 +36,8 @@ pgrx::extension_sql_file!("../sql/api.sql", name = "api", finalize);
 
 #[pg_guard]
 pub extern "C-unwind" fn _PG_init() {
-    context::register_settings();
-    catalog::register_invalidation();
+    actor::register_settings();
+    objects::register_invalidation(&[catalog::forget]);
     sealer::register();
 }
 

@@ -74,12 +74,9 @@ pub extern "C-unwind" fn lead_audit_sealer_main(_arg: pg_sys::Datum) {
 
 /// Seals if the extension is installed in this database (it may come later).
 fn seal_once() {
-    let schema = Spi::get_one::<String>(
-        "SELECT pg_catalog.quote_ident(n.nspname) FROM pg_catalog.pg_extension e \
-         JOIN pg_catalog.pg_namespace n ON n.oid = e.extnamespace WHERE e.extname = 'lead_audit'",
-    );
+    let schema = Spi::get_one::<String>(include_str!("../sql/queries/sealer_schema.sql"));
     if let Ok(Some(schema)) = schema {
-        let query = format!("SELECT count(*) FROM {schema}.audit_seal()");
+        let query = include_str!("../sql/queries/sealer_seal.sql").replace("@extschema@", &schema);
         if let Err(e) = Spi::get_one::<i64>(&query) {
             warning!("lead_audit sealer: {e}");
         }

@@ -148,7 +148,7 @@ mod tests {
                 // SAFETY: a jsonb datum from the query, detoasted before use.
                 unsafe {
                     let j = pg_sys::pg_detoast_datum(datum.cast_mut_ptr()).cast::<pg_sys::Jsonb>();
-                    crate::jsonb_text::render_jsonb(j, &mut ours)
+                    crate::forms::jsonb_text::render_jsonb(j, &mut ours)
                         .expect("our renderer understands it");
                 }
                 Ok::<_, pgrx::spi::SpiError>((
@@ -162,30 +162,73 @@ mod tests {
     }
 
     /// Each audit row's checksum is SHA-256 over the documented canonical form,
-    /// recomputed here in SQL from the row's columns.
+    /// recomputed in plain SQL (tests/vectors/row_form_v1.sql) from the row's columns.
     #[pg_test]
     fn checksum_follows_the_documented_canonical_form() {
+        run(include_str!("../tests/vectors/row_form_v1.sql"));
         setup_leads();
         run("SET LOCAL lead_audit.actor_id = 'u-1'");
+        run("SET LOCAL lead_audit.client_ip = '203.0.113.7/24'");
         run("SET LOCAL lead_audit.context = '{\"k\": \"v\"}'");
         run("INSERT INTO leads (email) VALUES ('a@example.com')");
         run("UPDATE leads SET status = 'won'");
         let mismatches = one::<i64>(
-            "WITH f AS (
-               SELECT id, checksum, ARRAY[id::text, tx_id::text,
-                        ((extract(epoch FROM logged_at) * 1000000)::numeric(30,0))::text,
-                        table_oid::text, table_name, action, soft_delete, record_pk::text,
-                        old_values::text, new_values::text, changed_columns::text, actor_id,
-                        host(client_ip) || CASE WHEN masklen(client_ip) IN (32, 128) THEN '' ELSE '/' || masklen(client_ip) END,
-                        user_agent, request_id, context::text, db_user, application_name] AS v
-               FROM audit_log)
-             SELECT count(*) FROM f
-             WHERE checksum <> sha256(convert_to('lead_audit:row:v1' || E'\\n' ||
-                   (SELECT string_agg(CASE WHEN x IS NULL THEN '~' ELSE octet_length(x) || ':' || x END, '' ORDER BY n)
-                    FROM unnest(v) WITH ORDINALITY AS u(x, n)), 'UTF8'))",
+            "SELECT count(*) FROM audit_log a WHERE checksum <> sha256(pg_temp.row_form_v1(a))",
         );
         assert_eq!(mismatches, Some(0));
         assert_eq!(one::<i64>("SELECT count(*) FROM audit_log"), Some(2));
+    }
+
+    /// The golden rows (tests/vectors/rows.json, written by the extension):
+    /// the SQL re-implementation gives their canonical bytes and SHA-256, and
+    /// verify_audit, which recomputes every checksum from the datums with the
+    /// writer's code, finds each stored checksum right.
+    #[pg_test]
+    fn golden_rows_verify_in_sql_and_in_the_database() {
+        run(include_str!("../tests/vectors/row_form_v1.sql"));
+        let vectors: serde_json::Value =
+            serde_json::from_str(include_str!("../tests/vectors/rows.json")).unwrap();
+        let rows = vectors["rows"].as_array().unwrap();
+        for row in rows {
+            let columns: Vec<Option<String>> = row["columns"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|c| c.as_str().map(String::from))
+                .collect();
+            let args: Vec<pgrx::datum::DatumWithOid> =
+                columns.iter().cloned().map(|c| c.into()).collect();
+            let (canonical, sha) = Spi::connect_mut(|client| {
+                client.update(
+                    "INSERT INTO audit_log VALUES ($1::bigint, $2::bigint, $3::timestamptz, $4::oid, $5, $6, $7,
+                       $8::jsonb, $9::jsonb, $10::jsonb, $11::text[], $12, $13::inet, $14, $15, $16::jsonb,
+                       $17, $18, $19::bytea)",
+                    None,
+                    &args,
+                )?;
+                let found = client
+                    .select(
+                        "SELECT convert_from(pg_temp.row_form_v1(a), 'UTF8'),
+                                encode(sha256(pg_temp.row_form_v1(a)), 'hex')
+                         FROM audit_log a WHERE id = $1::bigint",
+                        None,
+                        &[columns[0].clone().into()],
+                    )?
+                    .first();
+                Ok::<_, pgrx::spi::SpiError>((found.get::<String>(1)?, found.get::<String>(2)?))
+            })
+            .unwrap();
+            assert_eq!(canonical.as_deref(), row["canonical"].as_str());
+            assert_eq!(sha.as_deref(), row["sha256"].as_str());
+        }
+        assert_eq!(
+            one::<i64>("SELECT count(*) FROM audit_log"),
+            Some(rows.len() as i64)
+        );
+        assert_eq!(
+            one::<String>("SELECT string_agg(status, ',') FROM verify_audit()").as_deref(),
+            Some("ok")
+        );
     }
 }
 

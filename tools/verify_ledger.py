@@ -19,8 +19,11 @@ Prints one line per finding, "status<TAB>audit_id<TAB>block_id<TAB>detail"
 Exit status: 0 intact, 1 problems found, 2 bad input or usage.
 
 The forms are documented in the README ("Tamper evidence: the canonical
-forms"), src/checksum.rs and src/chain.rs; the checks and statuses follow
-src/verify.rs, including how it reads odd values (see Block and verify()).
+forms") and src/forms/; the checks and statuses follow src/ledger/classify.rs
+rule for rule. Both implementations answer to the golden vectors in
+tests/vectors/ (tools/test_verify_ledger.py reads them): nothing malformed is
+read as zeros; a hash that is not 32 bytes, a block whose lists disagree or a
+seal time that is not finite is a finding.
 """
 
 import argparse
@@ -50,7 +53,7 @@ LOGGED_AT = AUDIT_LOG_COLUMNS.index("logged_at")
 CHECKSUM = AUDIT_LOG_COLUMNS.index("checksum")
 
 # verify_audit() checks a log spanning more audit ids than this in passes
-# (src/verify.rs, PASS_IDS); a few statuses depend on the passes, so we cut the same.
+# (src/ledger/classify.rs, PASS_IDS); a few statuses depend on the passes, so we cut the same.
 PASS_IDS = 1_000_000
 I64_MIN, I64_MAX = -(1 << 63), (1 << 63) - 1
 ZERO_HASH = bytes(32)
@@ -247,9 +250,9 @@ _INT_ARRAY = re.compile(rb"(?:(?:\[-?[0-9]+:-?[0-9]+\])+=)?(\{[-0-9,{}A-Za-z]*\}
 
 
 def parse_int8_array(text, what="bigint[]"):
-    """A bigint[] as PostgreSQL prints it ({1,2,3}) -> list of int. A multidimensional
-    array is read flat, in storage order, as verify_audit reads it; NULL elements
-    are an error there too."""
+    """A bigint[] as PostgreSQL prints it ({1,2,3}) -> list of int, None for a NULL
+    element. A multidimensional array is read flat, in storage order, as
+    verify_audit reads it."""
     m = _INT_ARRAY.fullmatch(text or b"")
     body = m.group(1) if m else b""
     if not m or body.count(b"{") != body.count(b"}"):
@@ -257,10 +260,7 @@ def parse_int8_array(text, what="bigint[]"):
     elements = body.replace(b"{", b"").replace(b"}", b"")
     if not elements:
         return []
-    values = elements.split(b",")
-    if b"NULL" in values:
-        raise BadInput(f"{what}: the array contains NULL")
-    return [parse_int(x, what) for x in values]
+    return [None if x == b"NULL" else parse_int(x, what) for x in elements.split(b",")]
 
 
 # ---------------------------------------------------------------------------
@@ -308,39 +308,53 @@ def block_canonical(block_id, from_xid, to_xid, first_id, last_id, row_count, ro
 # The ledger
 # ---------------------------------------------------------------------------
 
-def _hash32(value):
-    """verify_audit reads a stored hash as 32 bytes, anything else as 32 zero bytes."""
-    return value if len(value) == 32 else ZERO_HASH
-
-
-def _xid(value):
-    """verify_audit reads from_xid/to_xid as unsigned: a negative one counts as 0."""
-    return value if value >= 0 else 0
+def hash32(value):
+    """Exactly 32 bytes, or None (a stored hash or checksum of another length)."""
+    return value if value is not None and len(value) == 32 else None
 
 
 class Block:
-    """One audit_block row, read the way verify_audit reads it."""
+    """One audit_block row as stored: hashes of whatever length they have, ids
+    and checksums as listed (src/ledger/block.rs, StoredBlock)."""
 
-    def __init__(self, fields, where="audit_block"):
+    def __init__(self, block_id, from_xid, to_xid, first_id, last_id, row_count, sealed_at_us,
+                 rows_hash_, prev_hash, block_hash, row_ids, row_checksums):
+        self.id, self.from_xid, self.to_xid = block_id, from_xid, to_xid
+        self.first_id, self.last_id, self.row_count = first_id, last_id, row_count
+        self.sealed_at_us = sealed_at_us  # None: not a finite time
+        self.rows_hash, self.prev_hash, self.block_hash = rows_hash_, prev_hash, block_hash
+        self.row_ids = row_ids  # list of int|None
+        self.row_checksums = row_checksums  # bytes
+
+    @classmethod
+    def from_copy(cls, fields, where="audit_block"):
         (bid, sealed_at, from_xid, to_xid, first_id, last_id, row_count, row_ids, row_checksums,
          rows_hash_, prev_hash, block_hash) = fields
-        self.id = parse_int(bid, f"{where}: id")
-        self.sealed_at_us = timestamptz_us(sealed_at)
-        if not I64_MIN <= self.sealed_at_us <= I64_MAX or sealed_at in (b"infinity", b"-infinity"):
-            raise BadInput(f"{where}: block {self.id}: sealed_at {sealed_at!r} is out of range")
-        self.from_xid = _xid(parse_int(from_xid, f"{where}: from_xid"))
-        self.to_xid = _xid(parse_int(to_xid, f"{where}: to_xid"))
-        self.first_id = parse_int(first_id, f"{where}: first_id")
-        self.last_id = parse_int(last_id, f"{where}: last_id")
-        self.row_count = parse_int(row_count, f"{where}: row_count")
-        ids = parse_int8_array(row_ids, f"{where}: row_ids")
-        sums = parse_bytea(row_checksums, f"{where}: row_checksums")
-        # ids paired with 32-byte chunks, as far as both go (a short chunk reads as zeros).
-        self.leaves = [(audit_id, _hash32(sums[32 * i:32 * i + 32]))
-                       for i, audit_id in enumerate(ids[:(len(sums) + 31) // 32])]
-        self.rows_hash = _hash32(parse_bytea(rows_hash_, f"{where}: rows_hash"))
-        self.prev_hash = _hash32(parse_bytea(prev_hash, f"{where}: prev_hash"))
-        self.block_hash = _hash32(parse_bytea(block_hash, f"{where}: block_hash"))
+        block_id = parse_int(bid, f"{where}: id")
+        if sealed_at in (b"infinity", b"-infinity"):
+            sealed_at_us = None
+        else:
+            sealed_at_us = timestamptz_us(sealed_at)
+            if not I64_MIN <= sealed_at_us <= I64_MAX:
+                raise BadInput(f"{where}: block {block_id}: sealed_at {sealed_at!r} is out of range")
+        return cls(block_id, parse_int(from_xid, f"{where}: from_xid"), parse_int(to_xid, f"{where}: to_xid"),
+                   parse_int(first_id, f"{where}: first_id"), parse_int(last_id, f"{where}: last_id"),
+                   parse_int(row_count, f"{where}: row_count"), sealed_at_us,
+                   parse_bytea(rows_hash_, f"{where}: rows_hash"), parse_bytea(prev_hash, f"{where}: prev_hash"),
+                   parse_bytea(block_hash, f"{where}: block_hash"),
+                   parse_int8_array(row_ids, f"{where}: row_ids"), parse_bytea(row_checksums, f"{where}: row_checksums"))
+
+    @classmethod
+    def from_vector(cls, d):
+        """A block of tests/vectors/ledger.json (hashes and checksums in hex)."""
+        return cls(d["id"], d["from_xid"], d["to_xid"], d["first_id"], d["last_id"], d["row_count"],
+                   d["sealed_at_us"], bytes.fromhex(d["rows_hash"]), bytes.fromhex(d["prev_hash"]),
+                   bytes.fromhex(d["block_hash"]), d["row_ids"], bytes.fromhex(d["row_checksums"]))
+
+    def header_ok(self):
+        """Every part the block's hash covers is well formed."""
+        return (self.sealed_at_us is not None and hash32(self.rows_hash) is not None
+                and hash32(self.prev_hash) is not None)
 
     def canonical(self):
         return block_canonical(self.id, self.from_xid, self.to_xid, self.first_id, self.last_id,
@@ -349,21 +363,54 @@ class Block:
     def computed_hash(self):
         return hashlib.sha256(self.canonical()).digest()
 
+    def hash_matches(self):
+        return self.header_ok() and self.computed_hash() == self.block_hash
+
+    def leaves(self):
+        """The leaves when the lists agree (no NULL id, 32 bytes per id), else None."""
+        ids, sums = self.row_ids, self.row_checksums
+        if len(sums) != 32 * len(ids) or any(i is None for i in ids):
+            return None
+        return [(audit_id, sums[32 * n:32 * n + 32]) for n, audit_id in enumerate(ids)]
+
+    def listed_leaves(self):
+        """(id, checksum) as far as the lists agree: each non-NULL id with the whole
+        32 bytes at its position; what rows are matched against."""
+        whole = len(self.row_checksums) // 32
+        return [(audit_id, self.row_checksums[32 * n:32 * n + 32])
+                for n, audit_id in enumerate(self.row_ids[:whole]) if audit_id is not None]
+
+    def leaves_match(self):
+        leaves = self.leaves()
+        if leaves is None:
+            return False
+        ids = [i for i, _ in leaves]
+        return (all(a < b for a, b in zip(ids, ids[1:])) and bool(ids) and ids[0] == self.first_id
+                and ids[-1] == self.last_id and len(ids) == self.row_count
+                and rows_hash(leaves) == self.rows_hash)
+
 
 class LogRow:
     """What the checks need of one audit_log row: id, tx_id, stored and recomputed checksums."""
 
     __slots__ = ("id", "tx_id", "stored", "computed")
 
-    def __init__(self, fields, where="audit_log"):
-        self.id = parse_int(fields[0], f"{where}: id")
-        # verify_audit reads tx_id as unsigned: a negative one is huge, never below the horizon.
-        tx_id = parse_int(fields[1], f"{where}: tx_id")
-        self.tx_id = tx_id if tx_id >= 0 else tx_id + (1 << 64)
+    def __init__(self, audit_id, tx_id, stored, computed):
+        self.id, self.tx_id = audit_id, tx_id
+        self.stored = hash32(stored)  # None: NULL or not 32 bytes
+        self.computed = computed
+
+    @classmethod
+    def from_copy(cls, fields, where="audit_log"):
         parse_int(fields[3], f"{where}: table_oid")
         stored = fields[CHECKSUM]
-        self.stored = ZERO_HASH if stored is None else _hash32(parse_bytea(stored, f"{where}: checksum"))
-        self.computed = row_checksum(fields)
+        return cls(parse_int(fields[0], f"{where}: id"), parse_int(fields[1], f"{where}: tx_id"),
+                   None if stored is None else parse_bytea(stored, f"{where}: checksum"), row_checksum(fields))
+
+    @classmethod
+    def from_vector(cls, d):
+        stored = d["stored"]
+        return cls(d["id"], d["tx_id"], None if stored is None else bytes.fromhex(stored), bytes.fromhex(d["computed"]))
 
 
 def _jsonb_number(literal):
@@ -428,7 +475,11 @@ def check_chain(blocks):
         elif b.prev_hash != expected_prev:
             out.append(_finding("broken_link", None, b.id,
                                 f"block {b.id} does not link to the hash of block {expected_id - 1}"))
-        if b.computed_hash() != b.block_hash:
+        if not b.header_ok():
+            out.append(_finding("block_modified", None, b.id,
+                                f"block {b.id} is malformed (a hash that is not 32 bytes, "
+                                "or a sealed_at that is not a finite time)"))
+        elif not b.hash_matches():
             out.append(_finding("block_modified", None, b.id, f"block {b.id}'s hash does not match its content"))
         prev = b
     return out
@@ -440,25 +491,22 @@ def check_digest(digest, blocks):
     if match is None:
         return [_finding("digest_mismatch", None, block_id,
                          f"block {block_id} of the digest is no longer in the chain")]
-    if match.block_hash.hex() != block_hash or match.computed_hash() != match.block_hash:
+    if match.block_hash.hex() != block_hash or not match.hash_matches():
         return [_finding("digest_mismatch", None, block_id, f"block {block_id} no longer has the digest's hash")]
     return []
 
 
 def check_leaves(block):
-    ids = [i for i, _ in block.leaves]
-    if (any(a >= b for a, b in zip(ids, ids[1:])) or not ids or ids[0] != block.first_id
-            or ids[-1] != block.last_id or len(ids) != block.row_count
-            or rows_hash(block.leaves) != block.rows_hash):
+    if not block.leaves_match():
         return [_finding("block_modified", None, block.id, f"block {block.id}'s rows do not match its rows_hash")]
     return []
 
 
 def check_rows(rows, blocks, rng, horizon):
-    """The rows of one pass against the leaves of the blocks it overlaps.
-    Returns (findings, rows seen, unsealed rows)."""
+    """The rows of one pass against the leaves listed by the blocks it overlaps
+    (src/ledger/classify.rs, Matcher). Returns (findings, rows seen, unsealed rows)."""
     frm, to = rng
-    entries = sorted(((audit_id, b.id, checksum) for b in blocks for audit_id, checksum in b.leaves
+    entries = sorted(((audit_id, b.id, checksum) for b in blocks for audit_id, checksum in b.listed_leaves()
                       if frm <= audit_id <= to), key=lambda e: e[0])
     index = {}
     for n, e in enumerate(entries):
@@ -467,33 +515,30 @@ def check_rows(rows, blocks, rng, horizon):
     out, mismatched = [], []
     count = unsealed = 0
     for r in rows:
-        if not frm <= r.id <= to:
-            continue
         count += 1
-        taken = None
-        for n in index.get(r.id, ()):
-            if not seen[n]:
-                taken = n
-                break
-        if taken is None and r.id in index:
-            taken = index[r.id][-1]
+        same = index.get(r.id, ())
+        # the first unseen entry with this id, else the first one
+        taken = next((n for n in same if not seen[n]), same[0] if same else None)
+        content_ok = r.stored == r.computed
         if taken is not None:
             seen[taken] = True
             _, block_id, sealed = entries[taken]
             if r.stored != sealed:
                 mismatched.append((r.id, r.stored, block_id))
-            elif r.computed != r.stored:
+            elif not content_ok:
                 out.append(_finding("modified", r.id, block_id, "the row's content does not match its checksum"))
         elif r.tx_id < horizon:
             out.append(_finding("forged", r.id, None, "the row is in the sealed range but no block holds it"))
         else:
             unsealed += 1
-            if r.computed != r.stored:
+            if not content_ok:
                 out.append(_finding("modified", r.id, None, "the row's content does not match its checksum"))
     if mismatched:
-        by_checksum = {checksum: audit_id for audit_id, _, checksum in entries}
+        by_checksum = {}
+        for audit_id, _, checksum in entries:
+            by_checksum.setdefault(checksum, audit_id)
         for audit_id, stored, block_id in mismatched:
-            other = by_checksum.get(stored)
+            other = by_checksum.get(stored) if stored is not None else None
             if other is not None:
                 out.append(_finding("moved", audit_id, block_id,
                                     f"the row carries the checksum sealed for audit row {other}"))
@@ -533,12 +578,12 @@ class Result:
 def verify(log_rows, block_rows, digest=None, rng=(I64_MIN, I64_MAX)):
     """log_rows, block_rows: parsed COPY rows (lists of bytes|None); digest: (block_id, hex) or None.
     Returns a Result whose findings are (status, audit_id, block_id, detail) in verify_audit's order."""
-    blocks = [Block(r) for r in block_rows]
+    blocks = [b if isinstance(b, Block) else Block.from_copy(b) for b in block_rows]
     block_ids = [b.id for b in blocks]
     if len(set(block_ids)) != len(block_ids):
         raise BadInput("audit_block: duplicate block ids")
     blocks.sort(key=lambda b: b.id)
-    rows = [r if isinstance(r, LogRow) else LogRow(r) for r in log_rows]
+    rows = [r if isinstance(r, LogRow) else LogRow.from_copy(r) for r in log_rows]
 
     findings = check_chain(blocks)
     if digest is not None:
@@ -599,7 +644,7 @@ def main(argv=None):
     args = p.parse_args(argv)
     try:
         digest = read_digest_arg(args.digest) if args.digest is not None else None
-        log_rows = [LogRow(r) for r in read_copy(args.audit_log, len(AUDIT_LOG_COLUMNS))]
+        log_rows = [LogRow.from_copy(r) for r in read_copy(args.audit_log, len(AUDIT_LOG_COLUMNS))]
         block_rows = list(read_copy(args.audit_block, len(AUDIT_BLOCK_COLUMNS)))
         result = verify(log_rows, block_rows, digest, (args.from_id, args.to_id))
     except (BadInput, OSError, UnicodeDecodeError) as e:

@@ -197,11 +197,15 @@ fn read_u32(data: &[u8], at: usize) -> Result<u32, Malformed> {
 /// `j` must point to a valid, detoasted jsonb value.
 pub unsafe fn append_text(j: *mut pg_sys::Jsonb, out: &mut Vec<u8>) {
     let start = out.len();
-    if render_jsonb(j, out).is_err() {
+    // SAFETY: the caller guarantees a valid, detoasted jsonb.
+    if unsafe { render_jsonb(j, out) }.is_err() {
         out.truncate(start);
-        let total = pgrx::varsize(j.cast()) as i32;
-        let s = pg_sys::JsonbToCString(std::ptr::null_mut(), &mut (*j).root, total);
-        out.extend_from_slice(std::ffi::CStr::from_ptr(s).to_bytes());
+        // SAFETY: as above; JsonbToCString returns a palloc'd C string.
+        unsafe {
+            let total = pgrx::varsize(j.cast()) as i32;
+            let s = pg_sys::JsonbToCString(std::ptr::null_mut(), &mut (*j).root, total);
+            out.extend_from_slice(std::ffi::CStr::from_ptr(s).to_bytes());
+        }
     }
 }
 
@@ -210,14 +214,22 @@ pub unsafe fn append_text(j: *mut pg_sys::Jsonb, out: &mut Vec<u8>) {
 /// # Safety
 /// `j` must point to a valid, detoasted jsonb value.
 pub unsafe fn render_jsonb(j: *mut pg_sys::Jsonb, out: &mut Vec<u8>) -> Result<(), Malformed> {
-    let total = pgrx::varsize(j.cast());
-    let data = std::slice::from_raw_parts(
-        std::ptr::addr_of!((*j).root).cast::<u8>(),
-        total - pg_sys::VARHDRSZ,
-    );
+    // SAFETY: the caller guarantees a valid, detoasted jsonb: its container
+    // is the `varsize - VARHDRSZ` bytes after the header.
+    let data = unsafe {
+        let total = pgrx::varsize(j.cast());
+        std::slice::from_raw_parts(
+            std::ptr::addr_of!((*j).root).cast::<u8>(),
+            total - pg_sys::VARHDRSZ,
+        )
+    };
     let mut numeric = |n: &[u8], out: &mut Vec<u8>| {
-        let s = crate::json::call1(pg_sys::numeric_out, pg_sys::Datum::from(n.as_ptr()));
-        out.extend_from_slice(std::ffi::CStr::from_ptr(s.cast_mut_ptr()).to_bytes());
+        // SAFETY: `n` is an aligned numeric inside the container (render
+        // checked its bounds); numeric_out returns a palloc'd C string.
+        unsafe {
+            let s = crate::pg::call1(pg_sys::numeric_out, pg_sys::Datum::from(n.as_ptr()));
+            out.extend_from_slice(std::ffi::CStr::from_ptr(s.cast_mut_ptr()).to_bytes());
+        }
     };
     render(data, out, &mut numeric)
 }

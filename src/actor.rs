@@ -1,4 +1,6 @@
-//! The `lead_audit.*` settings and the actor context read from them.
+//! The `lead_audit.*` settings and the actor context read from them: who
+//! made a change (the application user, request, client), as opposed to what
+//! changed, which the triggers see for themselves.
 //!
 //! Applications set the context with `SET LOCAL` (or `set_config(..., true)`) at
 //! the start of each transaction, so it never leaks to the next transaction on a
@@ -18,6 +20,7 @@ use pgrx::pg_sys;
 use pgrx::prelude::*;
 
 use crate::error::AuditError;
+use crate::pg::{self, text_datum};
 
 /// Master switch; only a superuser may turn auditing off.
 pub static ENABLED: GucSetting<bool> = GucSetting::<bool>::new(true);
@@ -222,18 +225,19 @@ pub fn current() -> Actor {
             c.seen = Some(generation);
         }
         let [actor_id, client_ip, user_agent, request_id, context] = c.parsed;
+        // SAFETY: PostgreSQL's own GUC variable: NULL or a valid C string.
+        let application_name = unsafe { pg_sys::application_name };
         Actor {
             actor_id,
             client_ip: client_ip.or_else(|| *c.connection_ip.get_or_insert_with(connection_ip)),
             user_agent,
             request_id,
             context,
-            // SAFETY: application_name is PostgreSQL's GUC variable, NULL or a valid C string.
-            application_name: c
-                .application_name
-                .get("application_name", Kind::Text, unsafe {
-                    pg_sys::application_name
-                }),
+            application_name: c.application_name.get(
+                "application_name",
+                Kind::Text,
+                application_name,
+            ),
             db_user: session_user(&mut c.db_user),
         }
     })
@@ -338,27 +342,11 @@ fn invalid(name: &'static str, bytes: &[u8], reason: &str) -> ! {
     .report()
 }
 
-fn text_datum(bytes: &[u8]) -> pg_sys::Datum {
-    // SAFETY: cstring_to_text_with_len copies `len` bytes into a new text.
-    unsafe {
-        pg_sys::Datum::from(pg_sys::cstring_to_text_with_len(
-            bytes.as_ptr().cast(),
-            bytes.len() as i32,
-        ))
-    }
-}
-
-/// Copies a varlena datum into TopMemoryContext so it outlives the current row.
+/// Copies a varlena datum we just built into TopMemoryContext, so the cache
+/// can keep it past the current row.
 fn keep(datum: pg_sys::Datum) -> pg_sys::Datum {
-    // SAFETY: `datum` is a varlena we just built (not toasted); the copy is
-    // owned by the cache and freed when the setting changes.
-    unsafe {
-        let src = datum.cast_mut_ptr::<pg_sys::varlena>();
-        let len = pgrx::varsize_any(src);
-        let dst = pg_sys::MemoryContextAlloc(pg_sys::TopMemoryContext, len);
-        std::ptr::copy_nonoverlapping(src.cast::<u8>(), dst.cast::<u8>(), len);
-        pg_sys::Datum::from(dst)
-    }
+    // SAFETY: every caller passes a varlena it just built (not toasted).
+    unsafe { pg::keep_varlena(datum) }
 }
 
 #[cfg(test)]

@@ -1,0 +1,6 @@
+-- The extension's schema: its oid, and its name quoted by PostgreSQL for
+-- use in the other queries (objects.rs puts it where they say @extschema@).
+SELECT e.extnamespace, pg_catalog.quote_ident(n.nspname)
+FROM pg_catalog.pg_extension e
+JOIN pg_catalog.pg_namespace n ON n.oid OPERATOR(pg_catalog.=) e.extnamespace
+WHERE e.extname OPERATOR(pg_catalog.=) 'lead_audit'

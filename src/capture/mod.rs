@@ -1,0 +1,293 @@
+//! The triggers: each changed row of an audited table becomes one audit row.
+//!
+//! `audit_capture_row` is an AFTER ... FOR EACH ROW trigger (AFTER, so it sees
+//! the row as committed by every BEFORE trigger, and COPY keeps its
+//! multi-insert path). `audit_capture_truncate` is a BEFORE TRUNCATE statement
+//! trigger: the only moment the removed rows can still be read.
+//!
+//! Data flows one way: tuple ([`tuple`]) -> diff ([`diff`]) -> jsonb
+//! (`to_jsonb`) -> actor context (`actor`) -> record -> writer.
+
+mod diff;
+mod tuple;
+
+use std::rc::Rc;
+
+use pgrx::pg_sys::{self, Datum};
+use pgrx::prelude::*;
+use pgrx::PgMemoryContexts;
+
+use crate::actor;
+use crate::catalog::{self, SoftDeleteKind, TableInfo};
+use crate::error::AuditError;
+use crate::pg::text_datum;
+use crate::record::{col, Row};
+use crate::to_jsonb::ObjectBuilder;
+use crate::writer;
+use tuple::Deformed;
+
+#[pg_trigger]
+fn audit_capture_row<'a>(
+    trigger: &'a PgTrigger<'a>,
+) -> Result<Option<PgHeapTuple<'a, AllocatedByPostgres>>, std::convert::Infallible> {
+    let td = trigger.trigger_data();
+    let event = td.tg_event;
+    if !pgrx::trigger_support::trigger_fired_after(event)
+        || !pgrx::trigger_support::trigger_fired_for_row(event)
+    {
+        AuditError::WrongCall {
+            function: "audit_capture_row()",
+            reason: "must be an AFTER ... FOR EACH ROW trigger",
+        }
+        .report();
+    }
+    if actor::ENABLED.get() {
+        // SAFETY: PostgreSQL passes a valid TriggerData with the tuples of this event.
+        unsafe { capture_row(td) };
+    }
+    Ok(None)
+}
+
+#[pg_trigger]
+fn audit_capture_truncate<'a>(
+    trigger: &'a PgTrigger<'a>,
+) -> Result<Option<PgHeapTuple<'a, AllocatedByPostgres>>, std::convert::Infallible> {
+    let td = trigger.trigger_data();
+    let event = td.tg_event;
+    if !pgrx::trigger_support::trigger_fired_by_truncate(event)
+        || !pgrx::trigger_support::trigger_fired_before(event)
+    {
+        AuditError::WrongCall {
+            function: "audit_capture_truncate()",
+            reason: "must be a BEFORE TRUNCATE trigger",
+        }
+        .report();
+    }
+    if actor::ENABLED.get() {
+        // SAFETY: PostgreSQL passes a valid TriggerData for the truncated relation.
+        unsafe { capture_truncate(td.tg_relation) };
+    }
+    Ok(None)
+}
+
+/// # Safety
+/// `td` must be the TriggerData of an AFTER row trigger event.
+unsafe fn capture_row(td: &pg_sys::TriggerData) {
+    let rel = td.tg_relation;
+    // SAFETY: the trigger's relation is open for the duration of the event.
+    let (info, desc) = unsafe { (catalog::table_info(rel), (*rel).rd_att) };
+    let mut row = Row::default();
+    let op = td.tg_event & pg_sys::TRIGGER_EVENT_OPMASK;
+    // SAFETY: tg_trigtuple (and for UPDATE tg_newtuple) are valid tuples of
+    // `rel` for this event; the datums deformed from them are used with the
+    // relation's own column metadata.
+    if unsafe { fill(&mut row, td, op, desc, &info) } {
+        append(&info, row);
+    }
+}
+
+/// The event's own columns of the audit row; false for an UPDATE that
+/// changed nothing (which writes nothing).
+///
+/// # Safety
+/// As [`capture_row`]; `desc` and `info` describe the trigger's relation.
+unsafe fn fill(
+    row: &mut Row,
+    td: &pg_sys::TriggerData,
+    op: u32,
+    desc: pg_sys::TupleDesc,
+    info: &Rc<TableInfo>,
+) -> bool {
+    // SAFETY: the caller's contract: valid tuples of the described relation.
+    unsafe {
+        match op {
+            pg_sys::TRIGGER_EVENT_INSERT => {
+                let new = Deformed::from_tuple(td.tg_trigtuple, desc);
+                row.set(col::ACTION, text_datum(b"INSERT"));
+                row.set(col::RECORD_PK, record_pk(info, &new));
+                row.set(col::NEW_VALUES, object(info, &new, &info.json_order));
+            }
+            pg_sys::TRIGGER_EVENT_DELETE => {
+                let old = Deformed::from_tuple(td.tg_trigtuple, desc);
+                row.set(col::ACTION, text_datum(b"DELETE"));
+                row.set(col::RECORD_PK, record_pk(info, &old));
+                row.set(col::OLD_VALUES, object(info, &old, &info.json_order));
+            }
+            pg_sys::TRIGGER_EVENT_UPDATE => {
+                let old = Deformed::from_tuple(td.tg_trigtuple, desc);
+                let new = Deformed::from_tuple(td.tg_newtuple, desc);
+                let changed = changed_columns(info, &old, &new);
+                if changed.is_empty() {
+                    return false; // an UPDATE that changes nothing writes nothing
+                }
+                row.set(col::ACTION, text_datum(b"UPDATE"));
+                row.set(col::RECORD_PK, record_pk(info, &new));
+                let in_key_order: Vec<usize> = info
+                    .json_order
+                    .iter()
+                    .copied()
+                    .filter(|i| changed.contains(i))
+                    .collect();
+                row.set(col::OLD_VALUES, object(info, &old, &in_key_order));
+                row.set(col::NEW_VALUES, object(info, &new, &in_key_order));
+                row.set(col::CHANGED_COLUMNS, names_array(info, &changed));
+                row.set_opt(
+                    col::SOFT_DELETE,
+                    soft_delete(info, &old, &new).map(|s| text_datum(s.as_bytes())),
+                );
+            }
+            _ => AuditError::WrongCall {
+                function: "audit_capture_row()",
+                reason: "fired for an unknown event",
+            }
+            .report(),
+        }
+    }
+    true
+}
+
+/// # Safety
+/// `rel` must be the open relation a BEFORE TRUNCATE trigger fired for.
+unsafe fn capture_truncate(rel: pg_sys::Relation) {
+    // SAFETY: the relation is open for the duration of the trigger.
+    let info = unsafe { catalog::table_info(rel) };
+    let mut marker = Row::default();
+    marker.set(col::ACTION, text_datum(b"TRUNCATE"));
+    append(&info, marker);
+    // SAFETY: as above.
+    let relkind = unsafe { (*(*rel).rd_rel).relkind };
+    if !info.truncate_rows || relkind != pg_sys::RELKIND_RELATION as std::ffi::c_char {
+        return; // a partitioned table has no rows of its own: its partitions' triggers record theirs
+    }
+    // SAFETY: a scan of the open relation with a registered snapshot; the
+    // slot, scan and snapshot are released here; per-row memory is reset.
+    unsafe {
+        // TRUNCATE removes every row, whatever our snapshot sees: read the latest.
+        let snapshot = pg_sys::RegisterSnapshot(pg_sys::GetLatestSnapshot());
+        let scan = pg_sys::table_beginscan(rel, snapshot, 0, std::ptr::null_mut());
+        let slot = pg_sys::table_slot_create(rel, std::ptr::null_mut());
+        let per_row = PgMemoryContexts::new("lead_audit truncate row");
+        let natts = (*(*rel).rd_att).natts as usize;
+        while pg_sys::table_scan_getnextslot(
+            scan,
+            pg_sys::ScanDirection::ForwardScanDirection,
+            slot,
+        ) {
+            pg_sys::slot_getallattrs(slot);
+            let old = Deformed::from_slot(slot, natts);
+            PgMemoryContexts::For(per_row.value()).switch_to(|_| {
+                let mut row = Row::default();
+                row.set(col::ACTION, text_datum(b"TRUNCATE"));
+                row.set(col::RECORD_PK, record_pk(&info, &old));
+                row.set(col::OLD_VALUES, object(&info, &old, &info.json_order));
+                append(&info, row);
+            });
+            pg_sys::MemoryContextReset(per_row.value());
+        }
+        pg_sys::ExecDropSingleTupleTableSlot(slot);
+        pg_sys::table_endscan(scan);
+        pg_sys::UnregisterSnapshot(snapshot);
+    }
+}
+
+/// Fills the columns every audit row shares, then writes the row.
+fn append(info: &TableInfo, mut row: Row) {
+    let actor = actor::current();
+    // SAFETY: plain reads of the current transaction's id and statement time.
+    let (tx_id, logged_at) = unsafe {
+        (
+            pg_sys::GetTopFullTransactionId().value,
+            pg_sys::GetCurrentStatementStartTimestamp(),
+        )
+    };
+    row.set(col::TX_ID, Datum::from(tx_id));
+    row.set(col::LOGGED_AT, Datum::from(logged_at));
+    row.set(col::TABLE_OID, Datum::from(info.relid));
+    row.set(col::TABLE_NAME, info.name);
+    row.set_opt(col::ACTOR_ID, actor.actor_id);
+    row.set_opt(col::CLIENT_IP, actor.client_ip);
+    row.set_opt(col::USER_AGENT, actor.user_agent);
+    row.set_opt(col::REQUEST_ID, actor.request_id);
+    row.set_opt(col::CONTEXT, actor.context);
+    row.set(col::DB_USER, actor.db_user);
+    row.set_opt(col::APPLICATION_NAME, actor.application_name);
+    writer::append(&mut row);
+}
+
+/// A jsonb object of the given columns of `tuple`, given in jsonb key order.
+///
+/// # Safety
+/// `tuple` must be deformed from a tuple of the table `info` describes.
+unsafe fn object(info: &TableInfo, tuple: &Deformed, columns: &[usize]) -> Datum {
+    let mut b = ObjectBuilder::with_capacity(columns.len());
+    for &i in columns {
+        let c = &info.columns[i];
+        let conv = c.conv.as_ref().expect("dropped columns are skipped");
+        // SAFETY: the datum is of the column's type, for which `conv` was made.
+        unsafe { b.add(&c.key, conv, tuple.values[i], tuple.nulls[i]) };
+    }
+    b.finish()
+}
+
+/// # Safety
+/// As [`object`].
+unsafe fn record_pk(info: &Rc<TableInfo>, tuple: &Deformed) -> Datum {
+    if info.pk.is_empty() {
+        // SAFETY: the table's name is a text datum kept with its metadata.
+        let name = unsafe { pgrx::text_to_rust_str_unchecked(info.name.cast_mut_ptr()) };
+        AuditError::NoPrimaryKey {
+            table: name.to_string(),
+        }
+        .report();
+    }
+    // SAFETY: the caller's contract.
+    unsafe { object(info, tuple, &info.pk) }
+}
+
+/// # Safety
+/// `old` and `new` must be deformed from tuples of the table `info` describes.
+unsafe fn changed_columns(info: &TableInfo, old: &Deformed, new: &Deformed) -> Vec<usize> {
+    let old_vals: Vec<Option<Datum>> = (0..old.values.len()).map(|i| old.get(i)).collect();
+    let new_vals: Vec<Option<Datum>> = (0..new.values.len()).map(|i| new.get(i)).collect();
+    diff::changed(
+        &old_vals,
+        &new_vals,
+        |i| info.columns[i].dropped,
+        |i, a, b| {
+            let c = &info.columns[i];
+            // SAFETY: both datums come from tuples of this relation's descriptor.
+            unsafe { diff::datums_equal(*a, *b, c.typlen, c.typbyval) }
+        },
+    )
+}
+
+/// 'deleted' or 'restored' when the UPDATE flips the soft-delete column.
+fn soft_delete(info: &TableInfo, old: &Deformed, new: &Deformed) -> Option<&'static str> {
+    let (i, kind) = info.soft_delete?;
+    let marked = |d: &Deformed| match (kind, d.get(i)) {
+        (_, None) => false,
+        (SoftDeleteKind::Flag, Some(v)) => v.value() != 0,
+        (SoftDeleteKind::Timestamp, Some(_)) => true,
+    };
+    diff::soft_delete_transition(marked(old), marked(new))
+}
+
+/// text[] of the names of `columns`.
+fn names_array(info: &TableInfo, columns: &[usize]) -> Datum {
+    let mut elems: Vec<Datum> = columns
+        .iter()
+        .map(|&i| text_datum(info.columns[i].key.to_bytes()))
+        .collect();
+    // SAFETY: `elems` holds `len` text datums; construct_array copies them.
+    let array = unsafe {
+        pg_sys::construct_array(
+            elems.as_mut_ptr(),
+            elems.len() as i32,
+            pg_sys::TEXTOID,
+            -1,
+            false,
+            pg_sys::TYPALIGN_INT as std::ffi::c_char,
+        )
+    };
+    Datum::from(array)
+}

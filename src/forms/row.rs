@@ -1,0 +1,130 @@
+//! The row form v1 built straight from an audit row's datums, and its SHA-256:
+//! what the writer stores in `checksum` and what `verify_audit()` recomputes.
+//!
+//! The bytes are those of [`super::row_v1`] over the columns' texts: integers
+//! and oids in decimal; `logged_at` in microseconds since 1970-01-01 00:00:00
+//! UTC (so no TimeZone or DateStyle setting changes it); jsonb, inet and
+//! text[] as PostgreSQL prints them; text as is (UTF-8).
+
+use std::cell::RefCell;
+use std::ffi::CStr;
+
+use pgrx::pg_sys::{self, Datum};
+
+use super::{push_field, push_int_field, sha256, Hash, PG_EPOCH_OFFSET_US, ROW_V1};
+use crate::pg;
+use crate::record::{Kind, COLUMNS};
+
+thread_local! {
+    /// array_out keeps per-type state in fn_extra, so it needs a long-lived FmgrInfo.
+    static ARRAY_OUT: RefCell<Option<Box<pg_sys::FmgrInfo>>> = const { RefCell::new(None) };
+    /// Reused buffers for the canonical form and one jsonb's text.
+    static BUFFERS: RefCell<(Vec<u8>, Vec<u8>)> = const { RefCell::new((Vec::new(), Vec::new())) };
+    /// The last inet rendered: its varlena bytes and its text.
+    static INET_TEXT: RefCell<(Vec<u8>, Vec<u8>)> = const { RefCell::new((Vec::new(), Vec::new())) };
+}
+
+/// The checksum of an audit row given as datums in `audit_log` column order
+/// (the `checksum` column itself is ignored).
+///
+/// # Safety
+/// `values[i]` must be a valid datum of `COLUMNS[i]`'s type wherever `!nulls[i]`.
+pub unsafe fn checksum(values: &[Datum], nulls: &[bool]) -> Hash {
+    BUFFERS.with_borrow_mut(|(out, text)| {
+        out.clear();
+        // SAFETY: the caller guarantees the datums' types.
+        unsafe { canonical(values, nulls, out, text) };
+        sha256(out)
+    })
+}
+
+/// Appends the row form v1 of the row to `out` (`text`: scratch space).
+///
+/// # Safety
+/// As [`checksum`].
+unsafe fn canonical(values: &[Datum], nulls: &[bool], out: &mut Vec<u8>, text: &mut Vec<u8>) {
+    out.extend_from_slice(ROW_V1);
+    for (i, (_, kind)) in COLUMNS.iter().enumerate() {
+        if *kind == Kind::Checksum {
+            continue;
+        }
+        if nulls[i] {
+            push_field(out, None);
+            continue;
+        }
+        let v = values[i];
+        match kind {
+            Kind::Int8 => push_int_field(out, v.value() as i64),
+            Kind::Oid => push_int_field(out, (v.value() as u32).into()),
+            Kind::TimestampTz => {
+                push_int_field(out, (v.value() as i64).wrapping_add(PG_EPOCH_OFFSET_US))
+            }
+            // SAFETY: a non-NULL text datum of the row.
+            Kind::Text => push_field(out, Some(unsafe { pg::varlena_bytes(v) })),
+            Kind::Jsonb => {
+                text.clear();
+                // SAFETY: a non-NULL jsonb datum of the row, detoasted here.
+                unsafe {
+                    let j = pg_sys::pg_detoast_datum(v.cast_mut_ptr()).cast::<pg_sys::Jsonb>();
+                    super::jsonb_text::append_text(j, text);
+                }
+                push_field(out, Some(text))
+            }
+            // SAFETY: a non-NULL inet datum of the row.
+            Kind::Inet => unsafe { push_inet(out, v) },
+            // SAFETY: a non-NULL text[] datum of the row.
+            Kind::TextArray => push_field(out, Some(unsafe { array_text(v) }.to_bytes())),
+            Kind::Checksum => unreachable!("skipped above"),
+        }
+    }
+}
+
+/// Appends the field of an inet. Bulk writes repeat one address: its text is
+/// rendered once and kept.
+///
+/// # Safety
+/// `v` must be a valid, non-NULL inet datum.
+unsafe fn push_inet(out: &mut Vec<u8>, v: Datum) {
+    INET_TEXT.with_borrow_mut(|(raw, text)| {
+        // SAFETY: inet is a varlena; its bytes are read in place.
+        let bytes = unsafe {
+            let p = v.cast_mut_ptr::<pg_sys::varlena>();
+            std::slice::from_raw_parts(p.cast::<u8>(), pgrx::varsize_any(p))
+        };
+        if bytes != raw.as_slice() {
+            // SAFETY: inet_out takes an inet and returns a C string.
+            let s = unsafe { pg::call1(pg_sys::inet_out, v) };
+            // SAFETY: inet_out returned a palloc'd NUL-terminated string.
+            *text = unsafe { CStr::from_ptr(s.cast_mut_ptr()) }
+                .to_bytes()
+                .to_vec();
+            *raw = bytes.to_vec();
+        }
+        push_field(out, Some(text));
+    })
+}
+
+/// text[]'s text, through a long-lived `array_out`.
+///
+/// # Safety
+/// `v` must be a valid, non-NULL text[] datum.
+unsafe fn array_text<'a>(v: Datum) -> &'a CStr {
+    ARRAY_OUT.with_borrow_mut(|f| {
+        let f = f.get_or_insert_with(|| {
+            // SAFETY: a zeroed FmgrInfo is what fmgr_info_cxt fills in; its
+            // state lives in TopMemoryContext, as long as this cache.
+            unsafe {
+                let mut f: Box<pg_sys::FmgrInfo> = Box::new(std::mem::zeroed());
+                pg_sys::fmgr_info_cxt(
+                    pg_sys::Oid::from(pg_sys::F_ARRAY_OUT),
+                    f.as_mut(),
+                    pg_sys::TopMemoryContext,
+                );
+                f
+            }
+        });
+        // SAFETY: array_out on a valid array returns a palloc'd C string,
+        // which lives as long as the current memory context.
+        unsafe { CStr::from_ptr(pg_sys::OutputFunctionCall(f.as_mut(), v)) }
+    })
+}

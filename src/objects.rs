@@ -1,0 +1,246 @@
+//! The extension's objects in this database: its schema, `audit_log` with
+//! its sequence and indexes, `audit_table`. Found once per backend and
+//! dropped when a relcache invalidation names one of them.
+//!
+//! This module also owns the one relcache invalidation callback of the
+//! library: other per-backend caches (the table catalog) register a listener
+//! with [`register_invalidation`] instead of a callback of their own, so the
+//! order in which caches are dropped is in one place.
+//!
+//! The SQL that Rust runs lives in `sql/queries/*.sql`, written with
+//! `@extschema@` where the extension's schema goes, as in the extension's own
+//! script; [`Objects::sql`] puts in the schema name as PostgreSQL quoted it.
+
+use std::cell::{Cell, RefCell};
+use std::rc::Rc;
+
+use pgrx::pg_sys::{self, Datum, Oid};
+use pgrx::prelude::*;
+
+use crate::error::AuditError;
+use crate::pg;
+use crate::record;
+
+/// The extension's objects in this database, found once per backend.
+pub struct Objects {
+    /// The extension's schema, quoted by PostgreSQL for use in SQL.
+    pub schema: String,
+    pub audit_log: Oid,
+    pub audit_table: Oid,
+    pub sequence: Oid,
+    /// audit_log's indexes, with what an index insert needs.
+    pub indexes: Vec<IndexTarget>,
+    generation: u64,
+    mcxt: pg_sys::MemoryContext,
+}
+
+pub struct IndexTarget {
+    pub oid: Oid,
+    /// 0-based audit_log columns, in index key order.
+    pub columns: Vec<usize>,
+    pub unique: bool,
+    /// Built once, in the objects' memory context.
+    pub info: *mut pg_sys::IndexInfo,
+}
+
+impl Objects {
+    /// A query from `sql/queries/`, with the extension's schema in place of
+    /// `@extschema@`.
+    pub fn sql(&self, query: &str) -> String {
+        query.replace("@extschema@", &self.schema)
+    }
+
+    /// False once an invalidation dropped these objects: whoever holds them
+    /// must look them up again before using their oids.
+    pub fn is_current(&self) -> bool {
+        self.generation == GENERATION.get()
+    }
+
+    fn names(&self, relid: Oid) -> bool {
+        relid == self.audit_log
+            || relid == self.audit_table
+            || self.indexes.iter().any(|i| i.oid == relid)
+    }
+}
+
+impl Drop for Objects {
+    fn drop(&mut self) {
+        // SAFETY: the context was created for this entry and nothing else points into it.
+        unsafe { pg_sys::MemoryContextDelete(self.mcxt) };
+    }
+}
+
+thread_local! {
+    static OBJECTS: RefCell<Option<Rc<Objects>>> = const { RefCell::new(None) };
+    /// Bumped by every invalidation that drops [`OBJECTS`].
+    static GENERATION: Cell<u64> = const { Cell::new(0) };
+    /// Other caches to tell about every relcache invalidation.
+    static LISTENERS: RefCell<Vec<fn(Oid)>> = const { RefCell::new(Vec::new()) };
+}
+
+/// Registers the library's relcache callback (once, from `_PG_init`), which
+/// drops the objects when they are named and tells each of `listeners`.
+pub fn register_invalidation(listeners: &[fn(Oid)]) {
+    LISTENERS.with_borrow_mut(|l| l.extend_from_slice(listeners));
+    // SAFETY: called once from _PG_init; the callback lives as long as the library.
+    unsafe {
+        pg_sys::CacheRegisterRelcacheCallback(Some(on_relcache_invalidation), Datum::from(0))
+    };
+}
+
+/// # Safety
+/// Called by PostgreSQL's invalidation machinery only.
+#[pg_guard]
+unsafe extern "C-unwind" fn on_relcache_invalidation(_arg: Datum, relid: Oid) {
+    LISTENERS.with_borrow(|l| l.iter().for_each(|listener| listener(relid)));
+    OBJECTS.with_borrow_mut(|o| {
+        let hit = o
+            .as_ref()
+            .is_some_and(|objs| relid == Oid::INVALID || objs.names(relid));
+        if hit {
+            *o = None;
+            GENERATION.set(GENERATION.get() + 1);
+        }
+    });
+}
+
+/// The extension's objects, looked up when not cached. Raises `BrokenInstall`
+/// when they are missing or altered.
+pub fn objects() -> Rc<Objects> {
+    if let Some(o) = OBJECTS.with_borrow(|o| o.clone()) {
+        return o;
+    }
+    let objs = Rc::new(load().unwrap_or_else(|e| e.report()));
+    if objs.is_current() {
+        OBJECTS.with_borrow_mut(|o| *o = Some(objs.clone()));
+    }
+    objs
+}
+
+fn load() -> Result<Objects, AuditError> {
+    let generation = GENERATION.get();
+    let found = Spi::get_two::<Oid, String>(include_str!("../sql/queries/extension_schema.sql"))
+        .map_err(|e| AuditError::spi("could not find the extension's schema", e))?;
+    let (Some(namespace), Some(schema)) = found else {
+        return Err(broken("the extension is not installed in this database"));
+    };
+    // SAFETY: plain catalog look-ups by name in the extension's schema.
+    let (audit_log, audit_table, sequence) = unsafe {
+        (
+            pg_sys::get_relname_relid(c"audit_log".as_ptr(), namespace),
+            pg_sys::get_relname_relid(c"audit_table".as_ptr(), namespace),
+            pg_sys::get_relname_relid(c"audit_log_id_seq".as_ptr(), namespace),
+        )
+    };
+    if [audit_log, audit_table, sequence].contains(&Oid::INVALID) {
+        return Err(broken(
+            "audit_log, audit_table or audit_log_id_seq is missing",
+        ));
+    }
+    let mcxt = pg::cache_context(c"lead_audit objects");
+    let mut objs = Objects {
+        schema,
+        audit_log,
+        audit_table,
+        sequence,
+        indexes: Vec::new(),
+        generation,
+        mcxt,
+    };
+    // SAFETY: audit_log exists (looked up above); it is opened here, read,
+    // and closed with its lock kept to the end of the transaction.
+    unsafe {
+        let rel = pg_sys::table_open(audit_log, pg_sys::RowExclusiveLock as i32);
+        let checked = check_columns(rel).and_then(|()| index_targets(rel, mcxt));
+        pg_sys::table_close(rel, pg_sys::NoLock as i32);
+        objs.indexes = checked?;
+    }
+    Ok(objs)
+}
+
+fn broken(reason: &str) -> AuditError {
+    AuditError::BrokenInstall {
+        reason: reason.to_string(),
+    }
+}
+
+/// audit_log must still have exactly the columns this version writes.
+///
+/// # Safety
+/// `rel` must be an open relation.
+unsafe fn check_columns(rel: pg_sys::Relation) -> Result<(), AuditError> {
+    // SAFETY: an open relation has a valid descriptor with `natts` attributes.
+    let attrs = unsafe {
+        let desc = (*rel).rd_att;
+        (*desc).attrs.as_slice((*desc).natts as usize)
+    };
+    let columns = attrs.iter().map(|a| {
+        (
+            pgrx::name_data_to_str(&a.attname),
+            a.atttypid,
+            a.attisdropped,
+        )
+    });
+    if record::matches(columns) {
+        Ok(())
+    } else {
+        Err(broken(
+            "audit_log does not have the columns this version of lead_audit writes (was it altered?)",
+        ))
+    }
+}
+
+/// Every index of audit_log, with what index_insert needs. Indexes on
+/// expressions or with predicates would need the executor: refuse them loudly.
+///
+/// # Safety
+/// `rel` must be an open relation; `mcxt` a context that outlives the result.
+unsafe fn index_targets(
+    rel: pg_sys::Relation,
+    mcxt: pg_sys::MemoryContext,
+) -> Result<Vec<IndexTarget>, AuditError> {
+    // SAFETY: RelationGetIndexList returns NULL or a valid OID list.
+    let oids: Vec<Oid> = unsafe {
+        let list = pg_sys::RelationGetIndexList(rel);
+        if list.is_null() {
+            Vec::new()
+        } else {
+            (0..(*list).length as usize)
+                .map(|i| (*(*list).elements.add(i)).oid_value)
+                .collect()
+        }
+    };
+    let mut targets = Vec::with_capacity(oids.len());
+    for oid in oids {
+        // SAFETY: the oid is one of rel's indexes; it is opened and closed
+        // here, and its IndexInfo built in `mcxt`, which outlives the targets.
+        let target = unsafe {
+            let irel = pg_sys::index_open(oid, pg_sys::RowExclusiveLock as i32);
+            let old = pg_sys::MemoryContextSwitchTo(mcxt);
+            let info = pg_sys::BuildIndexInfo(irel);
+            pg_sys::MemoryContextSwitchTo(old);
+            let name = pgrx::name_data_to_str(&(*(*irel).rd_rel).relname).to_string();
+            pg_sys::index_close(irel, pg_sys::NoLock as i32);
+            if !(*info).ii_Expressions.is_null()
+                || !(*info).ii_Predicate.is_null()
+                || !(*info).ii_ExclusionOps.is_null()
+            {
+                return Err(broken(&format!(
+                    "index \"{name}\" on audit_log uses expressions, a predicate or an exclusion constraint, which lead_audit cannot maintain; drop it"
+                )));
+            }
+            let n = (*info).ii_NumIndexAttrs as usize;
+            IndexTarget {
+                oid,
+                columns: (&(*info).ii_IndexAttrNumbers)[..n]
+                    .iter()
+                    .map(|&a| a as usize - 1)
+                    .collect(),
+                unique: (*info).ii_Unique,
+                info,
+            }
+        };
+        targets.push(target);
+    }
+    Ok(targets)
+}

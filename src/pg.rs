@@ -1,0 +1,91 @@
+//! Small PostgreSQL helpers shared by the modules that talk to the server
+//! directly: datums built from Rust bytes, bytes read from varlenas, and
+//! long-lived memory contexts. No lead_audit logic lives here.
+
+use std::ffi::CStr;
+
+use pgrx::pg_sys::{self, Datum};
+
+/// A child of CacheMemoryContext for per-backend state that outlives
+/// transactions (cached table metadata, audit_log's indexes).
+pub fn cache_context(name: &'static CStr) -> pg_sys::MemoryContext {
+    // SAFETY: creating an AllocSet context under CacheMemoryContext has no
+    // preconditions; `name` is static, as PostgreSQL requires.
+    unsafe {
+        pg_sys::AllocSetContextCreateInternal(
+            pg_sys::CacheMemoryContext,
+            name.as_ptr(),
+            pg_sys::ALLOCSET_SMALL_MINSIZE as usize,
+            pg_sys::ALLOCSET_SMALL_INITSIZE as usize,
+            pg_sys::ALLOCSET_DEFAULT_MAXSIZE as usize,
+        )
+    }
+}
+
+/// A text datum (palloc'd in the current memory context) holding `bytes`.
+pub fn text_datum(bytes: &[u8]) -> Datum {
+    // SAFETY: cstring_to_text_with_len copies exactly `len` bytes into a new text.
+    unsafe {
+        Datum::from(pg_sys::cstring_to_text_with_len(
+            bytes.as_ptr().cast(),
+            bytes.len() as i32,
+        ))
+    }
+}
+
+/// A bytea datum (palloc'd in the current memory context) holding `bytes`.
+pub fn bytea_datum(bytes: &[u8]) -> Datum {
+    // SAFETY: a fresh varlena of the right size, header set, payload filled completely.
+    unsafe {
+        let len = bytes.len() + pg_sys::VARHDRSZ;
+        let p = pg_sys::palloc(len).cast::<u8>();
+        pgrx::set_varsize_4b(p.cast(), len as i32);
+        std::ptr::copy_nonoverlapping(bytes.as_ptr(), p.add(pg_sys::VARHDRSZ), bytes.len());
+        Datum::from(p)
+    }
+}
+
+/// The payload of a varlena datum (text, bytea, ...), detoasted if needed.
+///
+/// # Safety
+/// `datum` must be a valid, non-NULL varlena datum; the slice lives as long
+/// as the current memory context keeps the detoasted copy (or the datum).
+pub unsafe fn varlena_bytes<'a>(datum: Datum) -> &'a [u8] {
+    // SAFETY: the caller guarantees a valid varlena; detoasting returns a
+    // pointer to a contiguous value whose payload length the header gives.
+    unsafe {
+        let v = pg_sys::pg_detoast_datum_packed(datum.cast_mut_ptr());
+        std::slice::from_raw_parts(
+            pgrx::vardata_any(v).cast::<u8>(),
+            pgrx::varsize_any_exhdr(v),
+        )
+    }
+}
+
+/// Calls a one-argument built-in function on a non-NULL datum.
+///
+/// # Safety
+/// `arg` must be a valid datum of the type `f` takes, and `f` must return a
+/// non-NULL value for it.
+pub unsafe fn call1(f: unsafe fn(pg_sys::FunctionCallInfo) -> Datum, arg: Datum) -> Datum {
+    // SAFETY: the caller guarantees the argument's type; built-ins that take
+    // one non-NULL argument return a value or raise an ERROR.
+    unsafe { pgrx::direct_function_call_as_datum(f, &[Some(arg)]) }
+        .expect("a strict built-in returns a value for a non-NULL argument")
+}
+
+/// Copies a (not toasted) varlena datum into TopMemoryContext, so that it
+/// outlives the current row and transaction. The caller owns the copy.
+///
+/// # Safety
+/// `datum` must be a valid, non-NULL, untoasted varlena.
+pub unsafe fn keep_varlena(datum: Datum) -> Datum {
+    // SAFETY: the caller guarantees a valid varlena; the copy has its full size.
+    unsafe {
+        let src = datum.cast_mut_ptr::<pg_sys::varlena>();
+        let len = pgrx::varsize_any(src);
+        let dst = pg_sys::MemoryContextAlloc(pg_sys::TopMemoryContext, len);
+        std::ptr::copy_nonoverlapping(src.cast::<u8>(), dst.cast::<u8>(), len);
+        Datum::from(dst)
+    }
+}

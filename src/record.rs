@@ -1,0 +1,165 @@
+//! The shape of an `audit_log` row: a Rust mirror of `sql/schema.sql`.
+//!
+//! The writer fills a [`Row`] column by column; the canonical row form walks
+//! [`COLUMNS`] in table order; `objects` checks at load time that the table
+//! still has exactly these columns.
+
+use pgrx::pg_sys::{self, Datum, Oid};
+
+/// How a column of `audit_log` is typed (and rendered in the canonical form).
+#[derive(PartialEq, Eq, Clone, Copy, Debug)]
+pub enum Kind {
+    Int8,
+    TimestampTz,
+    Oid,
+    Text,
+    Jsonb,
+    TextArray,
+    Inet,
+    Checksum,
+}
+
+impl Kind {
+    pub fn type_oid(self) -> Oid {
+        match self {
+            Kind::Int8 => pg_sys::INT8OID,
+            Kind::TimestampTz => pg_sys::TIMESTAMPTZOID,
+            Kind::Oid => pg_sys::OIDOID,
+            Kind::Text => pg_sys::TEXTOID,
+            Kind::Jsonb => pg_sys::JSONBOID,
+            Kind::TextArray => pg_sys::TEXTARRAYOID,
+            Kind::Inet => pg_sys::INETOID,
+            Kind::Checksum => pg_sys::BYTEAOID,
+        }
+    }
+}
+
+pub const NCOLS: usize = 19;
+
+/// The columns of `audit_log`, in table order (see sql/schema.sql).
+pub const COLUMNS: [(&str, Kind); NCOLS] = [
+    ("id", Kind::Int8),
+    ("tx_id", Kind::Int8),
+    ("logged_at", Kind::TimestampTz),
+    ("table_oid", Kind::Oid),
+    ("table_name", Kind::Text),
+    ("action", Kind::Text),
+    ("soft_delete", Kind::Text),
+    ("record_pk", Kind::Jsonb),
+    ("old_values", Kind::Jsonb),
+    ("new_values", Kind::Jsonb),
+    ("changed_columns", Kind::TextArray),
+    ("actor_id", Kind::Text),
+    ("client_ip", Kind::Inet),
+    ("user_agent", Kind::Text),
+    ("request_id", Kind::Text),
+    ("context", Kind::Jsonb),
+    ("db_user", Kind::Text),
+    ("application_name", Kind::Text),
+    ("checksum", Kind::Checksum),
+];
+
+/// Column positions in [`COLUMNS`].
+pub mod col {
+    pub const ID: usize = 0;
+    pub const TX_ID: usize = 1;
+    pub const LOGGED_AT: usize = 2;
+    pub const TABLE_OID: usize = 3;
+    pub const TABLE_NAME: usize = 4;
+    pub const ACTION: usize = 5;
+    pub const SOFT_DELETE: usize = 6;
+    pub const RECORD_PK: usize = 7;
+    pub const OLD_VALUES: usize = 8;
+    pub const NEW_VALUES: usize = 9;
+    pub const CHANGED_COLUMNS: usize = 10;
+    pub const ACTOR_ID: usize = 11;
+    pub const CLIENT_IP: usize = 12;
+    pub const USER_AGENT: usize = 13;
+    pub const REQUEST_ID: usize = 14;
+    pub const CONTEXT: usize = 15;
+    pub const DB_USER: usize = 16;
+    pub const APPLICATION_NAME: usize = 17;
+    pub const CHECKSUM: usize = 18;
+}
+
+/// One audit row being assembled; every column starts NULL.
+pub struct Row {
+    pub values: [Datum; NCOLS],
+    pub nulls: [bool; NCOLS],
+}
+
+impl Default for Row {
+    fn default() -> Self {
+        Row {
+            values: [Datum::from(0); NCOLS],
+            nulls: [true; NCOLS],
+        }
+    }
+}
+
+impl Row {
+    pub fn set(&mut self, column: usize, value: Datum) {
+        self.values[column] = value;
+        self.nulls[column] = false;
+    }
+
+    pub fn set_opt(&mut self, column: usize, value: Option<Datum>) {
+        if let Some(v) = value {
+            self.set(column, v);
+        }
+    }
+}
+
+/// Whether a table's columns, given as (name, type, dropped), are exactly
+/// [`COLUMNS`]: the writer forms tuples by position, so any difference
+/// (a column added, dropped, renamed or retyped by hand) must stop it.
+pub fn matches<'a>(attributes: impl ExactSizeIterator<Item = (&'a str, Oid, bool)>) -> bool {
+    attributes.len() == NCOLS
+        && attributes
+            .zip(COLUMNS.iter())
+            .all(|((name, typid, dropped), (want, kind))| {
+                !dropped && typid == kind.type_oid() && name == *want
+            })
+}
+
+#[cfg(test)]
+mod unit {
+    use super::*;
+
+    fn columns() -> Vec<(&'static str, Oid, bool)> {
+        COLUMNS
+            .iter()
+            .map(|(n, k)| (*n, k.type_oid(), false))
+            .collect()
+    }
+
+    #[test]
+    fn column_positions_agree_with_the_column_list() {
+        let at = |name: &str| COLUMNS.iter().position(|(n, _)| *n == name).unwrap();
+        assert_eq!(col::ID, at("id"));
+        assert_eq!(col::TX_ID, at("tx_id"));
+        assert_eq!(col::LOGGED_AT, at("logged_at"));
+        assert_eq!(col::RECORD_PK, at("record_pk"));
+        assert_eq!(col::CLIENT_IP, at("client_ip"));
+        assert_eq!(col::APPLICATION_NAME, at("application_name"));
+        assert_eq!(col::CHECKSUM, at("checksum"));
+        assert_eq!(col::CHECKSUM, NCOLS - 1);
+    }
+
+    #[test]
+    fn only_the_exact_columns_match() {
+        assert!(matches(columns().into_iter()));
+        let mut renamed = columns();
+        renamed[4].0 = "tablename";
+        assert!(!matches(renamed.into_iter()));
+        let mut dropped = columns();
+        dropped[6].2 = true;
+        assert!(!matches(dropped.into_iter()));
+        let mut retyped = columns();
+        retyped[1].1 = pg_sys::INT4OID;
+        assert!(!matches(retyped.into_iter()));
+        let mut added = columns();
+        added.push(("extra", pg_sys::TEXTOID, false));
+        assert!(!matches(added.into_iter()));
+    }
+}

@@ -1,0 +1,301 @@
+//! Datums to jsonb values, exactly as `to_jsonb` makes them.
+//!
+//! The values must be exactly what `to_jsonb` gives, but calling `to_jsonb`
+//! per column costs a type lookup and a serialised jsonb per value. So the
+//! common scalar types go straight into a `JsonbValue` (the same value
+//! `to_jsonb` builds), and every other type (arrays, composites, enums,
+//! domains, floats, json, ...) calls `to_jsonb` itself through a cached
+//! `FmgrInfo`. Objects are assembled with `pushJsonbValue`, never through text.
+
+use std::ffi::CStr;
+
+use pgrx::pg_sys::{self, Datum, Oid};
+
+/// How one column's values become jsonb, decided once per column type.
+pub enum Converter {
+    Bool,
+    Int2,
+    Int4,
+    Int8,
+    Numeric(Box<pg_sys::FmgrInfo>),
+    /// text and varchar: the string itself.
+    Text,
+    Jsonb,
+    /// date, timestamp, timestamptz: ISO 8601 as `to_jsonb` writes them.
+    DateTime(Oid),
+    /// Types `to_jsonb` renders with their output function as a JSON string.
+    Output(Box<pg_sys::FmgrInfo>),
+    /// Everything else: `to_jsonb` itself.
+    ToJsonb(Box<pg_sys::FmgrInfo>),
+}
+
+impl Converter {
+    /// The converter for a column of type `typid`; FmgrInfo state goes to `mcxt`.
+    ///
+    /// # Safety
+    /// `mcxt` must be a valid memory context that outlives the converter.
+    pub unsafe fn for_type(typid: Oid, collation: Oid, mcxt: pg_sys::MemoryContext) -> Converter {
+        // SAFETY: `mcxt` is valid (the caller's contract); the type exists
+        // (it is a column's type).
+        unsafe {
+            match typid {
+                pg_sys::BOOLOID => Converter::Bool,
+                pg_sys::INT2OID => Converter::Int2,
+                pg_sys::INT4OID => Converter::Int4,
+                pg_sys::INT8OID => Converter::Int8,
+                pg_sys::NUMERICOID => Converter::Numeric(output_function(typid, mcxt)),
+                pg_sys::TEXTOID | pg_sys::VARCHAROID => Converter::Text,
+                pg_sys::JSONBOID => Converter::Jsonb,
+                pg_sys::DATEOID | pg_sys::TIMESTAMPOID | pg_sys::TIMESTAMPTZOID => {
+                    Converter::DateTime(typid)
+                }
+                pg_sys::UUIDOID
+                | pg_sys::BPCHAROID
+                | pg_sys::NAMEOID
+                | pg_sys::INETOID
+                | pg_sys::CIDROID
+                | pg_sys::MACADDROID
+                | pg_sys::BYTEAOID
+                | pg_sys::TIMEOID
+                | pg_sys::TIMETZOID
+                | pg_sys::INTERVALOID => Converter::Output(output_function(typid, mcxt)),
+                _ => Converter::ToJsonb(to_jsonb_function(typid, collation, mcxt)),
+            }
+        }
+    }
+}
+
+/// The type's output function, ready to call.
+///
+/// # Safety
+/// `typid` must be an existing type; `mcxt` a valid context.
+unsafe fn output_function(typid: Oid, mcxt: pg_sys::MemoryContext) -> Box<pg_sys::FmgrInfo> {
+    let mut func = Oid::INVALID;
+    let mut is_varlena = false;
+    // SAFETY: a zeroed FmgrInfo is what fmgr_info_cxt fills in; the type
+    // exists and the context is valid (the caller's contract).
+    unsafe {
+        pg_sys::getTypeOutputInfo(typid, &mut func, &mut is_varlena);
+        let mut finfo: Box<pg_sys::FmgrInfo> = Box::new(std::mem::zeroed());
+        pg_sys::fmgr_info_cxt(func, finfo.as_mut(), mcxt);
+        finfo
+    }
+}
+
+/// `to_jsonb(anyelement)` for argument type `typid`. `to_jsonb` finds its
+/// argument's type in `fn_expr`, so we give it a call expression with a typed
+/// NULL constant, as the planner would.
+///
+/// # Safety
+/// `typid` must be an existing type; `mcxt` a valid context.
+unsafe fn to_jsonb_function(
+    typid: Oid,
+    collation: Oid,
+    mcxt: pg_sys::MemoryContext,
+) -> Box<pg_sys::FmgrInfo> {
+    // SAFETY: node and FmgrInfo construction in a valid context (the caller's
+    // contract); the expression lives in `mcxt` as long as the FmgrInfo.
+    unsafe {
+        let mut finfo: Box<pg_sys::FmgrInfo> = Box::new(std::mem::zeroed());
+        pg_sys::fmgr_info_cxt(pg_sys::Oid::from(pg_sys::F_TO_JSONB), finfo.as_mut(), mcxt);
+        let old = pg_sys::MemoryContextSwitchTo(mcxt);
+        let arg = pg_sys::makeNullConst(typid, -1, collation);
+        let args = pg_sys::lappend(std::ptr::null_mut(), arg.cast());
+        let expr = pg_sys::makeFuncExpr(
+            pg_sys::Oid::from(pg_sys::F_TO_JSONB),
+            pg_sys::JSONBOID,
+            args,
+            Oid::INVALID,
+            Oid::INVALID,
+            pg_sys::CoercionForm::COERCE_EXPLICIT_CALL,
+        );
+        pg_sys::MemoryContextSwitchTo(old);
+        finfo.fn_expr = expr.cast();
+        finfo
+    }
+}
+
+/// Builds one jsonb object from keys given in jsonb's own key order (see
+/// [`jsonb_key_order`]), so the pairs go to `JsonbValueToJsonb` as they are:
+/// no per-object sort, and no `pushJsonbValue` call per key and value.
+pub struct ObjectBuilder {
+    pairs: Vec<pg_sys::JsonbPair>,
+}
+
+impl ObjectBuilder {
+    pub fn with_capacity(n: usize) -> Self {
+        ObjectBuilder {
+            pairs: Vec::with_capacity(n),
+        }
+    }
+
+    /// Adds `key: value`. Keys must come in [`jsonb_key_order`], without
+    /// duplicates; their bytes must stay valid until [`finish`](Self::finish).
+    ///
+    /// # Safety
+    /// `value` must be a valid datum of the type `conv` was made for (ignored when `isnull`).
+    pub unsafe fn add(&mut self, key: &CStr, conv: &Converter, value: Datum, isnull: bool) {
+        // SAFETY: JsonbPair is plain data; zeroed is a valid starting point.
+        let mut pair: pg_sys::JsonbPair = unsafe { std::mem::zeroed() };
+        pair.key.type_ = pg_sys::jbvType::jbvString;
+        pair.key.val.string.len = key.to_bytes().len() as i32;
+        pair.key.val.string.val = key.as_ptr().cast_mut();
+        pair.order = self.pairs.len() as u32;
+        if isnull {
+            pair.value.type_ = pg_sys::jbvType::jbvNull;
+        } else {
+            // SAFETY: the caller guarantees `value` is of the converter's type.
+            unsafe { set_value(&mut pair.value, conv, value) };
+        }
+        self.pairs.push(pair);
+    }
+
+    /// The finished object as a jsonb datum (palloc'd in the current context).
+    pub fn finish(mut self) -> Datum {
+        // SAFETY: every pair holds a complete value; the keys are sorted and unique.
+        unsafe {
+            let mut object: pg_sys::JsonbValue = std::mem::zeroed();
+            object.type_ = pg_sys::jbvType::jbvObject;
+            object.val.object.nPairs = self.pairs.len() as i32;
+            object.val.object.pairs = self.pairs.as_mut_ptr();
+            Datum::from(pg_sys::JsonbValueToJsonb(&mut object))
+        }
+    }
+}
+
+/// jsonb keeps object keys ordered by length, then bytewise: the order
+/// [`ObjectBuilder::add`] needs.
+pub fn jsonb_key_order(a: &[u8], b: &[u8]) -> std::cmp::Ordering {
+    a.len().cmp(&b.len()).then_with(|| a.cmp(b))
+}
+
+/// The `JsonbValue` of one non-NULL datum, exactly as `to_jsonb` makes it.
+///
+/// # Safety
+/// `value` must be a valid, non-NULL datum of the type `conv` was made for.
+unsafe fn set_value(v: &mut pg_sys::JsonbValue, conv: &Converter, value: Datum) {
+    // SAFETY: each arm reads `value` as the type its converter was made for
+    // (the caller's contract) and calls PostgreSQL's own functions on it.
+    unsafe {
+        match conv {
+            Converter::Bool => {
+                v.type_ = pg_sys::jbvType::jbvBool;
+                v.val.boolean = value.value() != 0;
+            }
+            Converter::Int2 => set_numeric(v, int_numeric(value.value() as i16 as i64)),
+            Converter::Int4 => set_numeric(v, int_numeric(value.value() as i32 as i64)),
+            Converter::Int8 => set_numeric(v, int_numeric(value.value() as i64)),
+            Converter::Numeric(out) => {
+                let n = pg_sys::pg_detoast_datum(value.cast_mut_ptr());
+                if pg_sys::numeric_is_nan(n.cast()) || pg_sys::numeric_is_inf(n.cast()) {
+                    // to_jsonb writes NaN and infinities as strings.
+                    set_cstring(v, pg_sys::OutputFunctionCall(as_mut(out), value));
+                } else {
+                    set_numeric(v, Datum::from(n));
+                }
+            }
+            Converter::Text => {
+                let t = pg_sys::pg_detoast_datum_packed(value.cast_mut_ptr());
+                v.type_ = pg_sys::jbvType::jbvString;
+                v.val.string.len = pgrx::varsize_any_exhdr(t) as i32;
+                v.val.string.val = pgrx::vardata_any(t).cast_mut().cast();
+            }
+            Converter::Jsonb => {
+                let j = pg_sys::pg_detoast_datum(value.cast_mut_ptr()).cast::<pg_sys::Jsonb>();
+                set_jsonb(v, j);
+            }
+            Converter::DateTime(typid) => {
+                set_cstring(
+                    v,
+                    pg_sys::JsonEncodeDateTime(
+                        std::ptr::null_mut(),
+                        value,
+                        *typid,
+                        std::ptr::null(),
+                    ),
+                );
+            }
+            Converter::Output(out) => {
+                set_cstring(v, pg_sys::OutputFunctionCall(as_mut(out), value))
+            }
+            Converter::ToJsonb(f) => {
+                let j = pg_sys::FunctionCall1Coll(as_mut(f), Oid::INVALID, value);
+                set_jsonb(v, j.cast_mut_ptr());
+            }
+        }
+    }
+}
+
+/// A whole jsonb document as a value: a scalar as itself, a container
+/// unpacked into a `JsonbValue` tree (what `JsonbValueToJsonb` accepts).
+///
+/// # Safety
+/// `j` must point to a valid, detoasted jsonb.
+unsafe fn set_jsonb(v: &mut pg_sys::JsonbValue, j: *mut pg_sys::Jsonb) {
+    // SAFETY: iterating a valid jsonb (the caller's contract) with PostgreSQL's
+    // own iterator; the tree is palloc'd in the current context.
+    unsafe {
+        if pg_sys::JsonbExtractScalar(&mut (*j).root, v) {
+            return;
+        }
+        let mut state: *mut pg_sys::JsonbParseState = std::ptr::null_mut();
+        let mut it = pg_sys::JsonbIteratorInit(&mut (*j).root);
+        let mut tree: *mut pg_sys::JsonbValue = std::ptr::null_mut();
+        loop {
+            let mut token_value: pg_sys::JsonbValue = std::mem::zeroed();
+            let token = pg_sys::JsonbIteratorNext(&mut it, &mut token_value, false);
+            if token == pg_sys::JsonbIteratorToken::WJB_DONE {
+                break;
+            }
+            let with_value = token < pg_sys::JsonbIteratorToken::WJB_BEGIN_ARRAY;
+            tree = pg_sys::pushJsonbValue(
+                &mut state,
+                token,
+                if with_value {
+                    &mut token_value
+                } else {
+                    std::ptr::null_mut()
+                },
+            );
+        }
+        *v = *tree;
+    }
+}
+
+/// An integer as a numeric, as to_jsonb makes it.
+fn int_numeric(i: i64) -> Datum {
+    // SAFETY: int64_to_numeric builds a new numeric from any integer.
+    Datum::from(unsafe { pg_sys::int64_to_numeric(i) })
+}
+
+fn as_mut(f: &pg_sys::FmgrInfo) -> *mut pg_sys::FmgrInfo {
+    // fmgr takes a mutable pointer but the functions we call keep no state in it.
+    (f as *const pg_sys::FmgrInfo).cast_mut()
+}
+
+fn set_numeric(v: &mut pg_sys::JsonbValue, numeric: Datum) {
+    v.type_ = pg_sys::jbvType::jbvNumeric;
+    v.val.numeric = numeric.cast_mut_ptr();
+}
+
+///
+/// # Safety
+/// `s` must be a NUL-terminated string that lives as long as `v` is used.
+unsafe fn set_cstring(v: &mut pg_sys::JsonbValue, s: *mut std::ffi::c_char) {
+    v.type_ = pg_sys::jbvType::jbvString;
+    // SAFETY: the caller guarantees a valid C string.
+    v.val.string.len = unsafe { CStr::from_ptr(s) }.to_bytes().len() as i32;
+    v.val.string.val = s;
+}
+
+#[cfg(test)]
+mod unit {
+    use super::jsonb_key_order;
+
+    #[test]
+    fn keys_order_by_length_then_bytes() {
+        let mut keys = vec!["status", "id", "email", "b", "a", "zz"];
+        keys.sort_by(|a, b| jsonb_key_order(a.as_bytes(), b.as_bytes()));
+        assert_eq!(keys, vec!["a", "b", "id", "zz", "email", "status"]);
+    }
+}
