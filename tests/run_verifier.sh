@@ -8,34 +8,18 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-PORT=${LEAD_AUDIT_VERIFIER_PORT:-5495}
-DIR=${LEAD_AUDIT_VERIFIER_DIR:-/tmp/lead_audit_verifier}
+. tests/lib.sh
 WORK=$(mktemp -d /tmp/lead_audit_verifier_work.XXXXXX)
-trap 'scripts/pgcluster.sh destroy "$DIR" || true; rm -rf "$WORK"' EXIT
+on_exit "rm -rf '$WORK'"
 VERIFY=(python3 tools/verify_ledger.py)
-export PGOPTIONS="-c client_min_messages=warning" PGCLIENTENCODING=UTF8
-q() { psql -X -q -At -v ON_ERROR_STOP=1 -h 127.0.0.1 -p "$PORT" -U postgres -d postgres "$@"; }
+export PGCLIENTENCODING=UTF8
 
-passed=0
-failed=0
-check() { # description, command...: the command must succeed
-    local what=$1
-    shift
-    if "$@" >"$WORK/check.out" 2>&1; then
-        echo "PASS $what"
-        passed=$((passed + 1))
-    else
-        echo "FAIL $what"
-        sed -n '1,40s/^/    /p' "$WORK/check.out"
-        failed=$((failed + 1))
-    fi
-}
+echo "== unit tests (tools/test_verify_ledger.py, with the golden vectors of tests/vectors)"
+check_cmd "unit tests of the parsing, the canonical forms and the golden vectors" \
+    python3 -m unittest discover -s tools -p 'test_verify_ledger.py'
+check_cmd "tests/vectors/*.json are what make_vectors.py writes" tests/vectors/make_vectors.py --check
 
-echo "== unit tests (tools/test_verify_ledger.py)"
-check "unit tests of the parsing and canonical forms" python3 -m unittest discover -s tools -p 'test_verify_ledger.py'
-
-scripts/pgcluster.sh destroy "$DIR" # left over from an interrupted run
-scripts/pgcluster.sh start "$DIR" "$PORT"
+cluster "${LEAD_AUDIT_VERIFIER_DIR:-/tmp/lead_audit_verifier}" "${LEAD_AUDIT_VERIFIER_PORT:-5495}"
 
 # ---------------------------------------------------------------------------
 # The data: column types whose text needs escaping, audited with context.
@@ -190,9 +174,9 @@ agree() { # label, name, expected exit status, verify_audit arguments, verifier 
     run_verifier "$name" "$@"
     sql_findings "$WORK/$name.sql" "$sqlargs"
     echo "   verify_audit: $(wc -l <"$WORK/$name.sql") findings; verifier: $(tail -1 "$WORK/$name.out" | cut -c1-150)"
-    check "$label: same (status, audit_id, block_id) set as verify_audit" same_set "$WORK/$name.sql" "$WORK/$name.py"
-    check "$label: same order as verify_audit" same_order "$WORK/$name.sql" "$WORK/$name.py"
-    check "$label: the verifier exits $rc" exit_status "$name" "$rc"
+    check_cmd "$label: same (status, audit_id, block_id) set as verify_audit" same_set "$WORK/$name.sql" "$WORK/$name.py"
+    check_cmd "$label: same order as verify_audit" same_order "$WORK/$name.sql" "$WORK/$name.py"
+    check_cmd "$label: the verifier exits $rc" exit_status "$name" "$rc"
 }
 summary_matches() { # name: the verifier's ok line says what verify_audit's ok row says
     local detail
@@ -204,11 +188,11 @@ summary_matches() { # name: the verifier's ok line says what verify_audit's ok r
 echo "== intact ledger"
 dump intact
 agree "intact" intact 0 ""
-check "intact: the verifier's summary counts rows, blocks and unsealed rows as verify_audit does" summary_matches intact
-check "intact: 4 blocks sealed, rows left unsealed" has -E '^ok: [0-9]+ audit rows verified \([0-9]+ sealed in 4 blocks, [1-9][0-9]* not sealed yet\)' "$WORK/intact.out"
+check_cmd "intact: the verifier's summary counts rows, blocks and unsealed rows as verify_audit does" summary_matches intact
+check_cmd "intact: 4 blocks sealed, rows left unsealed" has -E '^ok: [0-9]+ audit rows verified \([0-9]+ sealed in 4 blocks, [1-9][0-9]* not sealed yet\)' "$WORK/intact.out"
 for tz in Asia/Kathmandu America/St_Johns; do # +05:45, -03:30 (or -02:30)
     dump "tz_${tz//\//_}" "$tz"
-    check "intact, dumped with TimeZone $tz: the verifier's output is the same as with UTC" \
+    check_cmd "intact, dumped with TimeZone $tz: the verifier's output is the same as with UTC" \
         diff <("${VERIFY[@]}" "$WORK/tz_${tz//\//_}.audit_log" "$WORK/tz_${tz//\//_}.audit_block") "$WORK/intact.out"
 done
 cp "$WORK/intact.audit_log" "$WORK/range.audit_log"
@@ -230,7 +214,7 @@ SQL
 dump resealed
 agree "re-sealed, no digest" resealed 0 ""
 agree "re-sealed, the kept digest (JSON text)" resealed 1 "'$digest'" --digest "$digest"
-check "re-sealed: the verifier reports digest_mismatch for the kept block" \
+check_cmd "re-sealed: the verifier reports digest_mismatch for the kept block" \
     has_lines "$WORK/resealed.out" "digest_mismatch"$'\t\t'"$(q -c "SELECT '$digest'::jsonb ->> 'block_id'")"
 agree "re-sealed, the kept digest (a file)" resealed 1 "'$digest'" --digest "$WORK/digest.json"
 agree "re-sealed, a digest of a block not in the chain" resealed 1 \
@@ -266,12 +250,12 @@ SQL
 dump tampered
 agree "tampered" tampered 1 ""
 for status in modified deleted forged moved block_modified broken_link unsealed; do
-    check "tampered: the verifier reports $status" has "^$status"$'\t' "$WORK/tampered.out"
+    check_cmd "tampered: the verifier reports $status" has "^$status"$'\t' "$WORK/tampered.out"
 done
-check "tampered: ids swapped within block 1 are moved" \
+check_cmd "tampered: ids swapped within block 1 are moved" \
     has_lines "$WORK/tampered.out" $'moved\t7\t1' $'moved\t8\t1'
 # verify_audit looks for a carried checksum among the leaves of the same pass of a million ids.
-check "tampered: ids swapped across passes are modified, as verify_audit says" \
+check_cmd "tampered: ids swapped across passes are modified, as verify_audit says" \
     has_lines "$WORK/tampered.out" $'modified\t9\t1' $'modified\t1500002\t4'
 
 echo "== tampered blocks: a block cut short, a block deleted, a seal time edited"
@@ -284,10 +268,10 @@ UPDATE audit_block SET sealed_at = sealed_at + interval '1 microsecond' WHERE id
 SQL
 dump blocks
 agree "blocks tampered" blocks 1 "'$digest'" --digest "$digest"
-check "blocks tampered: the verifier reports the missing block 3 (at block 4)" has_lines "$WORK/blocks.out" $'broken_link\t\t4'
-check "blocks tampered: rows of the deleted block and the row cut from block 1 are forged" \
+check_cmd "blocks tampered: the verifier reports the missing block 3 (at block 4)" has_lines "$WORK/blocks.out" $'broken_link\t\t4'
+check_cmd "blocks tampered: rows of the deleted block and the row cut from block 1 are forged" \
     has_lines "$WORK/blocks.out" $'forged\t10020\t' $'forged\t10119\t' $'forged\t19\t' $'block_modified\t\t1'
-check "blocks tampered: the edited seal time is caught (block 4)" has_lines "$WORK/blocks.out" $'block_modified\t\t4'
+check_cmd "blocks tampered: the edited seal time is caught (block 4)" has_lines "$WORK/blocks.out" $'block_modified\t\t4'
 
 # ---------------------------------------------------------------------------
 echo "== unreadable input: exit status 2"
@@ -302,12 +286,11 @@ bad() { # name, verifier arguments...: must exit 2 with a message
 }
 sed -n 4p "$WORK/intact.audit_log" >"$WORK/line4"
 { sed -n 1,3p "$WORK/intact.audit_log"; head -c 100 "$WORK/line4"; } >"$WORK/cut.audit_log"
-check "a dump cut in the middle of a line" bad "$WORK/cut.audit_log" "$WORK/intact.audit_block"
-check "the two files swapped" bad "$WORK/intact.audit_block" "$WORK/intact.audit_log"
-check "a file that does not exist" bad "$WORK/nothing" "$WORK/intact.audit_block"
-check "a digest without block_id" bad "$WORK/intact.audit_log" "$WORK/intact.audit_block" --digest '{"block_hash": "00"}'
-check "a digest that is not JSON" bad "$WORK/intact.audit_log" "$WORK/intact.audit_block" --digest '{block_id: 1'
-check "no arguments" bad
+check_cmd "a dump cut in the middle of a line" bad "$WORK/cut.audit_log" "$WORK/intact.audit_block"
+check_cmd "the two files swapped" bad "$WORK/intact.audit_block" "$WORK/intact.audit_log"
+check_cmd "a file that does not exist" bad "$WORK/nothing" "$WORK/intact.audit_block"
+check_cmd "a digest without block_id" bad "$WORK/intact.audit_log" "$WORK/intact.audit_block" --digest '{"block_hash": "00"}'
+check_cmd "a digest that is not JSON" bad "$WORK/intact.audit_log" "$WORK/intact.audit_block" --digest '{block_id: 1'
+check_cmd "no arguments" bad
 
-echo "verifier: $passed passed, $failed failed"
-[ "$failed" = 0 ]
+finish verifier

@@ -13,22 +13,20 @@
 # (/tmp/lead_audit_concurrency), LEAD_AUDIT_CONCURRENCY_SECONDS (15).
 set -euo pipefail
 cd "$(dirname "$0")"
+. ../lib.sh
 
 PORT=${LEAD_AUDIT_CONCURRENCY_PORT:-5496}
 DIR=${LEAD_AUDIT_CONCURRENCY_DIR:-/tmp/lead_audit_concurrency}
 DURATION=${LEAD_AUDIT_CONCURRENCY_SECONDS:-15}
 PGBENCH=/usr/lib/postgresql/15/bin/pgbench
 CHECKS=8 # rows checks.sql prints
-export PGOPTIONS="-c client_min_messages=warning"
-q() { psql -X -q -v ON_ERROR_STOP=1 -h 127.0.0.1 -p "$PORT" -U postgres -d postgres "$@"; }
 # --max-tries: a serialization failure or deadlock (none is expected: every
 # transaction changes one row) is retried; a transaction that still fails is
 # rolled back whole by pgbench, so it is in neither ops nor audit_log.
 bench() { "$PGBENCH" -n -h 127.0.0.1 -p "$PORT" -U postgres -T "$DURATION" --max-tries=10 "$@" postgres; }
 
-../../scripts/pgcluster.sh destroy "$DIR"
-trap '../../scripts/pgcluster.sh destroy "$DIR"; rm -f "$DIR".*.log' EXIT
-../../scripts/pgcluster.sh start "$DIR" "$PORT" -c max_connections=50
+on_exit "rm -f '$DIR'.*.log"
+cluster "$DIR" "$PORT" -c max_connections=50
 q -f setup.sql >/dev/null
 
 echo "==> ${DURATION}s: 8 writers, 2 long transactions, 2 sealers"
@@ -53,8 +51,6 @@ if [ "$status" != 0 ] || grep -qi 'aborted\|error' "$DIR".*.log; then
 fi
 
 q -c "SELECT count(*) FROM audit_seal()" >/dev/null # the last seal, after the writers
-passed=0
-failed=0
 if ! out=$(q -f checks.sql 2>&1); then
     echo "FAIL checks.sql did not run to the end: $out"
     failed=$((failed + 1))
@@ -74,5 +70,4 @@ if [ $((passed + failed)) -lt "$CHECKS" ]; then
     echo "FAIL only $((passed + failed)) of $CHECKS checks ran"
     failed=$((failed + CHECKS - passed - failed))
 fi
-echo "concurrency: $passed passed, $failed failed"
-[ "$failed" = 0 ]
+finish concurrency

@@ -1,4 +1,5 @@
 -- INSERT, UPDATE, DELETE and the no-op UPDATE.
+\i sql/prelude.psql
 CREATE TABLE leads (
     id         bigserial PRIMARY KEY,
     email      text NOT NULL,

@@ -1,4 +1,5 @@
 -- Soft deletes are UPDATEs with soft_delete = 'deleted' / 'restored'.
+\i sql/prelude.psql
 CREATE TABLE flagged (id int PRIMARY KEY, name text, is_deleted boolean NOT NULL DEFAULT false);
 CREATE TABLE stamped (id int PRIMARY KEY, name text, deleted_at timestamptz);
 CREATE TABLE custom (id int PRIMARY KEY, name text, archived boolean);

@@ -1,4 +1,5 @@
 -- Every kind of write is captured.
+\i sql/prelude.psql
 CREATE TABLE accounts (id int PRIMARY KEY, name text, balance numeric NOT NULL DEFAULT 0);
 SELECT audit_enable('accounts');
 

@@ -1,4 +1,5 @@
 -- The actor context comes from SET LOCAL lead_audit.* in the writing transaction.
+\i sql/prelude.psql
 CREATE TABLE notes (id int PRIMARY KEY, body text);
 SELECT audit_enable('notes');
 

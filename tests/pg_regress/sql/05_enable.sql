@@ -1,4 +1,5 @@
 -- audit_enable / audit_disable: idempotent, and clear errors for bad input.
+\i sql/prelude.psql
 CREATE SCHEMA "Sales Ops";
 CREATE TABLE "Sales Ops"."Lead List" ("Lead Id" int PRIMARY KEY, "Name" text);
 SELECT audit_enable('"Sales Ops"."Lead List"');
@@ -18,6 +19,7 @@ UPDATE "Sales Ops"."Lead List" SET "Name" = 'y' WHERE "Lead Id" = 1;
 SELECT action, record_pk, new_values FROM log WHERE table_name LIKE '"Sales Ops"%';
 
 -- Errors.
+CREATE TABLE notes (id int PRIMARY KEY, body text);
 CREATE TABLE no_pk (a int);
 SELECT audit_enable('no_pk');
 SELECT try($$ SELECT audit_enable('no_pk') $$);

@@ -1,5 +1,9 @@
 -- An application role can write audited tables, and its writes are recorded,
 -- but it can neither touch the audit log nor switch auditing off.
+\i sql/prelude.psql
+SET client_min_messages = warning;
+DROP ROLE IF EXISTS app_writer; -- left by an earlier run (its database is gone)
+RESET client_min_messages;
 CREATE ROLE app_writer LOGIN;
 CREATE TABLE orders (id int PRIMARY KEY, total numeric);
 SELECT audit_enable('orders');

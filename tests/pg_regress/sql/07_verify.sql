@@ -1,4 +1,13 @@
 -- verify_audit(): one 'ok' row when intact, one row per tampered audit row.
+\i sql/prelude.psql
+CREATE TABLE leads (id int PRIMARY KEY, email text, status text DEFAULT 'new');
+SELECT audit_enable('leads');
+INSERT INTO leads (id, email) VALUES (1, 'a@example.com'), (2, 'b@example.com');
+BEGIN;
+SET LOCAL lead_audit.actor_id = '42';
+UPDATE leads SET status = 'contacted' WHERE id = 1;
+COMMIT;
+DELETE FROM leads WHERE id = 2;
 SELECT status, audit_id, detail ~ '^\d+ audit rows verified' AS summary FROM verify_audit();
 
 -- A superuser who bypasses the guard trigger can edit rows; verify_audit sees it.

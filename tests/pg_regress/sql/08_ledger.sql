@@ -1,17 +1,6 @@
 -- The ledger: audit_seal() seals rows into hash-chained blocks, audit_digest()
 -- hands out the chain head, verify_audit() finds every kind of tampering.
--- A database of its own: 07_verify left tampered rows behind on purpose.
-CREATE DATABASE lead_audit_ledger;
-\c lead_audit_ledger
-CREATE EXTENSION lead_audit;
-CREATE FUNCTION try(statement text) RETURNS text LANGUAGE plpgsql AS $$
-BEGIN
-    EXECUTE statement;
-    RETURN 'ok';
-EXCEPTION WHEN OTHERS THEN
-    RETURN SQLSTATE || ': ' || SQLERRM;
-END;
-$$;
+\i sql/prelude.psql
 CREATE TABLE ledger_leads (id int PRIMARY KEY, email text, status text DEFAULT 'new');
 SELECT audit_enable('ledger_leads');
 INSERT INTO ledger_leads (id, email) SELECT g, 'lead' || g || '@example.com' FROM generate_series(1, 12) g;
@@ -58,16 +47,14 @@ WHERE id = (SELECT changed FROM ids);
 -- 2. delete a row
 DELETE FROM audit_log WHERE id = (SELECT removed FROM ids);
 -- 3. forge a row with a correct checksum (the form is public) in the sealed range
+\set ECHO none
+\i ../vectors/row_form_v1.sql
+\set ECHO all
 INSERT INTO audit_log
 SELECT :last_row + 100, tx_id, logged_at, table_oid, table_name, 'DELETE', NULL, record_pk, new_values, NULL, NULL,
        'forger', client_ip, user_agent, request_id, context, db_user, application_name, '\x00'
 FROM audit_log WHERE id = :last_row;
-UPDATE audit_log SET checksum = sha256(convert_to('lead_audit:row:v1' || E'\n' ||
-    (SELECT string_agg(CASE WHEN x IS NULL THEN '~' ELSE octet_length(x) || ':' || x END, '' ORDER BY n)
-     FROM unnest(ARRAY[id::text, tx_id::text, ((extract(epoch FROM logged_at) * 1000000)::numeric(30,0))::text,
-                       table_oid::text, table_name, action, soft_delete, record_pk::text, old_values::text,
-                       new_values::text, changed_columns::text, actor_id, host(client_ip), user_agent,
-                       request_id, context::text, db_user, application_name]) WITH ORDINALITY AS u(x, n)), 'UTF8'))
+UPDATE audit_log a SET checksum = sha256(pg_temp.row_form_v1(a))
 WHERE id = :last_row + 100;
 -- 4. swap two rows' ids
 UPDATE audit_log SET id = -1 WHERE id = (SELECT swap_a FROM ids);

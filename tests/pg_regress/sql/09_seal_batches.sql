@@ -1,8 +1,6 @@
 -- A backlog larger than a block is sealed as a chain of 10,000-row blocks,
 -- read through a cursor one block at a time.
-CREATE DATABASE lead_audit_batches;
-\c lead_audit_batches
-CREATE EXTENSION lead_audit;
+\i sql/prelude.psql
 CREATE TABLE big (id int PRIMARY KEY, v text);
 SELECT audit_enable('big');
 INSERT INTO big SELECT g, 'v' || g FROM generate_series(1, 25000) g;

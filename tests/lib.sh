@@ -1,0 +1,70 @@
+# Shared by the bash test suites (source it; it defines functions only).
+#
+#   cluster DIR PORT [postgres options...]  a throwaway cluster, destroyed on exit
+#   q [psql args...]                         psql on it as postgres (-At, stop on error);
+#                                            DB=name picks the database (default postgres)
+#   check NAME EXPECTED ACTUAL               PASS when ACTUAL is EXPECTED
+#   check_cmd NAME COMMAND...                PASS when COMMAND succeeds (its output shown if not)
+#   on_exit COMMAND                          run COMMAND when the suite exits, last first
+#   finish SUITE                             "SUITE: N passed, M failed"; fails if any failed
+#
+# Every suite prints one PASS or FAIL line per check and ends with finish.
+
+LIB_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+PGBIN=${PGBIN:-/usr/lib/postgresql/15/bin}
+export PGOPTIONS="${PGOPTIONS:--c client_min_messages=warning}"
+passed=0
+failed=0
+_on_exit=()
+
+on_exit() {
+    _on_exit=("$*" "${_on_exit[@]}")
+    trap '_run_on_exit' EXIT
+}
+
+_run_on_exit() {
+    local cmd
+    for cmd in "${_on_exit[@]}"; do eval "$cmd" || true; done
+}
+
+cluster() {
+    local dir=$1 port=$2
+    shift 2
+    CLUSTER_DIR=$dir
+    PORT=$port
+    "$LIB_ROOT/scripts/pgcluster.sh" destroy "$dir" # left over from an interrupted run
+    on_exit "'$LIB_ROOT/scripts/pgcluster.sh' destroy '$dir'"
+    "$LIB_ROOT/scripts/pgcluster.sh" start "$dir" "$port" "$@"
+}
+
+q() {
+    psql -X -q -At -v ON_ERROR_STOP=1 -h 127.0.0.1 -p "$PORT" -U postgres -d "${DB:-postgres}" "$@"
+}
+
+check() {
+    if [ "$2" = "$3" ]; then
+        echo "PASS $1"
+        passed=$((passed + 1))
+    else
+        echo "FAIL $1: expected '$2', got '$3'"
+        failed=$((failed + 1))
+    fi
+}
+
+check_cmd() {
+    local what=$1 out
+    shift
+    if out=$("$@" 2>&1); then
+        echo "PASS $what"
+        passed=$((passed + 1))
+    else
+        echo "FAIL $what"
+        printf '%s\n' "$out" | sed -n '1,40s/^/    /p'
+        failed=$((failed + 1))
+    fi
+}
+
+finish() {
+    echo "$1: $passed passed, $failed failed"
+    [ "$failed" = 0 ] && [ "$passed" -gt 0 ]
+}
