@@ -5,7 +5,7 @@ PG_CONFIG  ?= /usr/lib/postgresql/15/bin/pg_config
 PGRX_TEST_DATA ?= /tmp/lead_audit_pgrx_test
 SUDO_FLAG  := $(if $(filter 0,$(shell id -u)),,--sudo)
 
-.PHONY: all deps install install-debug demo test test-unit test-regress test-ledger test-examples lint bench clean
+.PHONY: all deps install install-debug demo test test-unit test-regress test-ledger test-upgrade test-examples lint bench clean
 
 all: install
 
@@ -26,8 +26,9 @@ demo: install
 	bash scripts/demo.sh
 
 ## Every test: lint, Rust unit and #[pg_test] tests, pg_regress scenarios,
-## the SQLAlchemy example's pytest suite.
-test: lint test-unit test-regress test-ledger test-examples
+## the ledger end to end, the upgrade from the last release, the SQLAlchemy
+## example's pytest suite.
+test: lint test-unit test-regress test-ledger test-upgrade test-examples
 	@echo "make test: all test suites passed"
 
 test-unit: deps
@@ -44,9 +45,17 @@ test-ledger: install-debug
 	bash tests/run_sealer.sh
 	bash tests/run_verifier.sh
 
+# The upgrade path from the last release (built once into ~/.cache/lead_audit).
+# Leaves the current debug build installed.
+test-upgrade: install-debug
+	bash tests/upgrade/run.sh
+
 test-examples: install-debug
 	bash examples/sqlalchemy/run_tests.sh
 
+# Cargo.toml denies unsafe operations in unsafe fns without an unsafe block
+# (unsafe_op_in_unsafe_fn) and unsafe blocks without a SAFETY comment
+# (clippy's undocumented_unsafe_blocks).
 lint: deps
 	cargo fmt --check
 	cargo clippy --all-targets --features pg15 -- -D warnings

@@ -1,0 +1,14 @@
+-- lead_audit 0.1.0 -> 0.2.0
+--
+-- 0.2.0 reorganises the library's code; its SQL objects are those of 0.1.0.
+-- The function symbols the 0.1.0 objects call (audit_capture_row_wrapper,
+-- audit_capture_truncate_wrapper, verify_audit_wrapper, audit_seal_wrapper,
+-- audit_invalidate_wrapper) are still exported by the 0.2.0 library, so a
+-- database keeps working between installing 0.2.0 and running
+-- ALTER EXTENSION lead_audit UPDATE. The canonical forms are unchanged
+-- (row v1, block v1): logs and digests of 0.1.0 verify as they are.
+--
+-- tests/upgrade/run.sh checks that an upgraded database has exactly the
+-- objects of a fresh 0.2.0 install; every later change to the SQL objects
+-- extends this chain of scripts.
+\echo Use "ALTER EXTENSION lead_audit UPDATE" to load this file. \quit

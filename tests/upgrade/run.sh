@@ -1,0 +1,119 @@
+#!/usr/bin/env bash
+# The upgrade path. Installs the released version (built from its release
+# commit, kept in a cache directory and reused), writes, seals and keeps a
+# digest; installs the current build and runs ALTER EXTENSION lead_audit
+# UPDATE. Then: verify_audit is ok, also with the digest kept before; the old
+# rows are unchanged; new writes are captured and sealed into the same chain;
+# and the extension's objects are exactly those of a fresh install.
+#
+# Environment: LEAD_AUDIT_CACHE (where the old build is kept, default
+# ~/.cache/lead_audit), LEAD_AUDIT_UPGRADE_PORT (5498), LEAD_AUDIT_UPGRADE_DIR.
+# Leaves the current build installed, also when it fails.
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+. tests/lib.sh
+
+OLD_VERSION=0.1.0
+OLD_COMMIT=1f81dfe5e49c8a441335e845b46f6b20938081af # the 0.1.0 release
+PG_CONFIG=${PG_CONFIG:-/usr/lib/postgresql/15/bin/pg_config}
+NEW_VERSION=$(sed -n 's/^version = "\(.*\)"$/\1/p' Cargo.toml | head -1)
+CACHE=${LEAD_AUDIT_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/lead_audit}/lead_audit-$OLD_VERSION-${OLD_COMMIT:0:12}
+LIBDIR=$("$PG_CONFIG" --pkglibdir)
+EXTDIR=$("$PG_CONFIG" --sharedir)/extension
+WORK=$(mktemp -d /tmp/lead_audit_upgrade.XXXXXX)
+on_exit "rm -rf '$WORK'"
+
+# A package tree (cargo pgrx package --out-dir) installed into the system
+# PostgreSQL. The library is replaced by a rename, never overwritten in place:
+# running backends keep the file they mapped.
+install_tree() {
+    cp "$1$LIBDIR/lead_audit.so" "$LIBDIR/.lead_audit.so.new"
+    mv -f "$LIBDIR/.lead_audit.so.new" "$LIBDIR/lead_audit.so"
+    cp "$1$EXTDIR"/lead_audit* "$EXTDIR/"
+}
+
+# ---- the builds ------------------------------------------------------------
+if [ ! -f "$CACHE/pkg.done" ]; then
+    echo "== building lead_audit $OLD_VERSION from $OLD_COMMIT into $CACHE (once; reused later)"
+    git cat-file -e "$OLD_COMMIT^{commit}" 2>/dev/null ||
+        { echo "upgrade: commit $OLD_COMMIT is not in this clone (a shallow clone? fetch it)" >&2; exit 1; }
+    rm -rf "$CACHE"
+    mkdir -p "$CACHE/src"
+    git archive "$OLD_COMMIT" | tar -x -C "$CACHE/src"
+    (cd "$CACHE/src" && CARGO_TARGET_DIR="$CACHE/target" cargo pgrx package --debug \
+        --pg-config "$PG_CONFIG" --out-dir "$CACHE/pkg" >"$CACHE/build.log" 2>&1) ||
+        { tail -30 "$CACHE/build.log" >&2; exit 1; }
+    touch "$CACHE/pkg.done"
+fi
+echo "== packaging the current build ($NEW_VERSION)"
+cargo pgrx package --debug --pg-config "$PG_CONFIG" --out-dir "$WORK/new" >"$WORK/package.log" 2>&1 ||
+    { tail -30 "$WORK/package.log" >&2; exit 1; }
+check "the current package ships the upgrade script $OLD_VERSION -> $NEW_VERSION" yes \
+    "$([ -f "$WORK/new$EXTDIR/lead_audit--$OLD_VERSION--$NEW_VERSION.sql" ] && echo yes || echo no)"
+on_exit "install_tree '$WORK/new'"
+
+cluster "${LEAD_AUDIT_UPGRADE_DIR:-/tmp/lead_audit_upgrade}" "${LEAD_AUDIT_UPGRADE_PORT:-5498}"
+q -c "CREATE DATABASE upgraded" -c "CREATE DATABASE fresh"
+export DB=upgraded
+
+# ---- life under the old version ----------------------------------------------
+install_tree "$CACHE/pkg"
+q -c "CREATE EXTENSION lead_audit VERSION '$OLD_VERSION'"
+q -f tests/upgrade/before.sql >/dev/null
+q -c "SELECT audit_digest()" >"$WORK/digest.json"
+OLD_MAX=$(q -c "SELECT max(id) FROM audit_log")
+dump_old_rows() { q -c "COPY (SELECT * FROM audit_log WHERE id <= $OLD_MAX ORDER BY id) TO STDOUT"; }
+dump_old_rows >"$WORK/rows.before"
+q -c "COPY (SELECT * FROM audit_block ORDER BY id) TO STDOUT" >"$WORK/blocks.before"
+check "$OLD_VERSION: verify_audit is ok before the upgrade" ok "$(q -c "SELECT status FROM verify_audit()")"
+
+# ---- the new library, then ALTER EXTENSION UPDATE ----------------------------
+install_tree "$WORK/new"
+q -c "INSERT INTO leads (id, email) VALUES (1001, 'between@example.com')"
+check "the new library runs the $OLD_VERSION objects until the update (a write is captured)" 1 \
+    "$(q -c "SELECT count(*) FROM audit_log WHERE record_pk = '{\"id\": 1001}'")"
+q -c "ALTER EXTENSION lead_audit UPDATE"
+check "ALTER EXTENSION UPDATE reaches $NEW_VERSION" "$NEW_VERSION" \
+    "$(q -c "SELECT extversion FROM pg_extension WHERE extname = 'lead_audit'")"
+
+DIGEST=$(cat "$WORK/digest.json")
+check "verify_audit is ok after the upgrade" ok "$(q -c "SELECT string_agg(status, ',') FROM verify_audit()")"
+check "verify_audit is ok with the digest kept before the upgrade" ok \
+    "$(q -v d="$DIGEST" <<<"SELECT string_agg(status, ',') FROM verify_audit(:'d')")"
+dump_old_rows >"$WORK/rows.after"
+check_cmd "the rows written before the upgrade are unchanged" cmp "$WORK/rows.before" "$WORK/rows.after"
+q -c "COPY (SELECT * FROM audit_block ORDER BY id) TO STDOUT" >"$WORK/blocks.after"
+check_cmd "the blocks sealed before the upgrade are unchanged" cmp "$WORK/blocks.before" "$WORK/blocks.after"
+
+# ---- life after the upgrade ----------------------------------------------------
+HEAD_ID=$(q -c "SELECT max(id) FROM audit_block")
+q >/dev/null <<'SQL'
+BEGIN;
+SET LOCAL lead_audit.actor_id = '7';
+INSERT INTO leads (id, email) SELECT g, 'after' || g || '@example.com' FROM generate_series(2001, 2100) g;
+UPDATE leads SET status = 'won' WHERE id BETWEEN 2001 AND 2010;
+DELETE FROM leads WHERE id = 2100;
+COMMIT;
+SQL
+check "new writes are captured" 111 \
+    "$(q -c "SELECT count(*) FROM audit_log WHERE actor_id = '7'")"
+q -c "SELECT count(*) FROM audit_seal()" >/dev/null
+check "every row, old and new, is sealed once" "0|0" \
+    "$(q -c "SELECT (SELECT count(*) FROM audit_log WHERE id NOT IN (SELECT unnest(row_ids) FROM audit_block)),
+                    (SELECT count(*) - count(DISTINCT r) FROM audit_block, unnest(row_ids) r)")"
+check "the first new block links to the chain's head before the upgrade" t \
+    "$(q -c "SELECT prev_hash = (SELECT block_hash FROM audit_block WHERE id = $HEAD_ID) FROM audit_block WHERE id = $HEAD_ID + 1")"
+check "verify_audit is ok after new writes and seals" ok "$(q -c "SELECT string_agg(status, ',') FROM verify_audit()")"
+check "verify_audit is ok after new writes with the digest kept before the upgrade" ok \
+    "$(q -v d="$DIGEST" <<<"SELECT string_agg(status, ',') FROM verify_audit(:'d')")"
+
+# ---- the objects: exactly those of a fresh install -----------------------------
+DB=fresh q -c "CREATE EXTENSION lead_audit"
+q -f tests/upgrade/objects.sql >"$WORK/objects.upgraded"
+DB=fresh q -f tests/upgrade/objects.sql >"$WORK/objects.fresh"
+check_cmd "the upgraded extension's objects are those of a fresh $NEW_VERSION install" \
+    diff -u "$WORK/objects.fresh" "$WORK/objects.upgraded"
+check "the objects listing is not empty" yes \
+    "$([ "$(grep -c '^function|' "$WORK/objects.fresh")" -ge 5 ] && echo yes || echo no)"
+
+finish upgrade
