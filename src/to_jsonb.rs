@@ -7,9 +7,15 @@
 //! domains, floats, json, ...) calls `to_jsonb` itself through a cached
 //! `FmgrInfo`. Objects are assembled with `pushJsonbValue`, never through text.
 
+use std::cell::UnsafeCell;
 use std::ffi::CStr;
 
 use pgrx::pg_sys::{self, Datum, Oid};
+
+/// A looked-up function, kept per column. fmgr may keep state in it between
+/// calls (`fn_extra`), so it is mutable behind the shared references the
+/// cached table metadata hands out: an `UnsafeCell`, used by one call at a time.
+pub type Function = Box<UnsafeCell<pg_sys::FmgrInfo>>;
 
 /// How one column's values become jsonb, decided once per column type.
 pub enum Converter {
@@ -17,16 +23,16 @@ pub enum Converter {
     Int2,
     Int4,
     Int8,
-    Numeric(Box<pg_sys::FmgrInfo>),
+    Numeric(Function),
     /// text and varchar: the string itself.
     Text,
     Jsonb,
     /// date, timestamp, timestamptz: ISO 8601 as `to_jsonb` writes them.
     DateTime(Oid),
     /// Types `to_jsonb` renders with their output function as a JSON string.
-    Output(Box<pg_sys::FmgrInfo>),
+    Output(Function),
     /// Everything else: `to_jsonb` itself.
-    ToJsonb(Box<pg_sys::FmgrInfo>),
+    ToJsonb(Function),
 }
 
 impl Converter {
@@ -69,15 +75,15 @@ impl Converter {
 ///
 /// # Safety
 /// `typid` must be an existing type; `mcxt` a valid context.
-unsafe fn output_function(typid: Oid, mcxt: pg_sys::MemoryContext) -> Box<pg_sys::FmgrInfo> {
+unsafe fn output_function(typid: Oid, mcxt: pg_sys::MemoryContext) -> Function {
     let mut func = Oid::INVALID;
     let mut is_varlena = false;
     // SAFETY: a zeroed FmgrInfo is what fmgr_info_cxt fills in; the type
     // exists and the context is valid (the caller's contract).
     unsafe {
         pg_sys::getTypeOutputInfo(typid, &mut func, &mut is_varlena);
-        let mut finfo: Box<pg_sys::FmgrInfo> = Box::new(std::mem::zeroed());
-        pg_sys::fmgr_info_cxt(func, finfo.as_mut(), mcxt);
+        let finfo: Function = Box::new(UnsafeCell::new(std::mem::zeroed()));
+        pg_sys::fmgr_info_cxt(func, finfo.get(), mcxt);
         finfo
     }
 }
@@ -88,16 +94,12 @@ unsafe fn output_function(typid: Oid, mcxt: pg_sys::MemoryContext) -> Box<pg_sys
 ///
 /// # Safety
 /// `typid` must be an existing type; `mcxt` a valid context.
-unsafe fn to_jsonb_function(
-    typid: Oid,
-    collation: Oid,
-    mcxt: pg_sys::MemoryContext,
-) -> Box<pg_sys::FmgrInfo> {
+unsafe fn to_jsonb_function(typid: Oid, collation: Oid, mcxt: pg_sys::MemoryContext) -> Function {
     // SAFETY: node and FmgrInfo construction in a valid context (the caller's
     // contract); the expression lives in `mcxt` as long as the FmgrInfo.
     unsafe {
-        let mut finfo: Box<pg_sys::FmgrInfo> = Box::new(std::mem::zeroed());
-        pg_sys::fmgr_info_cxt(pg_sys::Oid::from(pg_sys::F_TO_JSONB), finfo.as_mut(), mcxt);
+        let finfo: Function = Box::new(UnsafeCell::new(std::mem::zeroed()));
+        pg_sys::fmgr_info_cxt(pg_sys::Oid::from(pg_sys::F_TO_JSONB), finfo.get(), mcxt);
         let old = pg_sys::MemoryContextSwitchTo(mcxt);
         let arg = pg_sys::makeNullConst(typid, -1, collation);
         let args = pg_sys::lappend(std::ptr::null_mut(), arg.cast());
@@ -110,7 +112,7 @@ unsafe fn to_jsonb_function(
             pg_sys::CoercionForm::COERCE_EXPLICIT_CALL,
         );
         pg_sys::MemoryContextSwitchTo(old);
-        finfo.fn_expr = expr.cast();
+        (*finfo.get()).fn_expr = expr.cast();
         finfo
     }
 }
@@ -189,7 +191,7 @@ unsafe fn set_value(v: &mut pg_sys::JsonbValue, conv: &Converter, value: Datum) 
                 let n = pg_sys::pg_detoast_datum(value.cast_mut_ptr());
                 if pg_sys::numeric_is_nan(n.cast()) || pg_sys::numeric_is_inf(n.cast()) {
                     // to_jsonb writes NaN and infinities as strings.
-                    set_cstring(v, pg_sys::OutputFunctionCall(as_mut(out), value));
+                    set_cstring(v, pg_sys::OutputFunctionCall(out.get(), value));
                 } else {
                     set_numeric(v, Datum::from(n));
                 }
@@ -215,11 +217,9 @@ unsafe fn set_value(v: &mut pg_sys::JsonbValue, conv: &Converter, value: Datum) 
                     ),
                 );
             }
-            Converter::Output(out) => {
-                set_cstring(v, pg_sys::OutputFunctionCall(as_mut(out), value))
-            }
+            Converter::Output(out) => set_cstring(v, pg_sys::OutputFunctionCall(out.get(), value)),
             Converter::ToJsonb(f) => {
-                let j = pg_sys::FunctionCall1Coll(as_mut(f), Oid::INVALID, value);
+                let j = pg_sys::FunctionCall1Coll(f.get(), Oid::INVALID, value);
                 set_jsonb(v, j.cast_mut_ptr());
             }
         }
@@ -266,11 +266,6 @@ unsafe fn set_jsonb(v: &mut pg_sys::JsonbValue, j: *mut pg_sys::Jsonb) {
 fn int_numeric(i: i64) -> Datum {
     // SAFETY: int64_to_numeric builds a new numeric from any integer.
     Datum::from(unsafe { pg_sys::int64_to_numeric(i) })
-}
-
-fn as_mut(f: &pg_sys::FmgrInfo) -> *mut pg_sys::FmgrInfo {
-    // fmgr takes a mutable pointer but the functions we call keep no state in it.
-    (f as *const pg_sys::FmgrInfo).cast_mut()
 }
 
 fn set_numeric(v: &mut pg_sys::JsonbValue, numeric: Datum) {
