@@ -168,6 +168,15 @@ impl BlockHeader {
     }
 }
 
+/// Hex text to bytes, for the tests that read the golden vectors.
+#[cfg(test)]
+pub fn unhex(s: &str) -> Vec<u8> {
+    (0..s.len())
+        .step_by(2)
+        .map(|i| u8::from_str_radix(&s[i..i + 2], 16).expect("hex digits"))
+        .collect()
+}
+
 #[cfg(test)]
 mod unit {
     use super::*;
@@ -253,13 +262,6 @@ mod unit {
     #[test]
     fn hex_is_lowercase() {
         assert_eq!(hex(&[0x00, 0xff, 0x1a]), "00ff1a");
-    }
-
-    fn unhex(s: &str) -> Vec<u8> {
-        (0..s.len())
-            .step_by(2)
-            .map(|i| u8::from_str_radix(&s[i..i + 2], 16).unwrap())
-            .collect()
     }
 
     fn vectors(json: &str) -> serde_json::Value {

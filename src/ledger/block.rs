@@ -56,18 +56,8 @@ impl StoredBlock {
     /// 32-byte checksum per id.
     pub fn leaves(&self) -> Option<Vec<Leaf>> {
         let (ids, sums) = (self.row_ids.as_ref()?, self.row_checksums.as_ref()?);
-        if sums.len() != ids.len() * 32 {
-            return None;
-        }
-        ids.iter()
-            .zip(sums.chunks_exact(32))
-            .map(|(id, sum)| {
-                Some(Leaf {
-                    id: (*id)?,
-                    checksum: hash32(sum)?,
-                })
-            })
-            .collect()
+        let agree = sums.len() == ids.len() * 32 && ids.iter().all(Option::is_some);
+        agree.then(|| self.listed_leaves())
     }
 
     /// The (id, checksum) pairs the lists hold as far as they agree: each

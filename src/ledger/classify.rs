@@ -385,13 +385,7 @@ fn modified(id: i64, block: Option<i64>) -> Finding {
 #[cfg(test)]
 mod unit {
     use super::*;
-
-    fn unhex(s: &str) -> Vec<u8> {
-        (0..s.len())
-            .step_by(2)
-            .map(|i| u8::from_str_radix(&s[i..i + 2], 16).unwrap())
-            .collect()
-    }
+    use crate::forms::unhex;
 
     /// A ledger held in memory, as tests/vectors/ledger.json describes it.
     struct Vectors {
