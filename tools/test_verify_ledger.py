@@ -148,7 +148,7 @@ class Values(unittest.TestCase):
 
 class Forms(unittest.TestCase):
     def test_fields_are_length_prefixed_and_null_is_tilde(self):
-        # The same vector as src/checksum.rs.
+        # The same vector as src/forms/mod.rs.
         got = v.ROW_PREFIX + b"".join(v.field(f) for f in [b"42", None, b"", "é".encode()])
         self.assertEqual(got, b"lead_audit:row:v1\n2:42~0:2:\xc3\xa9")
         self.assertNotEqual(v.field(None), v.field(b"~"))
@@ -163,7 +163,7 @@ class Forms(unittest.TestCase):
         self.assertIn(b"11:tab\there \xc3\xa9", v.canonical_row(row))
 
     def test_rows_hash(self):
-        # The same vector as src/chain.rs.
+        # The same vector as src/forms/mod.rs.
         leaves = [(1, bytes([0xAB]) * 32), (7, bytes([1]) * 32)]
         text = "1:%s\n7:%s\n" % ("ab" * 32, "01" * 32)
         self.assertEqual(v.rows_hash(leaves), hashlib.sha256(text.encode()).digest())

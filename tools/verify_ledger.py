@@ -264,7 +264,7 @@ def parse_int8_array(text, what="bigint[]"):
 
 
 # ---------------------------------------------------------------------------
-# The canonical forms (README "Tamper evidence"; src/checksum.rs, src/chain.rs)
+# The canonical forms (README "Tamper evidence"; src/forms/)
 # ---------------------------------------------------------------------------
 
 def field(value):
@@ -439,7 +439,7 @@ def parse_digest(text):
 
 
 def passes(log_min, log_max, blocks, rng):
-    """verify_audit's id ranges (src/verify.rs, passes()): the requested range,
+    """verify_audit's id ranges (src/ledger/classify.rs, passes()): the requested range,
     cut where the log and the blocks span PASS_IDS ids or more."""
     frm, to = rng
     lows = [v for v in [log_min] + [b.first_id for b in blocks] if v is not None]
