@@ -75,7 +75,8 @@ BEGIN
             USING ERRCODE = 'wrong_object_type',
                   HINT = 'Only ordinary and partitioned tables can be audited.';
     END IF;
-    IF target IN ('@extschema@.audit_log'::regclass, '@extschema@.audit_table'::regclass) THEN
+    IF target IN ('@extschema@.audit_log'::regclass, '@extschema@.audit_table'::regclass,
+                  '@extschema@.audit_block'::regclass) THEN
         RAISE EXCEPTION 'lead_audit: % cannot audit itself', target
             USING ERRCODE = 'invalid_parameter_value';
     END IF;

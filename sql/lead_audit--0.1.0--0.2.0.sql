@@ -1,7 +1,7 @@
 -- lead_audit 0.1.0 -> 0.2.0
 --
--- 0.2.0 reorganises the library's code; its SQL objects are those of 0.1.0.
--- The function symbols the 0.1.0 objects call (audit_capture_row_wrapper,
+-- 0.2.0 reorganises the library's code. Its SQL objects are those of 0.1.0
+-- but for what follows the \echo line. The function symbols the 0.1.0 objects call (audit_capture_row_wrapper,
 -- audit_capture_truncate_wrapper, verify_audit_wrapper, audit_seal_wrapper,
 -- audit_invalidate_wrapper) are still exported by the 0.2.0 library, so a
 -- database keeps working between installing 0.2.0 and running
@@ -12,3 +12,108 @@
 -- objects of a fresh 0.2.0 install; every later change to the SQL objects
 -- extends this chain of scripts.
 \echo Use "ALTER EXTENSION lead_audit UPDATE" to load this file. \quit
+
+-- audit_enable refuses audit_block too (auditing it made every seal write a
+-- row for the next seal to seal, for ever). Same signature, so privileges stay.
+CREATE OR REPLACE FUNCTION audit_enable(
+    target regclass,
+    soft_delete_column name DEFAULT NULL,
+    truncate_rows boolean DEFAULT true
+) RETURNS text
+LANGUAGE plpgsql
+SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    rel        record;
+    soft_col   name;
+    soft_type  regtype;
+    part       regclass;
+BEGIN
+    IF target IS NULL THEN
+        RAISE EXCEPTION 'lead_audit: audit_enable() needs a table, got NULL'
+            USING ERRCODE = 'null_value_not_allowed';
+    END IF;
+    IF truncate_rows IS NULL THEN
+        RAISE EXCEPTION 'lead_audit: truncate_rows must be true or false, got NULL'
+            USING ERRCODE = 'null_value_not_allowed';
+    END IF;
+    SELECT c.relkind, c.relowner INTO rel FROM pg_class c WHERE c.oid = target;
+    IF NOT FOUND THEN
+        RAISE EXCEPTION 'lead_audit: table with oid % does not exist', target::oid
+            USING ERRCODE = 'undefined_table';
+    END IF;
+    IF NOT pg_has_role(session_user, rel.relowner, 'MEMBER') THEN
+        RAISE EXCEPTION 'lead_audit: must be the owner of table % to audit it', target
+            USING ERRCODE = 'insufficient_privilege';
+    END IF;
+    IF rel.relkind NOT IN ('r', 'p') THEN
+        RAISE EXCEPTION 'lead_audit: % is not a table', target
+            USING ERRCODE = 'wrong_object_type',
+                  HINT = 'Only ordinary and partitioned tables can be audited.';
+    END IF;
+    IF target IN ('@extschema@.audit_log'::regclass, '@extschema@.audit_table'::regclass,
+                  '@extschema@.audit_block'::regclass) THEN
+        RAISE EXCEPTION 'lead_audit: % cannot audit itself', target
+            USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    IF NOT EXISTS (SELECT 1 FROM pg_constraint WHERE conrelid = target AND contype = 'p') THEN
+        RAISE EXCEPTION 'lead_audit: table % has no primary key', target
+            USING ERRCODE = 'object_not_in_prerequisite_state',
+                  DETAIL = 'Every audit row names the changed record by its primary key.',
+                  HINT = format('Add one (ALTER TABLE %s ADD PRIMARY KEY (...)) and call audit_enable again.', target);
+    END IF;
+
+    -- The soft-delete column: named, none (''), or detected.
+    IF soft_delete_column = '' THEN
+        soft_col := NULL;
+    ELSIF soft_delete_column IS NOT NULL THEN
+        SELECT a.attname, a.atttypid::regtype INTO soft_col, soft_type
+        FROM pg_attribute a
+        WHERE a.attrelid = target AND a.attname = soft_delete_column
+          AND a.attnum > 0 AND NOT a.attisdropped;
+        IF NOT FOUND THEN
+            RAISE EXCEPTION 'lead_audit: table % has no column "%"', target, soft_delete_column
+                USING ERRCODE = 'undefined_column';
+        END IF;
+        IF soft_type NOT IN ('boolean'::regtype, 'timestamptz'::regtype, 'timestamp'::regtype, 'date'::regtype) THEN
+            RAISE EXCEPTION 'lead_audit: soft-delete column "%" of % is %, not boolean or a timestamp',
+                soft_delete_column, target, soft_type
+                USING ERRCODE = 'datatype_mismatch';
+        END IF;
+    ELSE
+        SELECT a.attname INTO soft_col
+        FROM pg_attribute a
+        WHERE a.attrelid = target AND a.attnum > 0 AND NOT a.attisdropped
+          AND ((a.attname = 'is_deleted' AND a.atttypid = 'boolean'::regtype)
+            OR (a.attname = 'deleted_at' AND a.atttypid IN ('timestamptz'::regtype, 'timestamp'::regtype)))
+        ORDER BY a.attname = 'is_deleted' DESC
+        LIMIT 1;
+    END IF;
+
+    INSERT INTO @extschema@.audit_table AS t (relid, soft_delete_column, truncate_rows)
+    VALUES (target, soft_col, audit_enable.truncate_rows)
+    ON CONFLICT (relid) DO UPDATE
+        SET soft_delete_column = EXCLUDED.soft_delete_column,
+            truncate_rows = EXCLUDED.truncate_rows;
+
+    -- The row trigger on the table (PostgreSQL clones it onto partitions,
+    -- present and future).
+    IF NOT EXISTS (SELECT 1 FROM pg_trigger
+                   WHERE tgrelid = target AND tgname = 'lead_audit_capture' AND tgparentid = 0) THEN
+        EXECUTE format('CREATE TRIGGER lead_audit_capture AFTER INSERT OR UPDATE OR DELETE ON %s '
+                       'FOR EACH ROW EXECUTE FUNCTION @extschema@.audit_capture_row()', target);
+    END IF;
+    -- TRUNCATE triggers are not cloned: put one on the table and each partition.
+    FOR part IN SELECT target UNION SELECT relid FROM pg_partition_tree(target) LOOP
+        IF NOT EXISTS (SELECT 1 FROM pg_trigger WHERE tgrelid = part AND tgname = 'lead_audit_truncate') THEN
+            EXECUTE format('CREATE TRIGGER lead_audit_truncate BEFORE TRUNCATE ON %s '
+                           'FOR EACH STATEMENT EXECUTE FUNCTION @extschema@.audit_capture_truncate()', part);
+        END IF;
+        PERFORM @extschema@._audit_invalidate(part);
+    END LOOP;
+
+    RETURN format('lead_audit: auditing %s (soft-delete column: %s, TRUNCATE records rows: %s)',
+                  target, coalesce(soft_col::text, 'none'), audit_enable.truncate_rows);
+END;
+$$;

@@ -215,8 +215,14 @@ unsafe fn primary_key(rel: pg_sys::Relation) -> Vec<usize> {
 
 /// Tells every backend to drop its cached description of `table`; called by
 /// `audit_enable` / `audit_disable` when a table's settings change.
+/// An oid that names no relation (dropped meanwhile, or 0) has nothing cached:
+/// nothing to do.
 #[pg_extern(name = "_audit_invalidate", strict)]
 fn audit_invalidate(table: Oid) {
-    // SAFETY: queues a relcache invalidation, harmless for any oid.
+    // SAFETY: a syscache look-up by oid; NULL when there is no such relation.
+    if unsafe { pg_sys::get_rel_name(table) }.is_null() {
+        return;
+    }
+    // SAFETY: queues a relcache invalidation for an existing relation.
     unsafe { pg_sys::CacheInvalidateRelcacheByRelid(table) };
 }
