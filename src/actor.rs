@@ -288,20 +288,24 @@ fn parse(name: &'static str, kind: Kind, bytes: &[u8]) -> pg_sys::Datum {
                 invalid(name, bytes, "not an IP address");
             }
             let c = CString::new(text).expect("GUC strings have no NUL");
-            // SAFETY: inet_in accepts any C string; the text was checked to be an address.
-            unsafe {
-                pgrx::direct_function_call_as_datum(pg_sys::inet_in, &[c.as_c_str().into_datum()])
-            }
-            .expect("inet_in returns a value")
+            PgTryBuilder::new(|| {
+                // SAFETY: inet_in accepts any C string and raises on bad input, caught below.
+                unsafe {
+                    pgrx::direct_function_call_as_datum(
+                        pg_sys::inet_in,
+                        &[c.as_c_str().into_datum()],
+                    )
+                }
+                .expect("inet_in returns a value")
+            })
+            .catch_others(|_| invalid(name, bytes, "not an IP address"))
+            .execute()
         }
         Kind::JsonObject => {
-            match serde_json::from_str::<serde_json::Value>(text) {
-                Ok(serde_json::Value::Object(_)) => {}
-                Ok(_) => invalid(name, bytes, "not a JSON object"),
-                Err(e) => invalid(name, bytes, &format!("not valid JSON: {e}")),
-            }
+            // jsonb itself decides what is valid (any number it takes, any
+            // depth it takes): only then is the top level checked.
             let c = CString::new(text).expect("GUC strings have no NUL");
-            PgTryBuilder::new(|| {
+            let datum = PgTryBuilder::new(|| {
                 // SAFETY: jsonb_in accepts any C string and raises on bad input, caught below.
                 unsafe {
                     pgrx::direct_function_call_as_datum(
@@ -311,8 +315,13 @@ fn parse(name: &'static str, kind: Kind, bytes: &[u8]) -> pg_sys::Datum {
                 }
                 .expect("jsonb_in returns a value")
             })
-            .catch_others(|_| invalid(name, bytes, "not accepted by jsonb"))
-            .execute()
+            .catch_others(|_| invalid(name, bytes, "not valid JSON"))
+            .execute();
+            // SAFETY: jsonb_in returned a fresh, untoasted jsonb.
+            if !unsafe { pg::jsonb_is_object(datum) } {
+                invalid(name, bytes, "not a JSON object");
+            }
+            datum
         }
     }
 }
@@ -323,7 +332,8 @@ pub fn is_ip_address(text: &str) -> bool {
         Some((a, p)) => (a, Some(p)),
         None => (text, None),
     };
-    let Ok(ip) = addr.trim().parse::<IpAddr>() else {
+    // No trimming: inet does not take surrounding spaces either.
+    let Ok(ip) = addr.parse::<IpAddr>() else {
         return false;
     };
     let max = if ip.is_ipv4() { 32 } else { 128 };
@@ -362,5 +372,7 @@ mod unit {
         assert!(!is_ip_address("not-an-ip"));
         assert!(!is_ip_address("300.1.1.1"));
         assert!(!is_ip_address(""));
+        assert!(!is_ip_address(" 203.0.113.7"));
+        assert!(!is_ip_address("203.0.113.7 "));
     }
 }

@@ -89,3 +89,16 @@ pub unsafe fn keep_varlena(datum: Datum) -> Datum {
         Datum::from(dst)
     }
 }
+
+/// Whether a jsonb's top level is an object (not an array or a scalar).
+///
+/// # Safety
+/// `datum` must be a valid, non-NULL jsonb datum.
+pub unsafe fn jsonb_is_object(datum: Datum) -> bool {
+    // SAFETY: a detoasted jsonb starts with its root container's header.
+    let header = unsafe {
+        let j = pg_sys::pg_detoast_datum(datum.cast_mut_ptr()).cast::<pg_sys::Jsonb>();
+        (*j).root.header
+    };
+    header & pg_sys::JB_FOBJECT != 0 && header & pg_sys::JB_FSCALAR == 0
+}

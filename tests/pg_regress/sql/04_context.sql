@@ -50,3 +50,27 @@ SET LOCAL lead_audit.context = '';
 INSERT INTO notes VALUES (3, 'y');
 COMMIT;
 SELECT actor_id, context FROM log WHERE table_name = 'public.notes' AND action = 'INSERT' OFFSET 1;
+
+-- Whatever jsonb accepts is a valid context: numbers beyond a double, deep nesting.
+BEGIN;
+SET LOCAL lead_audit.context = '{"big": 1e400, "small": -1e-400}';
+INSERT INTO notes VALUES (4, 'big');
+COMMIT;
+SELECT context -> 'big' = to_jsonb(1e400) AS big_number_kept, context ? 'small' AS small_kept
+FROM audit_log WHERE record_pk = '{"id": 4}';
+BEGIN;
+SELECT set_config('lead_audit.context', repeat('{"a": ', 300) || '1' || repeat('}', 300), true) IS NOT NULL AS set;
+INSERT INTO notes VALUES (5, 'deep');
+COMMIT;
+SELECT context #>> (SELECT array_agg('a'::text) FROM generate_series(1, 300)) AS deepest_value
+FROM audit_log WHERE record_pk = '{"id": 5}';
+-- A JSON value that is not an object, and a client_ip with spaces around it
+-- (inet takes none), fail the write with 22023.
+BEGIN;
+SET LOCAL lead_audit.context = '"just a string"';
+SELECT try($$ INSERT INTO notes VALUES (6, 'x') $$);
+ROLLBACK;
+BEGIN;
+SET LOCAL lead_audit.client_ip = ' 203.0.113.7 ';
+SELECT try($$ INSERT INTO notes VALUES (6, 'x') $$);
+ROLLBACK;
