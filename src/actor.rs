@@ -287,36 +287,14 @@ fn parse(name: &'static str, kind: Kind, bytes: &[u8]) -> pg_sys::Datum {
             if !is_ip_address(text) {
                 invalid(name, bytes, "not an IP address");
             }
-            let c = CString::new(text).expect("GUC strings have no NUL");
-            PgTryBuilder::new(|| {
-                // SAFETY: inet_in accepts any C string and raises on bad input, caught below.
-                unsafe {
-                    pgrx::direct_function_call_as_datum(
-                        pg_sys::inet_in,
-                        &[c.as_c_str().into_datum()],
-                    )
-                }
-                .expect("inet_in returns a value")
-            })
-            .catch_others(|_| invalid(name, bytes, "not an IP address"))
-            .execute()
+            type_input(pg_sys::inet_in, text)
+                .unwrap_or_else(|| invalid(name, bytes, "not an IP address"))
         }
         Kind::JsonObject => {
             // jsonb itself decides what is valid (any number it takes, any
             // depth it takes): only then is the top level checked.
-            let c = CString::new(text).expect("GUC strings have no NUL");
-            let datum = PgTryBuilder::new(|| {
-                // SAFETY: jsonb_in accepts any C string and raises on bad input, caught below.
-                unsafe {
-                    pgrx::direct_function_call_as_datum(
-                        pg_sys::jsonb_in,
-                        &[c.as_c_str().into_datum()],
-                    )
-                }
-                .expect("jsonb_in returns a value")
-            })
-            .catch_others(|_| invalid(name, bytes, "not valid JSON"))
-            .execute();
+            let datum = type_input(pg_sys::jsonb_in, text)
+                .unwrap_or_else(|| invalid(name, bytes, "not valid JSON"));
             // SAFETY: jsonb_in returned a fresh, untoasted jsonb.
             if !unsafe { pg::jsonb_is_object(datum) } {
                 invalid(name, bytes, "not a JSON object");
@@ -324,6 +302,22 @@ fn parse(name: &'static str, kind: Kind, bytes: &[u8]) -> pg_sys::Datum {
             datum
         }
     }
+}
+
+/// A type's input function (inet_in, jsonb_in) applied to `text`; None when
+/// it refuses the text (its ERROR is caught), so the caller can say which
+/// setting was wrong.
+fn type_input(
+    f: unsafe fn(pg_sys::FunctionCallInfo) -> pg_sys::Datum,
+    text: &str,
+) -> Option<pg_sys::Datum> {
+    let c = CString::new(text).expect("GUC strings have no NUL");
+    PgTryBuilder::new(|| {
+        // SAFETY: an input function takes any C string and raises on bad input, caught below.
+        unsafe { pgrx::direct_function_call_as_datum(f, &[c.as_c_str().into_datum()]) }
+    })
+    .catch_others(|_| None)
+    .execute()
 }
 
 /// An IPv4 or IPv6 address, optionally with a /prefix length, as `inet` takes it.
