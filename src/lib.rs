@@ -37,6 +37,7 @@ pgrx::extension_sql_file!("../sql/api.sql", name = "api", finalize);
 #[pg_guard]
 pub extern "C-unwind" fn _PG_init() {
     actor::register_settings();
+    ledger::register_settings();
     objects::register_invalidation(&[catalog::forget]);
     sealer::register();
 }

@@ -110,7 +110,7 @@ FROM generate_series(1000, 11099) g;
 COMMIT;
 SELECT count(*) FROM audit_seal();
 
--- Block 4: ids past 1.5 million, so verify_audit checks the log in two passes.
+-- Block 4: ids past 1.5 million (passes are cut by rows, not by the span of ids).
 SELECT setval('audit_log_id_seq', 1500000);
 BEGIN;
 SET LOCAL lead_audit.actor_id = 'user-44';
@@ -141,8 +141,9 @@ dump() { # name [TimeZone]: COPY both tables as the README says
     done
 }
 # verify_audit(ARGS)'s (status, audit_id, block_id), in its order, without the ok row.
-sql_findings() { # out, verify_audit arguments
-    q -F $'\t' -c "SELECT status, audit_id, block_id FROM verify_audit($2) WHERE status <> 'ok'" >"$1"
+sql_findings() { # out, verify_audit arguments; SQL_PASS_ROWS: lead_audit.verify_pass_rows
+    q -F $'\t' -c "SET lead_audit.verify_pass_rows = ${SQL_PASS_ROWS:-1000000}" \
+        -c "SELECT status, audit_id, block_id FROM verify_audit($2) WHERE status <> 'ok'" >"$1"
 }
 # The verifier's: every line but the summary (the last one), first three fields.
 run_verifier() { # name, verifier options...: writes NAME.out, NAME.rc, NAME.py
@@ -188,6 +189,9 @@ summary_matches() { # name: the verifier's ok line says what verify_audit's ok r
 echo "== intact ledger"
 dump intact
 agree "intact" intact 0 ""
+cp "$WORK/intact.audit_log" "$WORK/intact-3000.audit_log"
+cp "$WORK/intact.audit_block" "$WORK/intact-3000.audit_block"
+SQL_PASS_ROWS=3000 agree "intact, passes of 3000 rows" intact-3000 0 "" --pass-rows 3000
 check_cmd "intact: the verifier's summary counts rows, blocks and unsealed rows as verify_audit does" summary_matches intact
 check_cmd "intact: 4 blocks sealed, rows left unsealed" has -E '^ok: [0-9]+ audit rows verified \([0-9]+ sealed in 4 blocks, [1-9][0-9]* not sealed yet\)' "$WORK/intact.out"
 for tz in Asia/Kathmandu America/St_Johns; do # +05:45, -03:30 (or -02:30)
@@ -248,15 +252,22 @@ UPDATE audit_log SET user_agent = 'edited' WHERE id = (SELECT max(id) FROM audit
 UPDATE audit_block SET block_hash = sha256('forged') WHERE id = 2;
 SQL
 dump tampered
+cp "$WORK/tampered.audit_log" "$WORK/tampered-5000.audit_log"
+cp "$WORK/tampered.audit_block" "$WORK/tampered-5000.audit_block"
 agree "tampered" tampered 1 ""
 for status in modified deleted forged moved block_modified broken_link unsealed; do
     check_cmd "tampered: the verifier reports $status" has "^$status"$'\t' "$WORK/tampered.out"
 done
 check_cmd "tampered: ids swapped within block 1 are moved" \
     has_lines "$WORK/tampered.out" $'moved\t7\t1' $'moved\t8\t1'
-# verify_audit looks for a carried checksum among the leaves of the same pass of a million ids.
-check_cmd "tampered: ids swapped across passes are modified, as verify_audit says" \
-    has_lines "$WORK/tampered.out" $'modified\t9\t1' $'modified\t1500002\t4'
+# Ids 1.5 million apart are still one pass: passes hold a million rows, not ids.
+check_cmd "tampered: ids swapped between block 1 and block 4 are moved (one pass)" \
+    has_lines "$WORK/tampered.out" $'moved\t9\t1' $'moved\t1500002\t4'
+# In passes of 5000 rows, verify_audit looks for a carried checksum among the
+# leaves of the same pass only, and both verifiers cut the passes alike.
+SQL_PASS_ROWS=5000 agree "tampered, passes of 5000 rows" tampered-5000 1 "" --pass-rows 5000
+check_cmd "tampered, passes of 5000 rows: ids swapped across passes are modified" \
+    has_lines "$WORK/tampered-5000.out" $'modified\t9\t1' $'modified\t1500002\t4'
 
 echo "== tampered blocks: a block cut short, a block deleted, a seal time edited"
 q >/dev/null <<'SQL'

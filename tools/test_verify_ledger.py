@@ -178,21 +178,16 @@ class Forms(unittest.TestCase):
             changed[i] = bytes([4]) * 32 if isinstance(base[i], bytes) else base[i] + 1
             self.assertNotEqual(v.block_canonical(*changed), form, i)
 
-    def test_passes_as_verify_audit_cuts_them(self):
-        class B:
-            def __init__(self, first, last):
-                self.first_id, self.last_id = first, last
+    def test_passes_follow_the_rows_present_not_the_span_of_their_ids(self):
         full = (v.I64_MIN, v.I64_MAX)
-        self.assertEqual(v.passes(None, None, [], full), [])
-        self.assertEqual(v.passes(1, 999_999, [], full), [full])
-        self.assertEqual(v.passes(1, 10, [B(5, 1_000_000)], full), [full])
-        self.assertEqual(v.passes(1, 10, [B(5, 1_000_001)], full), [(1, 1_000_000), (1_000_001, 1_000_001)])
-        self.assertEqual(v.passes(1, 2_500_000, [], full),
-                         [(1, 1_000_000), (1_000_001, 2_000_000), (2_000_001, 2_500_000)])
-        self.assertEqual(v.passes(1, 2_500_000, [], (5, 1_000_004)), [(5, 1_000_004)])
-        self.assertEqual(v.passes(1, 10, [], (20, 30)), [])
-        # Rust's i64 subtraction wraps: a span past 2^63 is one pass.
-        self.assertEqual(v.passes(v.I64_MIN + 1, v.I64_MAX - 1, [], full), [full])
+        self.assertEqual(v.passes([], full), [full])
+        self.assertEqual(v.passes([5], full), [full])
+        self.assertEqual(v.passes([1, 1_000_001, 4 * 10**18], full),
+                         [(v.I64_MIN, 1_000_000), (1_000_001, 4 * 10**18 - 1), (4 * 10**18, v.I64_MAX)])
+        self.assertEqual(v.passes([7, 9], (5, 20)), [(5, 8), (9, 20)])
+        self.assertEqual(v.passes([], (20, 10)), [])
+        self.assertEqual(v.pass_starts([1, 2, 3, 4, 5, 4 * 10**18], full, 2), [1, 3, 5])
+        self.assertEqual(v.pass_starts([1, 2, 3, 4, 5], (2, 4), 2), [2, 4])
 
 
 def load_fixture():
@@ -367,7 +362,9 @@ class Passes(unittest.TestCase):
         # verify_audit looks for a wrong checksum among the leaves of the same pass only.
         log, blocks = synthetic_ledger([[1, 2, 3], [2_000_001, 2_000_002]])
         log[0][0], log[3][0] = b"2000001", b"1"
-        self.assertEqual(statuses(v.verify(log, blocks)), [("modified", 1, 1), ("modified", 2_000_001, 2)])
+        self.assertEqual(statuses(v.verify(log, blocks, pass_rows=3)), [("modified", 1, 1), ("modified", 2_000_001, 2)])
+        # Ids far apart are one pass when the rows are few: the rows present cut the passes.
+        self.assertEqual(statuses(v.verify(log, blocks)), [("moved", 1, 1), ("moved", 2_000_001, 2)])
 
     def test_order_is_by_audit_id_then_block_nulls_first(self):
         findings = [("deleted", 5, 2, ""), ("broken_link", None, 3, ""), ("forged", 4, None, ""),
@@ -426,7 +423,7 @@ class GoldenVectors(unittest.TestCase):
                 rows = [v.LogRow.from_vector(r) for r in case["rows"]]
                 digest = v.parse_digest(json.dumps(case["digest"])) if case["digest"] else None
                 rng = tuple(case["range"]) if case["range"] else (v.I64_MIN, v.I64_MAX)
-                result = v.verify(rows, blocks, digest, rng)
+                result = v.verify(rows, blocks, digest, rng, case.get("pass_rows", v.PASS_ROWS))
                 # verify_audit's one 'ok' row is this verifier's summary line.
                 found = [[s, a, b] for s, a, b, _ in result.findings]
                 if not result.problems:

@@ -52,9 +52,10 @@ AUDIT_BLOCK_COLUMNS = (
 LOGGED_AT = AUDIT_LOG_COLUMNS.index("logged_at")
 CHECKSUM = AUDIT_LOG_COLUMNS.index("checksum")
 
-# verify_audit() checks a log spanning more audit ids than this in passes
-# (src/ledger/classify.rs, PASS_IDS); a few statuses depend on the passes, so we cut the same.
-PASS_IDS = 1_000_000
+# verify_audit() checks the log in passes of this many rows (src/ledger/classify.rs,
+# PASS_ROWS; lead_audit.verify_pass_rows); a few statuses depend on the passes, so
+# we cut the same (--pass-rows).
+PASS_ROWS = 1_000_000
 I64_MIN, I64_MAX = -(1 << 63), (1 << 63) - 1
 ZERO_HASH = bytes(32)
 # Microseconds between the Unix epoch and PostgreSQL's (2000-01-01).
@@ -438,26 +439,26 @@ def parse_digest(text):
     return block_id, "".join(c.lower() if c.isascii() else c for c in block_hash)
 
 
-def passes(log_min, log_max, blocks, rng):
-    """verify_audit's id ranges (src/ledger/classify.rs, passes()): the requested range,
-    cut where the log and the blocks span PASS_IDS ids or more."""
+def pass_starts(sorted_ids, rng, every):
+    """The ids at positions 0, every, 2 * every, ... of the ids in rng."""
     frm, to = rng
-    lows = [v for v in [log_min] + [b.first_id for b in blocks] if v is not None]
-    highs = [v for v in [log_max] + [b.last_id for b in blocks] if v is not None]
-    if not lows or not highs:
+    inside = sorted_ids[bisect.bisect_left(sorted_ids, frm):bisect.bisect_right(sorted_ids, to)]
+    return inside[::every]
+
+
+def passes(starts, rng):
+    """verify_audit's id ranges (src/ledger/classify.rs, passes()): the requested
+    range cut at the first id of each pass of rows; the first pass begins at the
+    range's start, the last ends at its end."""
+    frm, to = rng
+    if frm > to:
         return []
-    lo, hi = max(min(lows), frm), min(max(highs), to)
-    if lo > hi:
-        return []
-    if wrap_i64(hi - lo) < PASS_IDS:
-        return [(frm, to)]
-    out, start = [], lo
-    while True:
-        end = min(start + PASS_IDS - 1, hi)
-        out.append((start, end))
-        if end >= hi:
-            return out
-        start = end + 1
+    out, begin = [], frm
+    for nxt in starts[1:]:
+        out.append((begin, nxt - 1))
+        begin = nxt
+    out.append((begin, to))
+    return out
 
 
 def _finding(status, audit_id, block_id, detail):
@@ -575,7 +576,7 @@ class Result:
         return f"ok: {counts}; every checksum, block and link matches"
 
 
-def verify(log_rows, block_rows, digest=None, rng=(I64_MIN, I64_MAX)):
+def verify(log_rows, block_rows, digest=None, rng=(I64_MIN, I64_MAX), pass_rows=PASS_ROWS):
     """log_rows, block_rows: parsed COPY rows (lists of bytes|None); digest: (block_id, hex) or None.
     Returns a Result whose findings are (status, audit_id, block_id, detail) in verify_audit's order."""
     blocks = [b if isinstance(b, Block) else Block.from_copy(b) for b in block_rows]
@@ -589,13 +590,11 @@ def verify(log_rows, block_rows, digest=None, rng=(I64_MIN, I64_MAX)):
     if digest is not None:
         findings += check_digest(digest, blocks)
     horizon = max((b.to_xid for b in blocks), default=0)
-    log_min = min((r.id for r in rows), default=None)
-    log_max = max((r.id for r in rows), default=None)
     # verify_audit scans the whole log in table order, a bounded range in id order.
     by_id = sorted(rows, key=lambda r: r.id)
     row_ids = [r.id for r in by_id]
     checked, total, unsealed = set(), 0, 0
-    for frm, to in passes(log_min, log_max, blocks, rng):
+    for frm, to in passes(pass_starts(row_ids, rng, max(1, pass_rows)), rng):
         overlapping = [b for b in blocks if b.first_id <= to and b.last_id >= frm]
         for b in overlapping:
             if b.id not in checked:
@@ -641,12 +640,14 @@ def main(argv=None):
                    help="a digest kept from audit_digest(): its JSON text, or a file holding it")
     p.add_argument("--from-id", type=int, default=I64_MIN, help="verify audit ids from this one (as verify_audit's from_id)")
     p.add_argument("--to-id", type=int, default=I64_MAX, help="verify audit ids up to this one (as verify_audit's to_id)")
+    p.add_argument("--pass-rows", type=int, default=PASS_ROWS,
+                   help="rows per pass, as lead_audit.verify_pass_rows (for tests; default %(default)s)")
     args = p.parse_args(argv)
     try:
         digest = read_digest_arg(args.digest) if args.digest is not None else None
         log_rows = [LogRow.from_copy(r) for r in read_copy(args.audit_log, len(AUDIT_LOG_COLUMNS))]
         block_rows = list(read_copy(args.audit_block, len(AUDIT_BLOCK_COLUMNS)))
-        result = verify(log_rows, block_rows, digest, (args.from_id, args.to_id))
+        result = verify(log_rows, block_rows, digest, (args.from_id, args.to_id), args.pass_rows)
     except (BadInput, OSError, UnicodeDecodeError) as e:
         print(f"verify_ledger: {e}", file=sys.stderr)
         return 2

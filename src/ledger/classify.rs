@@ -9,9 +9,11 @@ use std::collections::HashMap;
 use super::block::StoredBlock;
 use crate::forms::{self, Hash};
 
-/// Audit ids per pass: what bounds the memory of the expected leaves (about
-/// 50 bytes per sealed row), however large the log.
-pub const PASS_IDS: i64 = 1_000_000;
+/// Audit rows per pass: what bounds the memory of the expected leaves (about
+/// 50 bytes per sealed row), however large the log. Passes are cut by the rows
+/// present, never by the span of their ids, so a forged id of 4e18 costs one
+/// row, not 4e12 passes.
+pub const PASS_ROWS: i64 = 1_000_000;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum Status {
@@ -94,8 +96,9 @@ pub struct Digest {
 pub trait Ledger {
     /// Every block, in id order, without row lists.
     fn blocks(&mut self) -> Vec<StoredBlock>;
-    /// The smallest and largest audit_log id.
-    fn log_ends(&mut self) -> (Option<i64>, Option<i64>);
+    /// The ids at positions 0, `every`, 2 * `every`, ... of the audit_log ids
+    /// in `range`, sorted: where passes start.
+    fn pass_starts(&mut self, range: (i64, i64), every: i64) -> Vec<i64>;
     /// Every block, in id order, with row lists for those overlapping `pass`.
     fn blocks_for(&mut self, pass: (i64, i64)) -> Vec<StoredBlock>;
     /// Each audit_log row whose id is in `pass`, in any order.
@@ -104,11 +107,13 @@ pub trait Ledger {
 
 /// Every finding for the audit rows in `range` (and every block and link),
 /// sorted by audit id then block id (NULL first); exactly one `ok` finding
-/// with a summary when there is nothing else.
+/// with a summary when there is nothing else. `pass_rows`: rows per pass
+/// ([`PASS_ROWS`]; smaller in tests).
 pub fn verify(
     ledger: &mut impl Ledger,
     digest: Option<&Digest>,
     range: (i64, i64),
+    pass_rows: i64,
 ) -> Vec<Finding> {
     let blocks = ledger.blocks();
     let mut findings = check_chain(&blocks);
@@ -118,7 +123,8 @@ pub fn verify(
     let horizon = blocks.iter().map(|b| b.to_xid).max().unwrap_or(0);
     let (mut rows, mut unsealed) = (0u64, 0u64);
     let mut leaves_checked = std::collections::HashSet::new();
-    for pass in passes(ledger.log_ends(), &blocks, range) {
+    let starts = ledger.pass_starts(range, pass_rows.max(1));
+    for pass in passes(&starts, range) {
         let loaded = ledger.blocks_for(pass);
         for b in loaded.iter().filter(|b| b.row_ids.is_some()) {
             if leaves_checked.insert(b.id) && !b.leaves_match() {
@@ -149,42 +155,22 @@ pub fn verify(
     findings
 }
 
-/// The id ranges to verify in turn: the requested range, cut where the log
-/// spans more than [`PASS_IDS`] ids. The ends of the log come from both the
-/// rows and the blocks, so a deleted last row is still looked for.
-pub fn passes(
-    (log_min, log_max): (Option<i64>, Option<i64>),
-    blocks: &[StoredBlock],
-    (from, to): (i64, i64),
-) -> Vec<(i64, i64)> {
-    let lo = log_min
-        .into_iter()
-        .chain(blocks.iter().map(|b| b.first_id))
-        .min();
-    let hi = log_max
-        .into_iter()
-        .chain(blocks.iter().map(|b| b.last_id))
-        .max();
-    let (Some(lo), Some(hi)) = (lo.map(|l| l.max(from)), hi.map(|h| h.min(to))) else {
-        return Vec::new();
-    };
-    if lo > hi {
+/// The id ranges to verify in turn: the requested range, cut at `starts`
+/// (the first id of each pass of rows, see [`Ledger::pass_starts`]). The
+/// first pass begins at the range's start and the last ends at its end, so
+/// sealed rows that are gone (below, between or above the rows present) fall
+/// into some pass and are looked for.
+pub fn passes(starts: &[i64], (from, to): (i64, i64)) -> Vec<(i64, i64)> {
+    if from > to {
         return Vec::new();
     }
-    if hi.wrapping_sub(lo) < PASS_IDS && hi.wrapping_sub(lo) >= 0 {
-        // One pass over the range as asked (a sequential scan when it is everything).
-        return vec![(from, to)];
+    let mut out = Vec::with_capacity(starts.len().max(1));
+    let mut begin = from;
+    for &next in starts.iter().skip(1) {
+        out.push((begin, next - 1));
+        begin = next;
     }
-    let mut out = Vec::new();
-    let mut start = lo;
-    loop {
-        let end = start.saturating_add(PASS_IDS - 1).min(hi);
-        out.push((start, end));
-        if end >= hi {
-            break;
-        }
-        start = end + 1;
-    }
+    out.push((begin, to));
     out
 }
 
@@ -447,9 +433,15 @@ mod unit {
             self.blocks_for((i64::MAX, i64::MIN))
         }
 
-        fn log_ends(&mut self) -> (Option<i64>, Option<i64>) {
-            let ids = self.rows.iter().map(|r| r.id);
-            (ids.clone().min(), ids.max())
+        fn pass_starts(&mut self, (from, to): (i64, i64), every: i64) -> Vec<i64> {
+            let mut ids: Vec<i64> = self
+                .rows
+                .iter()
+                .map(|r| r.id)
+                .filter(|&id| id >= from && id <= to)
+                .collect();
+            ids.sort_unstable();
+            ids.into_iter().step_by(every as usize).collect()
         }
 
         fn blocks_for(&mut self, (from, to): (i64, i64)) -> Vec<StoredBlock> {
@@ -487,13 +479,15 @@ mod unit {
                 block_id: d["block_id"].as_i64().unwrap(),
                 block_hash: d["block_hash"].as_str().unwrap().to_string(),
             });
+            let pass_rows = case["pass_rows"].as_i64().unwrap_or(PASS_ROWS);
             let range = case["range"].as_array().map_or((i64::MIN, i64::MAX), |r| {
                 (r[0].as_i64().unwrap(), r[1].as_i64().unwrap())
             });
-            let found: Vec<serde_json::Value> = verify(&mut ledger, digest.as_ref(), range)
-                .into_iter()
-                .map(|f| serde_json::json!([f.status.as_str(), f.audit_id, f.block_id]))
-                .collect();
+            let found: Vec<serde_json::Value> =
+                verify(&mut ledger, digest.as_ref(), range, pass_rows)
+                    .into_iter()
+                    .map(|f| serde_json::json!([f.status.as_str(), f.audit_id, f.block_id]))
+                    .collect();
             assert_eq!(
                 &found,
                 case["findings"].as_array().unwrap(),
@@ -504,21 +498,19 @@ mod unit {
     }
 
     #[test]
-    fn a_huge_span_of_ids_is_cut_into_passes_without_overflow() {
-        let p = passes((Some(1), Some(2_500_000)), &[], (i64::MIN, i64::MAX));
+    fn passes_follow_the_rows_present_not_the_span_of_their_ids() {
+        let full = (i64::MIN, i64::MAX);
+        assert_eq!(passes(&[], full), vec![full]);
+        assert_eq!(passes(&[5], full), vec![full]);
         assert_eq!(
-            p,
+            passes(&[1, 1_000_001, 4_000_000_000_000_000_000], full),
             vec![
-                (1, 1_000_000),
-                (1_000_001, 2_000_000),
-                (2_000_001, 2_500_000)
+                (i64::MIN, 1_000_000),
+                (1_000_001, 3_999_999_999_999_999_999),
+                (4_000_000_000_000_000_000, i64::MAX)
             ]
         );
-        assert_eq!(
-            passes((Some(5), Some(9)), &[], (i64::MIN, i64::MAX)),
-            vec![(i64::MIN, i64::MAX)]
-        );
-        assert_eq!(passes((None, None), &[], (i64::MIN, i64::MAX)), vec![]);
-        assert_eq!(passes((Some(5), Some(9)), &[], (10, 20)), vec![]);
+        assert_eq!(passes(&[7, 9], (5, 20)), vec![(5, 8), (9, 20)]);
+        assert_eq!(passes(&[], (20, 10)), vec![]);
     }
 }

@@ -12,3 +12,5 @@ pub mod block;
 pub mod classify;
 mod seal;
 mod verify;
+
+pub use verify::register_settings;

@@ -4,6 +4,7 @@
 //! heap or index scan with per-row memory, each row's checksum recomputed
 //! with the row form (`forms::row`).
 
+use pgrx::guc::{GucContext, GucFlags, GucRegistry, GucSetting};
 use pgrx::pg_sys::{self, Datum};
 use pgrx::prelude::*;
 use pgrx::PgMemoryContexts;
@@ -15,6 +16,23 @@ use crate::forms;
 use crate::objects::{self, Objects};
 use crate::pg;
 use crate::record::{col, NCOLS};
+
+/// Rows per pass (a developer setting: tests lower it to check passes on
+/// small logs; the default bounds memory to a few tens of MB).
+static PASS_ROWS: GucSetting<i32> = GucSetting::<i32>::new(classify::PASS_ROWS as i32);
+
+pub fn register_settings() {
+    GucRegistry::define_int_guc(
+        c"lead_audit.verify_pass_rows",
+        c"Audit rows verify_audit() checks per pass (for tests).",
+        c"Each pass holds the sealed checksums of its rows in memory; the default suits any log.",
+        &PASS_ROWS,
+        1,
+        i32::MAX,
+        GucContext::Suset,
+        GucFlags::default(),
+    );
+}
 
 #[pg_extern(volatile)]
 fn verify_audit(
@@ -35,7 +53,7 @@ fn verify_audit(
     let mut ledger = Database {
         objs: objects::objects(),
     };
-    let findings = classify::verify(&mut ledger, digest.as_ref(), range);
+    let findings = classify::verify(&mut ledger, digest.as_ref(), range, PASS_ROWS.get().into());
     TableIterator::new(findings.into_iter().map(|f| {
         (
             f.status.as_str().to_string(),
@@ -113,12 +131,16 @@ impl Ledger for Database {
         self.load_blocks((i64::MAX, i64::MIN)).or_report()
     }
 
-    fn log_ends(&mut self) -> (Option<i64>, Option<i64>) {
-        Spi::get_two::<i64, i64>(
-            &self
-                .objs
-                .sql(include_str!("../../sql/queries/verify_log_ends.sql")),
-        )
+    fn pass_starts(&mut self, (from, to): (i64, i64), every: i64) -> Vec<i64> {
+        let query = self
+            .objs
+            .sql(include_str!("../../sql/queries/verify_pass_starts.sql"));
+        Spi::connect(|client| {
+            client
+                .select(&query, None, &[from.into(), to.into(), every.into()])?
+                .filter_map(|row| row.get::<i64>(1).transpose())
+                .collect::<Result<Vec<i64>, _>>()
+        })
         .map_err(|e| AuditError::spi("could not read audit_log", e))
         .or_report()
     }

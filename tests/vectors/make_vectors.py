@@ -93,11 +93,18 @@ def cases(base, digest):
     U = ["unsealed", None, None]
     out = []
 
-    def case(name, change, findings, digest_=None, range_=None):
+    def case(name, change, findings, digest_=None, range_=None, pass_rows=None):
         ledger = copy.deepcopy(base)
         change(ledger)
-        out.append({"name": name, "blocks": ledger["blocks"], "rows": ledger["rows"], "digest": digest_,
-                    "range": range_, "findings": findings})
+        c = {"name": name, "blocks": ledger["blocks"], "rows": ledger["rows"], "digest": digest_,
+             "range": range_, "findings": findings}
+        if pass_rows is not None:
+            c["pass_rows"] = pass_rows
+        out.append(c)
+
+    def swap_checksums(ledger, a, b):
+        ra, rb = row(ledger, a), row(ledger, b)
+        ra["stored"], rb["stored"] = rb["stored"], ra["stored"]
 
     case("intact", lambda l: None, [["ok", None, None]])
     case("a sealed row's content edited", lambda l: row(l, 5).update(computed=other_hash(row(l, 5)["computed"])),
@@ -146,6 +153,18 @@ def cases(base, digest):
          [["ok", None, None]], None, [20, 24])
     case("a range that holds an edited row", lambda l: row(l, 5).update(computed=row(l, 6)["computed"]),
          [["modified", 5, 1]], None, [1, 19])
+    case("a row forged with a huge id (one row: one more row to check, not 4e12 passes)",
+         lambda l: l["rows"].append({"id": 4 * 10**18, "tx_id": 776, "stored": "cd" * 32, "computed": "cd" * 32}),
+         [U, ["forged", 4 * 10**18, None]])
+    case("a row forged with a negative id",
+         lambda l: l["rows"].append({"id": -5, "tx_id": 776, "stored": "cd" * 32, "computed": "cd" * 32}),
+         [U, ["forged", -5, None]])
+    case("checksums swapped between rows 3 and 20, one pass", lambda l: swap_checksums(l, 3, 20),
+         [U, ["moved", 3, 1], ["moved", 20, 2]])
+    case("checksums swapped between rows 3 and 20, passes of 10 rows (each pass knows its own leaves)",
+         lambda l: swap_checksums(l, 3, 20), [U, ["modified", 3, 1], ["modified", 20, 2]], pass_rows=10)
+    case("a sealed row deleted, passes of 10 rows", lambda l: l["rows"].remove(row(l, 10)),
+         [U, ["deleted", 10, 1]], pass_rows=10)
     return out
 
 
