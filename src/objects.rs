@@ -2,10 +2,12 @@
 //! its sequence and indexes, `audit_table`. Found once per backend and
 //! dropped when a relcache invalidation names one of them.
 //!
-//! This module also owns the one relcache invalidation callback of the
-//! library: other per-backend caches (the table catalog) register a listener
-//! with [`register_invalidation`] instead of a callback of their own, so the
-//! order in which caches are dropped is in one place.
+//! This module also owns the library's invalidation callbacks: other
+//! per-backend caches (the table catalog) register a listener with
+//! [`register_invalidation`] instead of callbacks of their own, so what drops
+//! which cache is in one place. A relcache invalidation names one relation;
+//! a change to any schema (a rename sends no relcache invalidation for the
+//! tables in it, whose qualified names the caches hold) drops everything.
 //!
 //! The SQL that Rust runs lives in `sql/queries/*.sql`, written with
 //! `@extschema@` where the extension's schema goes, as in the extension's own
@@ -78,14 +80,35 @@ thread_local! {
     static LISTENERS: RefCell<Vec<fn(Oid)>> = const { RefCell::new(Vec::new()) };
 }
 
-/// Registers the library's relcache callback (once, from `_PG_init`), which
-/// drops the objects when they are named and tells each of `listeners`.
+/// Registers the library's invalidation callbacks (once, from `_PG_init`),
+/// which drop the objects when they are named and tell each of `listeners`
+/// (with `InvalidOid` for "everything").
 pub fn register_invalidation(listeners: &[fn(Oid)]) {
     LISTENERS.with_borrow_mut(|l| l.extend_from_slice(listeners));
-    // SAFETY: called once from _PG_init; the callback lives as long as the library.
+    // SAFETY: called once from _PG_init; the callbacks live as long as the library.
     unsafe {
-        pg_sys::CacheRegisterRelcacheCallback(Some(on_relcache_invalidation), Datum::from(0))
-    };
+        pg_sys::CacheRegisterRelcacheCallback(Some(on_relcache_invalidation), Datum::from(0));
+        pg_sys::CacheRegisterSyscacheCallback(
+            pg_sys::SysCacheIdentifier::NAMESPACEOID as i32,
+            Some(on_namespace_invalidation),
+            Datum::from(0),
+        );
+    }
+}
+
+/// A schema was created, renamed, dropped or altered: every cached
+/// qualified name may be stale, and so may the extension's schema name.
+///
+/// # Safety
+/// Called by PostgreSQL's invalidation machinery only.
+#[pg_guard]
+unsafe extern "C-unwind" fn on_namespace_invalidation(
+    _arg: Datum,
+    _cacheid: std::ffi::c_int,
+    _hashvalue: u32,
+) {
+    // SAFETY: the same contract as the relcache callback's; InvalidOid means all.
+    unsafe { on_relcache_invalidation(Datum::from(0), Oid::INVALID) };
 }
 
 /// # Safety

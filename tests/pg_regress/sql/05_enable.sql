@@ -48,3 +48,14 @@ SELECT try($$ SELECT audit_enable('audit_block') $$);
 SELECT try($$ SELECT audit_enable('audit_table') $$);
 -- The internal invalidation call is harmless for an oid that names nothing.
 SELECT try($$ SELECT _audit_invalidate(0) $$);
+
+-- A schema renamed after this session wrote to a table in it: the next rows
+-- carry the new name (a schema rename sends no relcache invalidation for its
+-- tables; lead_audit drops its cached names on any schema change).
+CREATE SCHEMA crm;
+CREATE TABLE crm.accounts (id int PRIMARY KEY, name text);
+SELECT audit_enable('crm.accounts') IS NOT NULL AS enabled;
+INSERT INTO crm.accounts VALUES (1, 'before');
+ALTER SCHEMA crm RENAME TO sales;
+INSERT INTO sales.accounts VALUES (2, 'after');
+SELECT table_name, record_pk FROM audit_log WHERE table_oid = 'sales.accounts'::regclass ORDER BY id;
