@@ -38,3 +38,19 @@ SELECT action, record_pk, actor_id, db_user FROM log WHERE table_name = 'public.
 SELECT try($$ UPDATE audit_log SET actor_id = 'x' $$);
 SELECT try($$ DELETE FROM audit_log $$);
 SELECT try($$ TRUNCATE audit_log $$);
+
+-- An auditor needs one grant: SELECT on audit_log (audit_block is readable by
+-- everyone). Without it, verify_audit says so with 42501.
+SELECT count(*) > 0 AS sealed FROM audit_seal();
+SET client_min_messages = warning;
+DROP ROLE IF EXISTS auditor; -- left by an earlier run (its database is gone)
+RESET client_min_messages;
+CREATE ROLE auditor LOGIN;
+\c - auditor
+SELECT try($$ SELECT * FROM verify_audit() $$);
+\c - postgres
+GRANT SELECT ON audit_log TO auditor;
+\c - auditor
+SELECT status FROM verify_audit();
+SELECT try($$ DELETE FROM audit_log $$);
+\c - postgres

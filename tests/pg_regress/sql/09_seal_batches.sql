@@ -25,3 +25,21 @@ DELETE FROM audit_log WHERE id = 2500003;
 RESET session_replication_role;
 SELECT status, audit_id, block_id FROM verify_audit();
 SELECT status, audit_id FROM verify_audit(from_id => 2000000, to_id => 3000000);
+
+-- An auditor whose search_path puts look-alike operators first (an exact type
+-- match wins over pg_catalog's operator that needs a cast) gets the same
+-- findings: every query verify_audit runs names pg_catalog's operators.
+CREATE SCHEMA lookalike;
+CREATE FUNCTION lookalike.zero(numeric, integer) RETURNS numeric LANGUAGE sql AS 'SELECT 0::numeric';
+CREATE OPERATOR lookalike.* (LEFTARG = numeric, RIGHTARG = integer, FUNCTION = lookalike.zero);
+CREATE FUNCTION lookalike.never(bigint, bigint) RETURNS boolean LANGUAGE sql AS 'SELECT false';
+CREATE OPERATOR lookalike.<= (LEFTARG = bigint, RIGHTARG = bigint, FUNCTION = lookalike.never);
+CREATE OPERATOR lookalike.>= (LEFTARG = bigint, RIGHTARG = bigint, FUNCTION = lookalike.never);
+CREATE FUNCTION lookalike.min(bigint) RETURNS bigint LANGUAGE sql AS 'SELECT 0::bigint';
+CREATE TEMP TABLE plain AS SELECT * FROM verify_audit();
+SET search_path = lookalike, public, pg_catalog;
+CREATE TEMP TABLE shadowed AS SELECT * FROM verify_audit();
+RESET search_path;
+SELECT (SELECT count(*) FROM plain) AS findings,
+       NOT EXISTS (SELECT * FROM plain EXCEPT ALL SELECT * FROM shadowed)
+       AND NOT EXISTS (SELECT * FROM shadowed EXCEPT ALL SELECT * FROM plain) AS same_findings;
