@@ -209,9 +209,9 @@ $$;
 
 -- ---------------------------------------------------------------------------
 -- DDL guard. A table owner who is not a superuser cannot quietly switch
--- auditing off: dropping lead_audit's triggers on an audited table, or
--- disabling them (DISABLE TRIGGER, or ENABLE REPLICA TRIGGER, which fires
--- only on replicas), fails; audit_disable() is the way (it runs as the
+-- auditing off: dropping lead_audit's triggers on an audited table, renaming
+-- them, or disabling them (DISABLE TRIGGER, or ENABLE REPLICA TRIGGER, which
+-- fires only on replicas), fails; audit_disable() is the way (it runs as the
 -- extension's owner). And partitions created or attached later get their
 -- TRUNCATE trigger, as audit_enable would have given them.
 -- ---------------------------------------------------------------------------
@@ -236,21 +236,34 @@ DECLARE
     trig record;
     part regclass;
     superuser boolean := (SELECT rolsuper FROM pg_roles WHERE rolname = current_user);
+    -- lead_audit's triggers are known by the functions they run, not by their
+    -- names: a renamed trigger is still ours.
+    ours oid[] := ARRAY['@extschema@.audit_capture_row()'::regprocedure,
+                        '@extschema@.audit_capture_truncate()'::regprocedure]::oid[];
 BEGIN
-    FOR cmd IN SELECT DISTINCT objid FROM pg_event_trigger_ddl_commands()
-               WHERE object_type IN ('table', 'table column') AND classid = 'pg_class'::regclass LOOP
-        CONTINUE WHEN to_regclass(cmd.objid::regclass::text) IS NULL
+    -- The tables the commands changed (ALTER TRIGGER names a trigger: its table).
+    FOR cmd IN SELECT DISTINCT CASE WHEN d.classid = 'pg_trigger'::regclass
+                                    THEN (SELECT t.tgrelid FROM pg_trigger t WHERE t.oid = d.objid)
+                                    ELSE d.objid END AS objid
+               FROM pg_event_trigger_ddl_commands() d
+               WHERE (d.object_type IN ('table', 'table column') AND d.classid = 'pg_class'::regclass)
+                  OR d.classid = 'pg_trigger'::regclass LOOP
+        CONTINUE WHEN cmd.objid IS NULL
+                   OR to_regclass(cmd.objid::regclass::text) IS NULL
                    OR NOT @extschema@._audit_is_audited(cmd.objid::regclass);
-        -- Triggers switched off?
+        -- Triggers switched off or renamed?
         IF NOT superuser THEN
-            SELECT t.tgname, t.tgrelid::regclass AS rel INTO trig
+            SELECT t.tgname, t.tgrelid::regclass AS rel,
+                   CASE WHEN t.tgenabled IN ('D', 'R') THEN 'disabled' ELSE 'renamed' END AS what
+            INTO trig
             FROM pg_trigger t
-            WHERE t.tgname IN ('lead_audit_capture', 'lead_audit_truncate') AND t.tgenabled IN ('D', 'R')
+            WHERE t.tgfoid = ANY (ours)
+              AND (t.tgenabled IN ('D', 'R') OR t.tgname NOT IN ('lead_audit_capture', 'lead_audit_truncate'))
               AND t.tgrelid IN (SELECT cmd.objid UNION SELECT relid FROM pg_partition_tree(cmd.objid::regclass))
             ORDER BY t.tgrelid, t.tgname
             LIMIT 1;
             IF FOUND THEN
-                RAISE EXCEPTION 'lead_audit: trigger % on % may not be disabled', trig.tgname, trig.rel
+                RAISE EXCEPTION 'lead_audit: trigger % on % may not be %', trig.tgname, trig.rel, trig.what
                     USING ERRCODE = 'insufficient_privilege',
                           HINT = 'Stop auditing with audit_disable(), which a superuser grants.';
             END IF;
@@ -307,7 +320,7 @@ END;
 $$;
 
 CREATE EVENT TRIGGER lead_audit_guard_alter ON ddl_command_end
-    WHEN TAG IN ('ALTER TABLE', 'CREATE TABLE')
+    WHEN TAG IN ('ALTER TABLE', 'CREATE TABLE', 'ALTER TRIGGER')
     EXECUTE FUNCTION _audit_guard_alter();
 CREATE EVENT TRIGGER lead_audit_guard_drop ON sql_drop
     WHEN TAG IN ('DROP TRIGGER', 'ALTER TABLE', 'DROP TABLE', 'DROP SCHEMA', 'DROP OWNED')

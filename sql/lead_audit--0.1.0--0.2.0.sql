@@ -117,3 +117,62 @@ BEGIN
                   target, coalesce(soft_col::text, 'none'), audit_enable.truncate_rows);
 END;
 $$;
+
+-- The DDL guard knows lead_audit's triggers by their functions, not by their
+-- names, and refuses renaming them: ALTER TRIGGER ... RENAME followed by
+-- DISABLE or DROP of the renamed trigger switched auditing off unseen.
+CREATE OR REPLACE FUNCTION _audit_guard_alter() RETURNS event_trigger
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    cmd  record;
+    trig record;
+    part regclass;
+    superuser boolean := (SELECT rolsuper FROM pg_roles WHERE rolname = current_user);
+    -- lead_audit's triggers are known by the functions they run, not by their
+    -- names: a renamed trigger is still ours.
+    ours oid[] := ARRAY['@extschema@.audit_capture_row()'::regprocedure,
+                        '@extschema@.audit_capture_truncate()'::regprocedure]::oid[];
+BEGIN
+    -- The tables the commands changed (ALTER TRIGGER names a trigger: its table).
+    FOR cmd IN SELECT DISTINCT CASE WHEN d.classid = 'pg_trigger'::regclass
+                                    THEN (SELECT t.tgrelid FROM pg_trigger t WHERE t.oid = d.objid)
+                                    ELSE d.objid END AS objid
+               FROM pg_event_trigger_ddl_commands() d
+               WHERE (d.object_type IN ('table', 'table column') AND d.classid = 'pg_class'::regclass)
+                  OR d.classid = 'pg_trigger'::regclass LOOP
+        CONTINUE WHEN cmd.objid IS NULL
+                   OR to_regclass(cmd.objid::regclass::text) IS NULL
+                   OR NOT @extschema@._audit_is_audited(cmd.objid::regclass);
+        -- Triggers switched off or renamed?
+        IF NOT superuser THEN
+            SELECT t.tgname, t.tgrelid::regclass AS rel,
+                   CASE WHEN t.tgenabled IN ('D', 'R') THEN 'disabled' ELSE 'renamed' END AS what
+            INTO trig
+            FROM pg_trigger t
+            WHERE t.tgfoid = ANY (ours)
+              AND (t.tgenabled IN ('D', 'R') OR t.tgname NOT IN ('lead_audit_capture', 'lead_audit_truncate'))
+              AND t.tgrelid IN (SELECT cmd.objid UNION SELECT relid FROM pg_partition_tree(cmd.objid::regclass))
+            ORDER BY t.tgrelid, t.tgname
+            LIMIT 1;
+            IF FOUND THEN
+                RAISE EXCEPTION 'lead_audit: trigger % on % may not be %', trig.tgname, trig.rel, trig.what
+                    USING ERRCODE = 'insufficient_privilege',
+                          HINT = 'Stop auditing with audit_disable(), which a superuser grants.';
+            END IF;
+        END IF;
+        -- New partitions: add the TRUNCATE trigger.
+        FOR part IN SELECT relid FROM pg_partition_tree(cmd.objid::regclass) p
+                    WHERE NOT EXISTS (SELECT 1 FROM pg_trigger t
+                                      WHERE t.tgrelid = p.relid AND t.tgname = 'lead_audit_truncate') LOOP
+            EXECUTE format('CREATE TRIGGER lead_audit_truncate BEFORE TRUNCATE ON %s '
+                           'FOR EACH STATEMENT EXECUTE FUNCTION @extschema@.audit_capture_truncate()', part);
+        END LOOP;
+    END LOOP;
+END;
+$$;
+DROP EVENT TRIGGER lead_audit_guard_alter;
+CREATE EVENT TRIGGER lead_audit_guard_alter ON ddl_command_end
+    WHEN TAG IN ('ALTER TABLE', 'CREATE TABLE', 'ALTER TRIGGER')
+    EXECUTE FUNCTION _audit_guard_alter();

@@ -19,6 +19,10 @@ SELECT try($$ ALTER TABLE owned DISABLE TRIGGER lead_audit_capture $$);
 SELECT try($$ ALTER TABLE owned_eu DISABLE TRIGGER lead_audit_truncate $$);
 SELECT try($$ ALTER TABLE owned ENABLE REPLICA TRIGGER lead_audit_capture $$);
 SELECT try($$ ALTER TABLE owned DISABLE TRIGGER USER $$);
+-- Renaming one of lead_audit's triggers is refused too: a renamed trigger
+-- could be disabled or dropped under a name the guard did not know.
+SELECT try($$ ALTER TRIGGER lead_audit_capture ON owned RENAME TO innocent $$);
+SELECT try($$ ALTER TRIGGER lead_audit_truncate ON owned_eu RENAME TO innocent $$);
 -- Other DDL goes through.
 ALTER TABLE owned ADD COLUMN note text;
 -- A partition created or attached later gets the TRUNCATE trigger.
@@ -43,6 +47,8 @@ CREATE TABLE su_table (id int PRIMARY KEY);
 SELECT audit_enable('su_table') IS NOT NULL AS enabled;
 ALTER TABLE su_table DISABLE TRIGGER lead_audit_capture;
 ALTER TABLE su_table ENABLE TRIGGER lead_audit_capture;
+ALTER TRIGGER lead_audit_capture ON su_table RENAME TO renamed_by_the_dba;
+SELECT tgname FROM pg_trigger WHERE tgrelid = 'su_table'::regclass ORDER BY tgname;
 DROP TABLE su_table;
 REVOKE CREATE ON SCHEMA public FROM table_owner;
 DROP ROLE table_owner;
