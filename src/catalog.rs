@@ -169,7 +169,9 @@ fn settings(relid: Oid) -> Result<(Option<String>, bool), AuditError> {
             row.get::<bool>(2)?.unwrap_or(true),
         )))
     })
-    .map_err(|e| AuditError::spi("could not read a table's settings from audit_table", e))?;
+    .map_err(AuditError::spi(
+        "could not read a table's settings from audit_table",
+    ))?;
     Ok(found.unwrap_or((None, true)))
 }
 

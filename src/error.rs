@@ -37,10 +37,11 @@ pub enum AuditError {
 }
 
 impl AuditError {
-    /// An SPI failure while reading or writing the extension's own tables:
-    /// the query is ours and fixed, so only an altered installation gets here.
-    pub fn spi(what: &str, error: pgrx::spi::SpiError) -> AuditError {
-        AuditError::BrokenInstall {
+    /// The mapping of an SPI failure while reading or writing the extension's
+    /// own tables (`.map_err(AuditError::spi("could not read ..."))`): the
+    /// query is ours and fixed, so only an altered installation gets here.
+    pub fn spi(what: &'static str) -> impl Fn(pgrx::spi::SpiError) -> AuditError + Copy {
+        move |error| AuditError::BrokenInstall {
             reason: format!("{what}: {error}"),
         }
     }

@@ -143,7 +143,7 @@ pub fn objects() -> Rc<Objects> {
 fn load() -> Result<Objects, AuditError> {
     let generation = GENERATION.get();
     let found = Spi::get_two::<Oid, String>(include_str!("../sql/queries/extension_schema.sql"))
-        .map_err(|e| AuditError::spi("could not find the extension's schema", e))?;
+        .map_err(AuditError::spi("could not find the extension's schema"))?;
     let (Some(namespace), Some(schema)) = found else {
         return Err(broken("the extension is not installed in this database"));
     };

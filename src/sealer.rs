@@ -74,8 +74,11 @@ pub extern "C-unwind" fn lead_audit_sealer_main(_arg: pg_sys::Datum) {
 
 /// Seals if the extension is installed in this database (it may come later).
 fn seal_once() {
-    let schema = Spi::get_one::<String>(include_str!("../sql/queries/sealer_schema.sql"));
-    if let Ok(Some(schema)) = schema {
+    // The same look-up as the objects cache's, which would raise instead of
+    // answering "not installed (yet)".
+    let found =
+        Spi::get_two::<pg_sys::Oid, String>(include_str!("../sql/queries/extension_schema.sql"));
+    if let Ok((_, Some(schema))) = found {
         let query = include_str!("../sql/queries/sealer_seal.sql").replace("@extschema@", &schema);
         if let Err(e) = Spi::get_one::<i64>(&query) {
             warning!("lead_audit sealer: {e}");

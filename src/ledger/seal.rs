@@ -75,10 +75,6 @@ fn audit_seal() -> TableIterator<
     )
 }
 
-fn spi(what: &'static str) -> impl FnOnce(pgrx::spi::SpiError) -> AuditError {
-    move |e| AuditError::spi(what, e)
-}
-
 fn corrupt(reason: String) -> AuditError {
     AuditError::CorruptLedger { reason }
 }
@@ -93,7 +89,7 @@ fn seal(
             None,
             &[SEAL_LOCK_KEY.into()],
         )
-        .map_err(spi("could not take the sealers' lock"))?;
+        .map_err(AuditError::spi("could not take the sealers' lock"))?;
     let horizon = horizon(client)?;
     let (mut prev, from_xid) = chain_head(client, objs)?;
     if horizon <= from_xid {
@@ -133,7 +129,7 @@ fn horizon(client: &mut SpiClient<'_>) -> Result<i64, AuditError> {
             &[],
         )
         .and_then(|rows| rows.first().get_one::<String>())
-        .map_err(spi("could not read the snapshot's horizon"))?;
+        .map_err(AuditError::spi("could not read the snapshot's horizon"))?;
     text.as_deref()
         .and_then(|t| t.parse().ok())
         .ok_or_else(|| AuditError::BrokenInstall {
@@ -152,20 +148,20 @@ fn chain_head(
             None,
             &[],
         )
-        .map_err(spi("could not read the last block"))?;
+        .map_err(AuditError::spi("could not read the last block"))?;
     if last.is_empty() {
         return Ok(((0, [0; 32]), 0));
     }
     let row = last.first();
     let id = row
         .get::<i64>(1)
-        .map_err(spi("could not read the last block"))?;
+        .map_err(AuditError::spi("could not read the last block"))?;
     let to_xid = row
         .get::<i64>(2)
-        .map_err(spi("could not read the last block"))?;
+        .map_err(AuditError::spi("could not read the last block"))?;
     let hash = row
         .get::<Vec<u8>>(3)
-        .map_err(spi("could not read the last block"))?;
+        .map_err(AuditError::spi("could not read the last block"))?;
     match (id, to_xid, hash.as_deref().and_then(hash32)) {
         (Some(id), Some(to_xid), Some(hash)) => Ok(((id, hash), to_xid)),
         _ => Err(corrupt(format!(
@@ -178,16 +174,18 @@ fn chain_head(
 fn fetch_leaves(client: &mut SpiClient<'_>, cursor: &str) -> Result<Vec<Leaf>, AuditError> {
     let mut rows = client
         .find_cursor(cursor)
-        .map_err(spi("could not find the sealing cursor"))?;
+        .map_err(AuditError::spi("could not find the sealing cursor"))?;
     let mut leaves = Vec::with_capacity(MAX_BLOCK_ROWS);
     for row in rows
         .fetch(MAX_BLOCK_ROWS as i64)
-        .map_err(spi("could not read audit_log"))?
+        .map_err(AuditError::spi("could not read audit_log"))?
     {
-        let id = row.get::<i64>(1).map_err(spi("could not read audit_log"))?;
+        let id = row
+            .get::<i64>(1)
+            .map_err(AuditError::spi("could not read audit_log"))?;
         let checksum = row
             .get::<Vec<u8>>(2)
-            .map_err(spi("could not read audit_log"))?;
+            .map_err(AuditError::spi("could not read audit_log"))?;
         let (Some(id), Some(checksum)) = (id, checksum.as_deref().and_then(hash32)) else {
             return Err(corrupt(format!(
                 "audit_log row {id:?} has a NULL id or a checksum that is not 32 bytes; it cannot be sealed"
@@ -229,7 +227,7 @@ fn insert_block(
                 hash.to_vec().into(),
             ],
         )
-        .map_err(spi("could not write a block"))?;
+        .map_err(AuditError::spi("could not write a block"))?;
     Ok(())
 }
 

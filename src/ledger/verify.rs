@@ -89,7 +89,7 @@ impl Database {
         let query = self
             .objs
             .sql(include_str!("../../sql/queries/verify_blocks.sql"));
-        let read = |e| AuditError::spi("could not read audit_block", e);
+        let read = AuditError::spi("could not read audit_block");
         Spi::connect(|client| {
             let mut blocks = Vec::new();
             for row in client
@@ -141,7 +141,7 @@ impl Ledger for Database {
                 .filter_map(|row| row.get::<i64>(1).transpose())
                 .collect::<Result<Vec<i64>, _>>()
         })
-        .map_err(|e| AuditError::spi("could not read audit_log", e))
+        .map_err(AuditError::spi("could not read audit_log"))
         .or_report()
     }
 
