@@ -24,11 +24,18 @@ CREATE TABLE audit_log (
     context          jsonb,
     db_user          text        NOT NULL,
     application_name text,
-    checksum         bytea       NOT NULL
+    checksum         bytea       NOT NULL,
+    -- Since 0.2.0: 'committed' for a change its transaction committed,
+    -- 'failed' for an attempt that aborted (written afterwards by the attempts
+    -- worker, with `error`). NULL on rows written by 0.1.0: their checksum is
+    -- the row form v1; a row with an outcome has the row form v2.
+    outcome          text
+        CHECK (outcome IN ('committed', 'failed')),
+    error            jsonb
 );
 
 COMMENT ON TABLE audit_log IS
-    'lead_audit: one row per changed row of an audited table; append-only, checksummed';
+    'lead_audit: one row per changed row of an audited table, and one per failed attempt; append-only, checksummed';
 
 -- Ids come from this sequence, in insertion order.
 CREATE SEQUENCE audit_log_id_seq AS bigint OWNED BY audit_log.id;

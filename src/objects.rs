@@ -30,6 +30,8 @@ pub struct Objects {
     pub audit_log: Oid,
     pub audit_table: Oid,
     pub sequence: Oid,
+    /// Which columns audit_log has (0.1.0's until the extension is updated).
+    pub shape: record::Shape,
     /// audit_log's indexes, with what an index insert needs.
     pub indexes: Vec<IndexTarget>,
     generation: u64,
@@ -166,6 +168,7 @@ fn load() -> Result<Objects, AuditError> {
         audit_log,
         audit_table,
         sequence,
+        shape: record::Shape::Current,
         indexes: Vec::new(),
         generation,
         mcxt,
@@ -174,9 +177,9 @@ fn load() -> Result<Objects, AuditError> {
     // and closed with its lock kept to the end of the transaction.
     unsafe {
         let rel = pg_sys::table_open(audit_log, pg_sys::RowExclusiveLock as i32);
-        let checked = check_columns(rel).and_then(|()| index_targets(rel, mcxt));
+        let checked = check_columns(rel).and_then(|shape| Ok((shape, index_targets(rel, mcxt)?)));
         pg_sys::table_close(rel, pg_sys::NoLock as i32);
-        objs.indexes = checked?;
+        (objs.shape, objs.indexes) = checked?;
     }
     Ok(objs)
 }
@@ -187,11 +190,11 @@ fn broken(reason: &str) -> AuditError {
     }
 }
 
-/// audit_log must still have exactly the columns this version writes.
+/// audit_log must still have exactly the columns of a version this one writes.
 ///
 /// # Safety
 /// `rel` must be an open relation.
-unsafe fn check_columns(rel: pg_sys::Relation) -> Result<(), AuditError> {
+unsafe fn check_columns(rel: pg_sys::Relation) -> Result<record::Shape, AuditError> {
     // SAFETY: an open relation has a valid descriptor with `natts` attributes.
     let attrs = unsafe {
         let desc = (*rel).rd_att;
@@ -204,13 +207,9 @@ unsafe fn check_columns(rel: pg_sys::Relation) -> Result<(), AuditError> {
             a.attisdropped,
         )
     });
-    if record::matches(columns) {
-        Ok(())
-    } else {
-        Err(broken(
-            "audit_log does not have the columns this version of lead_audit writes (was it altered?)",
-        ))
-    }
+    record::shape(columns).ok_or_else(|| {
+        broken("audit_log does not have the columns this version of lead_audit writes (was it altered?)")
+    })
 }
 
 /// Every index of audit_log, with what index_insert needs. Indexes on

@@ -34,7 +34,7 @@ impl Kind {
     }
 }
 
-pub const NCOLS: usize = 19;
+pub const NCOLS: usize = 21;
 
 /// The columns of `audit_log`, in table order (see sql/schema.sql).
 pub const COLUMNS: [(&str, Kind); NCOLS] = [
@@ -57,6 +57,8 @@ pub const COLUMNS: [(&str, Kind); NCOLS] = [
     ("db_user", Kind::Text),
     ("application_name", Kind::Text),
     ("checksum", Kind::Checksum),
+    ("outcome", Kind::Text),
+    ("error", Kind::Jsonb),
 ];
 
 /// Column positions in [`COLUMNS`].
@@ -80,6 +82,8 @@ pub mod col {
     pub const DB_USER: usize = 16;
     pub const APPLICATION_NAME: usize = 17;
     pub const CHECKSUM: usize = 18;
+    pub const OUTCOME: usize = 19;
+    pub const ERROR: usize = 20;
 }
 
 /// One audit row being assembled; every column starts NULL.
@@ -110,16 +114,38 @@ impl Row {
     }
 }
 
-/// Whether a table's columns, given as (name, type, dropped), are exactly
-/// [`COLUMNS`]: the writer forms tuples by position, so any difference
-/// (a column added, dropped, renamed or retyped by hand) must stop it.
-pub fn matches<'a>(attributes: impl ExactSizeIterator<Item = (&'a str, Oid, bool)>) -> bool {
-    attributes.len() == NCOLS
-        && attributes
-            .zip(COLUMNS.iter())
-            .all(|((name, typid, dropped), (want, kind))| {
-                !dropped && typid == kind.type_oid() && name == *want
-            })
+/// The shapes `audit_log` can have: 0.1.0's, until `ALTER EXTENSION
+/// lead_audit UPDATE` adds `outcome` and `error`, and today's.
+#[derive(PartialEq, Eq, Clone, Copy, Debug)]
+pub enum Shape {
+    /// Up to `checksum`: rows are written without an outcome (form v1) and
+    /// failed attempts cannot be recorded.
+    V1,
+    Current,
+}
+
+impl Shape {
+    pub fn columns(self) -> usize {
+        match self {
+            Shape::V1 => col::CHECKSUM + 1,
+            Shape::Current => NCOLS,
+        }
+    }
+}
+
+/// Which shape a table's columns, given as (name, type, dropped), have, if
+/// any: the writer forms tuples by position, so any other difference (a
+/// column added, dropped, renamed or retyped by hand) must stop it.
+pub fn shape<'a>(attributes: impl ExactSizeIterator<Item = (&'a str, Oid, bool)>) -> Option<Shape> {
+    let shape = [Shape::V1, Shape::Current]
+        .into_iter()
+        .find(|s| s.columns() == attributes.len())?;
+    attributes
+        .zip(COLUMNS.iter())
+        .all(|((name, typid, dropped), (want, kind))| {
+            !dropped && typid == kind.type_oid() && name == *want
+        })
+        .then_some(shape)
 }
 
 #[cfg(test)]
@@ -143,23 +169,37 @@ mod unit {
         assert_eq!(col::CLIENT_IP, at("client_ip"));
         assert_eq!(col::APPLICATION_NAME, at("application_name"));
         assert_eq!(col::CHECKSUM, at("checksum"));
-        assert_eq!(col::CHECKSUM, NCOLS - 1);
+        assert_eq!(col::CHECKSUM, at("checksum"));
+        assert_eq!(col::OUTCOME, at("outcome"));
+        assert_eq!(col::ERROR, NCOLS - 1);
     }
 
     #[test]
     fn only_the_exact_columns_match() {
-        assert!(matches(columns().into_iter()));
+        assert_eq!(shape(columns().into_iter()), Some(Shape::Current));
         let mut renamed = columns();
         renamed[4].0 = "tablename";
-        assert!(!matches(renamed.into_iter()));
+        assert_eq!(shape(renamed.into_iter()), None);
         let mut dropped = columns();
         dropped[6].2 = true;
-        assert!(!matches(dropped.into_iter()));
+        assert_eq!(shape(dropped.into_iter()), None);
         let mut retyped = columns();
         retyped[1].1 = pg_sys::INT4OID;
-        assert!(!matches(retyped.into_iter()));
+        assert_eq!(shape(retyped.into_iter()), None);
         let mut added = columns();
         added.push(("extra", pg_sys::TEXTOID, false));
-        assert!(!matches(added.into_iter()));
+        assert_eq!(shape(added.into_iter()), None);
+    }
+
+    #[test]
+    fn the_shape_of_0_1_0_is_known_until_the_update() {
+        let mut old = columns();
+        old.truncate(col::CHECKSUM + 1);
+        assert_eq!(shape(old.clone().into_iter()), Some(Shape::V1));
+        old.pop();
+        assert_eq!(shape(old.into_iter()), None);
+        let mut half = columns();
+        half.truncate(col::OUTCOME + 1);
+        assert_eq!(shape(half.into_iter()), None);
     }
 }

@@ -162,10 +162,10 @@ mod tests {
     }
 
     /// Each audit row's checksum is SHA-256 over the documented canonical form,
-    /// recomputed in plain SQL (tests/vectors/row_form_v1.sql) from the row's columns.
+    /// recomputed in plain SQL (tests/vectors/row_forms.sql) from the row's columns.
     #[pg_test]
     fn checksum_follows_the_documented_canonical_form() {
-        run(include_str!("../tests/vectors/row_form_v1.sql"));
+        run(include_str!("../tests/vectors/row_forms.sql"));
         setup_leads();
         run("SET LOCAL lead_audit.actor_id = 'u-1'");
         run("SET LOCAL lead_audit.client_ip = '203.0.113.7/24'");
@@ -173,7 +173,7 @@ mod tests {
         run("INSERT INTO leads (email) VALUES ('a@example.com')");
         run("UPDATE leads SET status = 'won'");
         let mismatches = one::<i64>(
-            "SELECT count(*) FROM audit_log a WHERE checksum <> sha256(pg_temp.row_form_v1(a))",
+            "SELECT count(*) FROM audit_log a WHERE checksum <> sha256(pg_temp.row_form(a))",
         );
         assert_eq!(mismatches, Some(0));
         assert_eq!(one::<i64>("SELECT count(*) FROM audit_log"), Some(2));
@@ -185,7 +185,7 @@ mod tests {
     /// writer's code, finds each stored checksum right.
     #[pg_test]
     fn golden_rows_verify_in_sql_and_in_the_database() {
-        run(include_str!("../tests/vectors/row_form_v1.sql"));
+        run(include_str!("../tests/vectors/row_forms.sql"));
         let vectors: serde_json::Value =
             serde_json::from_str(include_str!("../tests/vectors/rows.json")).unwrap();
         let rows = vectors["rows"].as_array().unwrap();
@@ -202,14 +202,14 @@ mod tests {
                 client.update(
                     "INSERT INTO audit_log VALUES ($1::bigint, $2::bigint, $3::timestamptz, $4::oid, $5, $6, $7,
                        $8::jsonb, $9::jsonb, $10::jsonb, $11::text[], $12, $13::inet, $14, $15, $16::jsonb,
-                       $17, $18, $19::bytea)",
+                       $17, $18, $19::bytea, $20, $21::jsonb)",
                     None,
                     &args,
                 )?;
                 let found = client
                     .select(
-                        "SELECT convert_from(pg_temp.row_form_v1(a), 'UTF8'),
-                                encode(sha256(pg_temp.row_form_v1(a)), 'hex')
+                        "SELECT convert_from(pg_temp.row_form(a), 'UTF8'),
+                                encode(sha256(pg_temp.row_form(a)), 'hex')
                          FROM audit_log a WHERE id = $1::bigint",
                         None,
                         &[columns[0].clone().into()],

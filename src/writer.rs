@@ -11,7 +11,7 @@ use crate::error::AuditError;
 use crate::forms;
 use crate::objects::{self, Objects};
 use crate::pg;
-use crate::record::{col, Row};
+use crate::record::{col, Row, Shape};
 
 extern "C-unwind" {
     // commands/sequence.h; not in pgrx's bindings. `check_permissions = false`
@@ -24,6 +24,9 @@ extern "C-unwind" {
 pub fn append(row: &mut Row) {
     for _ in 0..5 {
         let objs = objects::objects();
+        if objs.shape == Shape::V1 {
+            fit_to_v1(row);
+        }
         // SAFETY: the oids come from the objects cache, which invalidation
         // keeps current (checked again after the locks are taken); relations
         // are opened with locks and closed before returning.
@@ -54,6 +57,20 @@ pub fn append(row: &mut Row) {
         reason: "audit_log keeps changing under concurrent DDL; retry".into(),
     }
     .report()
+}
+
+/// Between installing this version and `ALTER EXTENSION lead_audit UPDATE`,
+/// audit_log has 0.1.0's columns: a change is written as 0.1.0 wrote it (no
+/// outcome: the form v1), and a failed attempt, which that shape cannot
+/// tell from a change, is refused.
+fn fit_to_v1(row: &mut Row) {
+    if !row.nulls[col::ERROR] {
+        AuditError::BrokenInstall {
+            reason: "audit_log has the columns of lead_audit 0.1.0, which cannot record a failed attempt; run ALTER EXTENSION lead_audit UPDATE".into(),
+        }
+        .report()
+    }
+    row.nulls[col::OUTCOME] = true;
 }
 
 /// # Safety

@@ -191,7 +191,7 @@ class Forms(unittest.TestCase):
 
 
 def load_fixture():
-    log = list(v.read_copy(LOG, len(v.AUDIT_LOG_COLUMNS)))
+    log = list(v.read_log(LOG))
     blocks = list(v.read_copy(BLOCK, len(v.AUDIT_BLOCK_COLUMNS)))
     return log, blocks
 
@@ -394,13 +394,16 @@ class GoldenVectors(unittest.TestCase):
     def test_row_form(self):
         vectors = load_vectors("rows.json")["rows"]
         self.assertGreater(len(vectors), 10)
+        self.assertGreaterEqual(sum(vec["form"] == "lead_audit:row:v2" for vec in vectors), 5)
         for vec in vectors:
             fields = [None if c is None else c.encode("utf-8") for c in vec["columns"]]
             canonical = v.canonical_row(fields)
             self.assertEqual(canonical, vec["canonical"].encode("utf-8"), vec["columns"][0])
             self.assertEqual(hashlib.sha256(canonical).hexdigest(), vec["sha256"])
             self.assertEqual(v.parse_bytea(fields[v.CHECKSUM]).hex(), vec["sha256"])
-            by_fields = v.ROW_PREFIX + b"".join(v.field(None if t is None else t.encode("utf-8"))
+            prefix = v.ROW_V2_PREFIX if vec["form"] == "lead_audit:row:v2" else v.ROW_PREFIX
+            self.assertEqual(prefix, vec["form"].encode() + b"\n")
+            by_fields = prefix + b"".join(v.field(None if t is None else t.encode("utf-8"))
                                                 for t in vec["form_fields"])
             self.assertEqual(by_fields, canonical)
 

@@ -37,20 +37,24 @@ import re
 import sys
 import traceback
 
-ROW_PREFIX = b"lead_audit:row:v1\n"
+ROW_PREFIX = b"lead_audit:row:v1\n"  # rows without an outcome (written by 0.1.0)
+ROW_V2_PREFIX = b"lead_audit:row:v2\n"  # rows with an outcome (since 0.2.0)
 BLOCK_PREFIX = b"lead_audit:block:v1\n"
 
 AUDIT_LOG_COLUMNS = (
     "id", "tx_id", "logged_at", "table_oid", "table_name", "action", "soft_delete", "record_pk",
     "old_values", "new_values", "changed_columns", "actor_id", "client_ip", "user_agent",
-    "request_id", "context", "db_user", "application_name", "checksum",
+    "request_id", "context", "db_user", "application_name", "checksum", "outcome", "error",
 )
+# audit_log as 0.1.0 made it: up to checksum. Its COPY output still verifies.
+AUDIT_LOG_COLUMNS_V1 = AUDIT_LOG_COLUMNS[:AUDIT_LOG_COLUMNS.index("outcome")]
 AUDIT_BLOCK_COLUMNS = (
     "id", "sealed_at", "from_xid", "to_xid", "first_id", "last_id", "row_count", "row_ids",
     "row_checksums", "rows_hash", "prev_hash", "block_hash",
 )
 LOGGED_AT = AUDIT_LOG_COLUMNS.index("logged_at")
 CHECKSUM = AUDIT_LOG_COLUMNS.index("checksum")
+OUTCOME = AUDIT_LOG_COLUMNS.index("outcome")
 
 # verify_audit() checks the log in passes of this many rows (src/ledger/classify.rs,
 # PASS_ROWS; lead_audit.verify_pass_rows); a few statuses depend on the passes, so
@@ -125,15 +129,18 @@ def unescape(field):
     return bytes(out)
 
 
-def parse_copy_line(line, ncolumns, where="line"):
+def parse_copy_line(line, ncolumns, where="line", fewer=None):
     """One line of COPY text output (without its newline) -> list of bytes|None.
 
-    Every field is unescaped, then must be valid UTF-8 (the line is checked
-    whole after unescaping: escapes may split a character's bytes)."""
+    `fewer`: a shorter field count also accepted (an older table shape), the
+    missing trailing fields read as NULL. Every field is unescaped, then must
+    be valid UTF-8 (the line is checked whole after unescaping: escapes may
+    split a character's bytes)."""
     raw = line.split(b"\t")
-    if len(raw) != ncolumns:
-        raise BadInput(f"{where}: {len(raw)} fields, expected {ncolumns}")
-    fields = [unescape(f) for f in raw]
+    if len(raw) != ncolumns and len(raw) != fewer:
+        expected = ncolumns if fewer is None else f"{fewer} or {ncolumns}"
+        raise BadInput(f"{where}: {len(raw)} fields, expected {expected}")
+    fields = [unescape(f) for f in raw] + [None] * (ncolumns - len(raw))
     try:
         b"\t".join(f for f in fields if f is not None).decode("utf-8")
     except UnicodeDecodeError as e:
@@ -141,7 +148,7 @@ def parse_copy_line(line, ncolumns, where="line"):
     return fields
 
 
-def read_copy(path, ncolumns):
+def read_copy(path, ncolumns, fewer=None):
     """Yields the rows of a COPY text file (a generator: the log is not held in memory)."""
     with open(path, "rb") as f:
         for lineno, line in enumerate(f, 1):
@@ -149,7 +156,12 @@ def read_copy(path, ncolumns):
                 line = line[:-1]
             if line == b"\\.":  # end-of-data marker, if the dump has one
                 break
-            yield parse_copy_line(line, ncolumns, f"{path}:{lineno}")
+            yield parse_copy_line(line, ncolumns, f"{path}:{lineno}", fewer)
+
+
+def read_log(path):
+    """audit_log's COPY output, in today's shape or 0.1.0's."""
+    return read_copy(path, len(AUDIT_LOG_COLUMNS), len(AUDIT_LOG_COLUMNS_V1))
 
 
 # ---------------------------------------------------------------------------
@@ -277,9 +289,13 @@ def field(value):
 
 def canonical_row(fields):
     """The canonical form of an audit_log row: fields as COPY gives them (unescaped),
-    all 19 columns or the 18 without checksum; logged_at becomes Unix microseconds."""
-    parts = [ROW_PREFIX]
-    for i, value in enumerate(fields[:CHECKSUM]):
+    in table order. A row with an outcome has the form v2 (the 18 columns before
+    checksum, then outcome and error); one without, the form v1 (the 18 columns).
+    logged_at becomes Unix microseconds."""
+    v2 = len(fields) > OUTCOME and fields[OUTCOME] is not None
+    covered = fields[:CHECKSUM] + (fields[OUTCOME:OUTCOME + 2] if v2 else [])
+    parts = [ROW_V2_PREFIX if v2 else ROW_PREFIX]
+    for i, value in enumerate(covered):
         if i == LOGGED_AT and value is not None:
             value = b"%d" % timestamptz_us(value)
         parts.append(field(value))
@@ -645,7 +661,7 @@ def main(argv=None):
     args = p.parse_args(argv)
     try:
         digest = read_digest_arg(args.digest) if args.digest is not None else None
-        log_rows = [LogRow.from_copy(r) for r in read_copy(args.audit_log, len(AUDIT_LOG_COLUMNS))]
+        log_rows = [LogRow.from_copy(r) for r in read_log(args.audit_log)]
         block_rows = list(read_copy(args.audit_block, len(AUDIT_BLOCK_COLUMNS)))
         result = verify(log_rows, block_rows, digest, (args.from_id, args.to_id), args.pass_rows)
     except (BadInput, OSError, UnicodeDecodeError) as e:

@@ -211,6 +211,8 @@ fn append(info: &TableInfo, mut row: Row) {
     row.set_opt(col::CONTEXT, actor.context);
     row.set(col::DB_USER, actor.db_user);
     row.set_opt(col::APPLICATION_NAME, actor.application_name);
+    // Written inside the transaction: the row exists only if it commits.
+    row.set(col::OUTCOME, text_datum(b"committed"));
     writer::append(&mut row);
 }
 

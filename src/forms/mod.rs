@@ -10,6 +10,7 @@
 //! ```text
 //! field(v)   = "~" if v is NULL, else byte_length(t) ":" t
 //! row v1     = "lead_audit:row:v1\n" field(id) field(tx_id) ... field(application_name)
+//! row v2     = "lead_audit:row:v2\n" the same 18 fields, then field(outcome) field(error)
 //! rows_hash  = SHA-256( for each sealed row in id order: decimal(id) ":" hex(checksum) "\n" )
 //! block v1   = "lead_audit:block:v1\n" field(id) field(from_xid) field(to_xid) field(first_id)
 //!              field(last_id) field(row_count) field(hex(rows_hash)) field(hex(prev_hash))
@@ -26,6 +27,9 @@ pub mod row;
 use sha2::{Digest, Sha256};
 
 pub const ROW_V1: &[u8] = b"lead_audit:row:v1\n";
+/// Rows with an `outcome` (written since 0.2.0); rows without one (0.1.0)
+/// keep the form v1, so a v1 row cannot be passed off as v2 or back.
+pub const ROW_V2: &[u8] = b"lead_audit:row:v2\n";
 pub const BLOCK_V1: &[u8] = b"lead_audit:block:v1\n";
 
 /// Microseconds between the Unix epoch and PostgreSQL's (2000-01-01).
@@ -101,6 +105,17 @@ pub fn hex(bytes: &[u8]) -> String {
 #[cfg(test)]
 pub fn row_v1<'a>(fields: impl IntoIterator<Item = Option<&'a [u8]>>) -> Vec<u8> {
     let mut out = ROW_V1.to_vec();
+    for f in fields {
+        push_field(&mut out, f);
+    }
+    out
+}
+
+/// The row form v2, from the texts of the 18 columns of v1 followed by
+/// `outcome` and `error`: for tests and golden vectors, as [`row_v1`].
+#[cfg(test)]
+pub fn row_v2<'a>(fields: impl IntoIterator<Item = Option<&'a [u8]>>) -> Vec<u8> {
+    let mut out = ROW_V2.to_vec();
     for f in fields {
         push_field(&mut out, f);
     }
@@ -268,14 +283,16 @@ mod unit {
         serde_json::from_str(json).expect("the golden vectors are JSON")
     }
 
-    /// tests/vectors/rows.json: real rows written by the extension; their
-    /// texts give exactly the canonical bytes, whose SHA-256 the writer stored.
+    /// tests/vectors/rows.json: real rows written by the extension (0.1.0's
+    /// in the form v1, 0.2.0's in the form v2); their texts give exactly the
+    /// canonical bytes, whose SHA-256 the writer stored.
     #[test]
-    fn row_form_v1_matches_the_golden_vectors() {
+    fn row_forms_match_the_golden_vectors() {
         let v = vectors(include_str!("../../tests/vectors/rows.json"));
-        assert_eq!(v["form"], "lead_audit:row:v1");
         let rows = v["rows"].as_array().unwrap();
-        assert!(rows.len() > 10);
+        let of = |form: &str| rows.iter().filter(|r| r["form"] == form).count();
+        assert!(of("lead_audit:row:v1") > 10);
+        assert!(of("lead_audit:row:v2") >= 5);
         for row in rows {
             let fields: Vec<Option<&[u8]>> = row["form_fields"]
                 .as_array()
@@ -283,8 +300,13 @@ mod unit {
                 .iter()
                 .map(|f| f.as_str().map(str::as_bytes))
                 .collect();
-            assert_eq!(fields.len(), crate::record::NCOLS - 1);
-            let canonical = row_v1(fields);
+            let canonical = if row["form"] == "lead_audit:row:v2" {
+                assert_eq!(fields.len(), crate::record::col::CHECKSUM + 2);
+                row_v2(fields)
+            } else {
+                assert_eq!(fields.len(), crate::record::col::CHECKSUM);
+                row_v1(fields)
+            };
             assert_eq!(canonical, row["canonical"].as_str().unwrap().as_bytes());
             assert_eq!(hex(&sha256(&canonical)), row["sha256"].as_str().unwrap());
         }

@@ -1,7 +1,9 @@
-//! The row form v1 built straight from an audit row's datums, and its SHA-256:
+//! The row forms built straight from an audit row's datums, and their SHA-256:
 //! what the writer stores in `checksum` and what `verify_audit()` recomputes.
+//! A row with an `outcome` has the form v2; a row without one (written by
+//! 0.1.0) the form v1.
 //!
-//! The bytes are those of [`super::row_v1`] over the columns' texts: integers
+//! The bytes are those of [`super::row_v1`] / [`super::row_v2`] over the columns' texts: integers
 //! and oids in decimal; `logged_at` in microseconds since 1970-01-01 00:00:00
 //! UTC (so no TimeZone or DateStyle setting changes it); jsonb, inet and
 //! text[] as PostgreSQL prints them; text as is (UTF-8).
@@ -11,9 +13,9 @@ use std::ffi::CStr;
 
 use pgrx::pg_sys::{self, Datum};
 
-use super::{push_field, push_int_field, sha256, Hash, PG_EPOCH_OFFSET_US, ROW_V1};
+use super::{push_field, push_int_field, sha256, Hash, PG_EPOCH_OFFSET_US, ROW_V1, ROW_V2};
 use crate::pg;
-use crate::record::{Kind, COLUMNS};
+use crate::record::{col, Kind, COLUMNS};
 
 thread_local! {
     /// array_out keeps per-type state in fn_extra, so it needs a long-lived FmgrInfo.
@@ -28,7 +30,8 @@ thread_local! {
 /// (the `checksum` column itself is ignored).
 ///
 /// # Safety
-/// `values[i]` must be a valid datum of `COLUMNS[i]`'s type wherever `!nulls[i]`.
+/// `values[i]` must be a valid datum of `COLUMNS[i]`'s type wherever
+/// `!nulls[i]`; the slices hold at least the columns up to `checksum`.
 pub unsafe fn checksum(values: &[Datum], nulls: &[bool]) -> Hash {
     BUFFERS.with_borrow_mut(|(out, text)| {
         out.clear();
@@ -38,13 +41,17 @@ pub unsafe fn checksum(values: &[Datum], nulls: &[bool]) -> Hash {
     })
 }
 
-/// Appends the row form v1 of the row to `out` (`text`: scratch space).
+/// Appends the row form of the row to `out` (`text`: scratch space): v2
+/// when it has an outcome, else v1, which ends before `checksum`.
 ///
 /// # Safety
 /// As [`checksum`].
 unsafe fn canonical(values: &[Datum], nulls: &[bool], out: &mut Vec<u8>, text: &mut Vec<u8>) {
-    out.extend_from_slice(ROW_V1);
-    for (i, (_, kind)) in COLUMNS.iter().enumerate() {
+    // A row of audit_log as 0.1.0 made it has no outcome column at all.
+    let v2 = nulls.get(col::OUTCOME) == Some(&false);
+    out.extend_from_slice(if v2 { ROW_V2 } else { ROW_V1 });
+    let covered = if v2 { COLUMNS.len() } else { col::CHECKSUM };
+    for (i, (_, kind)) in COLUMNS.iter().enumerate().take(covered) {
         if *kind == Kind::Checksum {
             continue;
         }

@@ -62,7 +62,11 @@ q -c "CREATE EXTENSION lead_audit VERSION '$OLD_VERSION'"
 q -f tests/upgrade/before.sql >/dev/null
 q -c "SELECT audit_digest()" >"$WORK/digest.json"
 OLD_MAX=$(q -c "SELECT max(id) FROM audit_log")
-dump_old_rows() { q -c "COPY (SELECT * FROM audit_log WHERE id <= $OLD_MAX ORDER BY id) TO STDOUT"; }
+# The columns of 0.1.0's audit_log (the update adds outcome and error after them).
+OLD_COLUMNS="id, tx_id, logged_at, table_oid, table_name, action, soft_delete, record_pk, old_values,
+    new_values, changed_columns, actor_id, client_ip, user_agent, request_id, context, db_user,
+    application_name, checksum"
+dump_old_rows() { q -c "COPY (SELECT $OLD_COLUMNS FROM audit_log WHERE id <= $OLD_MAX ORDER BY id) TO STDOUT"; }
 dump_old_rows >"$WORK/rows.before"
 q -c "COPY (SELECT * FROM audit_block ORDER BY id) TO STDOUT" >"$WORK/blocks.before"
 check "$OLD_VERSION: verify_audit is ok before the upgrade" ok "$(q -c "SELECT status FROM verify_audit()")"
@@ -97,6 +101,9 @@ COMMIT;
 SQL
 check "new writes are captured" 111 \
     "$(q -c "SELECT count(*) FROM audit_log WHERE actor_id = '7'")"
+check "rows from before the update have no outcome (row form v1), new ones do (v2)" "t|t" \
+    "$(q -c "SELECT bool_and(outcome IS NULL) FILTER (WHERE id <= (SELECT id FROM audit_log WHERE record_pk = '{\"id\": 1001}')),
+                    bool_and(outcome = 'committed') FILTER (WHERE actor_id = '7') FROM audit_log")"
 q -c "SELECT count(*) FROM audit_seal()" >/dev/null
 check "every row, old and new, is sealed once" "0|0" \
     "$(q -c "SELECT (SELECT count(*) FROM audit_log WHERE id NOT IN (SELECT unnest(row_ids) FROM audit_block)),

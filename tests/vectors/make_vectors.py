@@ -5,13 +5,15 @@
     python3 tests/vectors/make_vectors.py --check  # exit 1 if they differ from what it would write
 
 Input: ledger.audit_log / ledger.audit_block / ledger.digest.json, a small real
-ledger written and sealed by lead_audit 0.1.0 on PostgreSQL 15 (COPY output).
-Its checksums and block hashes were computed by the extension: they are the
-truth. This script refuses to write a row or block vector whose recomputed
-hash differs from the stored one.
+ledger written and sealed by lead_audit 0.1.0 on PostgreSQL 15 (COPY output),
+and ledger_v2.audit_log, rows written by 0.2.0 (committed changes and failed
+attempts, row form v2). Their checksums and block hashes were computed by the
+extension: they are the truth. This script refuses to write a row or block
+vector whose recomputed hash differs from the stored one.
 
-- rows.json: per audit row, its columns as COPY gives them (unescaped), the 18
-  texts the row form v1 covers, the canonical bytes (UTF-8) and their SHA-256.
+- rows.json: per audit row, its form, its columns as COPY gives them
+  (unescaped; 0.1.0's rows get NULL outcome and error), the texts the form
+  covers (18 for v1, 20 for v2), the canonical bytes (UTF-8) and their SHA-256.
 - blocks.json: per block, its header, leaves, rows_hash, canonical form v1 and hash.
 - ledger.json: the ledger decoded (blocks with raw hashes, rows with stored
   and recomputed checksums) and cases, each a change to it with the findings
@@ -39,14 +41,16 @@ def text(b):
 def row_vectors(log):
     out = []
     for fields in log:
-        texts = list(fields[:v.CHECKSUM])
+        v2 = fields[v.OUTCOME] is not None
+        texts = list(fields[:v.CHECKSUM]) + (list(fields[v.OUTCOME:]) if v2 else [])
         texts[v.LOGGED_AT] = b"%d" % v.timestamptz_us(texts[v.LOGGED_AT])
         canonical = v.canonical_row(fields)
         digest = v.hashlib.sha256(canonical).digest()
         stored = v.parse_bytea(fields[v.CHECKSUM])
         if digest != stored:
             sys.exit(f"row {text(fields[0])}: recomputed checksum differs from the stored one")
-        out.append({"columns": [text(f) for f in fields], "form_fields": [text(t) for t in texts],
+        out.append({"form": "lead_audit:row:v2" if v2 else "lead_audit:row:v1",
+                    "columns": [text(f) for f in fields], "form_fields": [text(t) for t in texts],
                     "canonical": canonical.decode("utf-8"), "sha256": digest.hex()})
     return out
 
@@ -169,13 +173,14 @@ def cases(base, digest):
 
 
 def main():
-    log = list(v.read_copy(os.path.join(HERE, "ledger.audit_log"), len(v.AUDIT_LOG_COLUMNS)))
+    log = list(v.read_log(os.path.join(HERE, "ledger.audit_log")))
+    log_v2 = list(v.read_log(os.path.join(HERE, "ledger_v2.audit_log")))
     block_rows = list(v.read_copy(os.path.join(HERE, "ledger.audit_block"), len(v.AUDIT_BLOCK_COLUMNS)))
     blocks = [v.Block.from_copy(b) for b in block_rows]
     with open(os.path.join(HERE, "ledger.digest.json"), "rb") as f:
         digest = v.parse_digest(f.read().decode("utf-8"))
     outputs = {
-        "rows.json": {"form": "lead_audit:row:v1", "rows": row_vectors(log)},
+        "rows.json": {"forms": ["lead_audit:row:v1", "lead_audit:row:v2"], "rows": row_vectors(log + log_v2)},
         "blocks.json": {"form": "lead_audit:block:v1", "blocks": block_vectors(blocks)},
         "ledger.json": {"cases": cases(decoded(blocks, log), digest)},
     }

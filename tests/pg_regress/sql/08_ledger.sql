@@ -48,13 +48,13 @@ WHERE id = (SELECT changed FROM ids);
 DELETE FROM audit_log WHERE id = (SELECT removed FROM ids);
 -- 3. forge a row with a correct checksum (the form is public) in the sealed range
 \set ECHO none
-\i ../vectors/row_form_v1.sql
+\i ../vectors/row_forms.sql
 \set ECHO all
 INSERT INTO audit_log
 SELECT :last_row + 100, tx_id, logged_at, table_oid, table_name, 'DELETE', NULL, record_pk, new_values, NULL, NULL,
        'forger', client_ip, user_agent, request_id, context, db_user, application_name, '\x00'
 FROM audit_log WHERE id = :last_row;
-UPDATE audit_log a SET checksum = sha256(pg_temp.row_form_v1(a))
+UPDATE audit_log a SET checksum = sha256(pg_temp.row_form(a))
 WHERE id = :last_row + 100;
 -- 4. swap two rows' ids
 UPDATE audit_log SET id = -1 WHERE id = (SELECT swap_a FROM ids);
