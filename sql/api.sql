@@ -136,6 +136,11 @@ BEGIN
         PERFORM @extschema@._audit_invalidate(part);
     END LOOP;
 
+    IF NOT @extschema@._audit_attempts_recorded() THEN
+        RAISE NOTICE 'lead_audit: failed attempts on % will not be recorded', target
+            USING DETAIL = 'lead_audit is not in shared_preload_libraries: committed changes are recorded, writes that fail leave no record.',
+                  HINT = 'Add lead_audit to shared_preload_libraries and restart the server.';
+    END IF;
     RETURN format('lead_audit: auditing %s (soft-delete column: %s, TRUNCATE records rows: %s)',
                   target, coalesce(soft_col::text, 'none'), audit_enable.truncate_rows);
 END;

@@ -5,16 +5,36 @@
 -- audit_capture_truncate_wrapper, verify_audit_wrapper, audit_seal_wrapper,
 -- audit_invalidate_wrapper) are still exported by the 0.2.0 library, so a
 -- database keeps working between installing 0.2.0 and running
--- ALTER EXTENSION lead_audit UPDATE. The canonical forms are unchanged
--- (row v1, block v1): logs and digests of 0.1.0 verify as they are.
+-- ALTER EXTENSION lead_audit UPDATE (until then the library writes rows as
+-- 0.1.0 did, and cannot record failed attempts). Rows of 0.1.0 keep the row
+-- form v1 and verify as they are, with digests kept before the update; rows
+-- written since carry an outcome and have the row form v2.
 --
 -- tests/upgrade/run.sh checks that an upgraded database has exactly the
 -- objects of a fresh 0.2.0 install; every later change to the SQL objects
 -- extends this chain of scripts.
 \echo Use "ALTER EXTENSION lead_audit UPDATE" to load this file. \quit
 
+-- Each row says whether its change committed or its attempt failed; a failed
+-- attempt carries its error. Rows of 0.1.0 keep NULL (and the row form v1).
+-- No default, so nothing is rewritten.
+ALTER TABLE audit_log
+    ADD COLUMN outcome text
+        CHECK (outcome IN ('committed', 'failed')),
+    ADD COLUMN error jsonb;
+
+COMMENT ON TABLE audit_log IS
+    'lead_audit: one row per changed row of an audited table, and one per failed attempt; append-only, checksummed';
+
+-- Whether the server records failed attempts (lead_audit preloaded):
+-- audit_enable says so when it does not.
+CREATE FUNCTION _audit_attempts_recorded() RETURNS boolean
+STABLE STRICT PARALLEL SAFE
+LANGUAGE c AS 'MODULE_PATHNAME', 'attempts_recorded_wrapper';
+
 -- audit_enable refuses audit_block too (auditing it made every seal write a
--- row for the next seal to seal, for ever). Same signature, so privileges stay.
+-- row for the next seal to seal, for ever), and says when failed attempts
+-- will not be recorded. Same signature, so privileges stay.
 CREATE OR REPLACE FUNCTION audit_enable(
     target regclass,
     soft_delete_column name DEFAULT NULL,
@@ -113,6 +133,11 @@ BEGIN
         PERFORM @extschema@._audit_invalidate(part);
     END LOOP;
 
+    IF NOT @extschema@._audit_attempts_recorded() THEN
+        RAISE NOTICE 'lead_audit: failed attempts on % will not be recorded', target
+            USING DETAIL = 'lead_audit is not in shared_preload_libraries: committed changes are recorded, writes that fail leave no record.',
+                  HINT = 'Add lead_audit to shared_preload_libraries and restart the server.';
+    END IF;
     RETURN format('lead_audit: auditing %s (soft-delete column: %s, TRUNCATE records rows: %s)',
                   target, coalesce(soft_col::text, 'none'), audit_enable.truncate_rows);
 END;

@@ -243,6 +243,60 @@ pub fn current() -> Actor {
     })
 }
 
+/// The actor context as text, for a failed attempt: taken when the statement
+/// starts and recorded after its transaction aborted, so it is read as it
+/// is, unchecked (the attempts writer keeps a client_ip that is no address or
+/// a context that is no object out of the typed columns).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Snapshot {
+    pub actor_id: Option<String>,
+    pub client_ip: Option<String>,
+    pub user_agent: Option<String>,
+    pub request_id: Option<String>,
+    pub context: Option<String>,
+    pub db_user: String,
+    pub application_name: Option<String>,
+}
+
+pub fn snapshot() -> Snapshot {
+    let text = |p: *const std::ffi::c_char| {
+        // SAFETY: a GUC string variable: NULL or a valid NUL-terminated string.
+        (!p.is_null())
+            .then(|| unsafe { CStr::from_ptr(p) }.to_string_lossy().into_owned())
+            .filter(|s| !s.is_empty())
+    };
+    // SAFETY: PostgreSQL's own GUC variable, and the session's role (noerr:
+    // a role dropped meanwhile gives NULL, not an error).
+    let (application_name, user) = unsafe {
+        (
+            pg_sys::application_name,
+            pg_sys::GetUserNameFromId(pg_sys::GetSessionUserId(), true),
+        )
+    };
+    Snapshot {
+        actor_id: text(raw(&ACTOR_ID)),
+        client_ip: text(raw(&CLIENT_IP)).or_else(connection_ip_text),
+        user_agent: text(raw(&USER_AGENT)),
+        request_id: text(raw(&REQUEST_ID)),
+        context: text(raw(&CONTEXT)),
+        db_user: text(user).unwrap_or_default(),
+        application_name: text(application_name),
+    }
+}
+
+/// The connection's address as inet prints it; None for a Unix socket.
+fn connection_ip_text() -> Option<String> {
+    let ip = CACHE.with_borrow_mut(|c| *c.connection_ip.get_or_insert_with(connection_ip))?;
+    // SAFETY: inet_out takes an inet datum and returns a palloc'd C string.
+    let s = unsafe { pg::call1(pg_sys::inet_out, ip) };
+    // SAFETY: as above.
+    Some(
+        unsafe { CStr::from_ptr(s.cast_mut_ptr()) }
+            .to_string_lossy()
+            .into_owned(),
+    )
+}
+
 /// A string setting's current value: NULL or a C string owned by the GUC machinery.
 fn raw(setting: &GucSetting<Option<CString>>) -> *const std::ffi::c_char {
     // SAFETY: the pointer is the address of a registered GUC variable.
@@ -287,13 +341,13 @@ fn parse(name: &'static str, kind: Kind, bytes: &[u8]) -> pg_sys::Datum {
             if !is_ip_address(text) {
                 invalid(name, bytes, "not an IP address");
             }
-            type_input(pg_sys::inet_in, text)
+            pg::type_input(pg_sys::inet_in, text)
                 .unwrap_or_else(|| invalid(name, bytes, "not an IP address"))
         }
         Kind::JsonObject => {
             // jsonb itself decides what is valid (any number it takes, any
             // depth it takes): only then is the top level checked.
-            let datum = type_input(pg_sys::jsonb_in, text)
+            let datum = pg::type_input(pg_sys::jsonb_in, text)
                 .unwrap_or_else(|| invalid(name, bytes, "not valid JSON"));
             // SAFETY: jsonb_in returned a fresh, untoasted jsonb.
             if !unsafe { pg::jsonb_is_object(datum) } {
@@ -302,22 +356,6 @@ fn parse(name: &'static str, kind: Kind, bytes: &[u8]) -> pg_sys::Datum {
             datum
         }
     }
-}
-
-/// A type's input function (inet_in, jsonb_in) applied to `text`; None when
-/// it refuses the text (its ERROR is caught), so the caller can say which
-/// setting was wrong.
-fn type_input(
-    f: unsafe fn(pg_sys::FunctionCallInfo) -> pg_sys::Datum,
-    text: &str,
-) -> Option<pg_sys::Datum> {
-    let c = CString::new(text).expect("GUC strings have no NUL");
-    PgTryBuilder::new(|| {
-        // SAFETY: an input function takes any C string and raises on bad input, caught below.
-        unsafe { pgrx::direct_function_call_as_datum(f, &[c.as_c_str().into_datum()]) }
-    })
-    .catch_others(|_| None)
-    .execute()
 }
 
 /// An IPv4 or IPv6 address, optionally with a /prefix length, as `inet` takes it.

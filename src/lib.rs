@@ -7,7 +7,8 @@
 //! ```text
 //! capture -> catalog, actor, to_jsonb -> writer -> forms -> record, objects -> pg, error
 //! ledger (seal, classify, verify) -> forms, objects, record -> pg, error
-//! sealer -> (SQL only)
+//! attempts (hooks, pending, message, queue, worker) -> actor, writer, record, pg
+//! sealer -> attempts, (SQL)
 //! ```
 
 #![deny(unsafe_op_in_unsafe_fn)]
@@ -15,6 +16,7 @@
 use pgrx::prelude::*;
 
 mod actor;
+mod attempts;
 mod capture;
 mod catalog;
 mod error;
@@ -40,6 +42,7 @@ pub extern "C-unwind" fn _PG_init() {
     ledger::register_settings();
     objects::register_invalidation(&[catalog::forget]);
     sealer::register();
+    attempts::register();
 }
 
 #[cfg(any(test, feature = "pg_test"))]

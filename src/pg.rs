@@ -5,6 +5,7 @@
 use std::ffi::CStr;
 
 use pgrx::pg_sys::{self, Datum};
+use pgrx::{IntoDatum, PgTryBuilder};
 
 /// A child of CacheMemoryContext for per-backend state that outlives
 /// transactions (cached table metadata, audit_log's indexes).
@@ -101,4 +102,17 @@ pub unsafe fn jsonb_is_object(datum: Datum) -> bool {
         (*j).root.header
     };
     header & pg_sys::JB_FOBJECT != 0 && header & pg_sys::JB_FSCALAR == 0
+}
+
+/// A type's input function (inet_in, jsonb_in) applied to `text`; None when
+/// it refuses the text (its ERROR is caught), so the caller can say what was
+/// wrong, or record the value elsewhere.
+pub fn type_input(f: unsafe fn(pg_sys::FunctionCallInfo) -> Datum, text: &str) -> Option<Datum> {
+    let c = std::ffi::CString::new(text).ok()?;
+    PgTryBuilder::new(|| {
+        // SAFETY: an input function takes any C string and raises on bad input, caught below.
+        unsafe { pgrx::direct_function_call_as_datum(f, &[c.as_c_str().into_datum()]) }
+    })
+    .catch_others(|_| None)
+    .execute()
 }

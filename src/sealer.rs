@@ -69,6 +69,7 @@ pub extern "C-unwind" fn lead_audit_sealer_main(_arg: pg_sys::Datum) {
         if SEAL_INTERVAL.get() > 0 {
             BackgroundWorker::transaction(seal_once);
         }
+        crate::attempts::start_stranded_writers();
     }
 }
 

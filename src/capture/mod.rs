@@ -82,8 +82,40 @@ unsafe fn capture_row(td: &pg_sys::TriggerData) {
     // `rel` for this event; the datums deformed from them are used with the
     // relation's own column metadata.
     if unsafe { fill(&mut row, td, op, desc, &info) } {
+        let (pk, action) = (row.values[col::RECORD_PK], row.values[col::ACTION]);
         append(&info, row);
+        // SAFETY: both are datums this event just built (jsonb, text).
+        unsafe { note_attempt(&info, action, pk) };
     }
+}
+
+/// Tells the failed-attempts bookkeeping that a row was captured.
+///
+/// # Safety
+/// `action` must be a text datum, `pk` a jsonb datum.
+unsafe fn note_attempt(info: &TableInfo, action: Datum, pk: Datum) {
+    // SAFETY: the caller's contract: a text datum.
+    let action = match unsafe { crate::pg::varlena_bytes(action) } {
+        b"INSERT" => "INSERT",
+        b"UPDATE" => "UPDATE",
+        b"DELETE" => "DELETE",
+        _ => "TRUNCATE",
+    };
+    crate::attempts::note_row(
+        info.relid,
+        // SAFETY: the table's name is a text datum kept with its metadata.
+        || String::from_utf8_lossy(unsafe { crate::pg::varlena_bytes(info.name) }).into_owned(),
+        action,
+        || {
+            let mut text = Vec::new();
+            // SAFETY: the caller's contract: a jsonb this event built.
+            unsafe {
+                let j = pg_sys::pg_detoast_datum(pk.cast_mut_ptr()).cast::<pg_sys::Jsonb>();
+                crate::forms::jsonb_text::append_text(j, &mut text);
+            }
+            String::from_utf8_lossy(&text).into_owned()
+        },
+    );
 }
 
 /// The event's own columns of the audit row; false for an UPDATE that

@@ -1,0 +1,511 @@
+//! Where failed attempts are seen: the executor and utility hooks note each
+//! statement that writes (or tries to write) to an audited table before it
+//! runs, the log hook keeps the error a failing statement reports, and the
+//! transaction callbacks queue the attempts of whatever aborted.
+//!
+//! Everything here runs on every statement of every session, audited or
+//! not: a statement that writes no audited table costs a look at its range
+//! table; callbacks with nothing pending return at once. Nothing that runs
+//! during an abort can raise an error.
+
+use std::cell::{Cell, RefCell};
+use std::collections::HashMap;
+use std::ffi::{c_char, c_int, c_void, CStr};
+
+use pgrx::pg_sys::{self, Oid};
+use pgrx::prelude::*;
+
+use super::message::{self, Ending};
+use super::pending::{Attempt, Pending};
+use super::{queue, settings};
+use crate::actor;
+
+thread_local! {
+    static PENDING: RefCell<Pending> = RefCell::new(Pending::default());
+    /// The last error reported while attempts were pending.
+    static LAST_ERROR: RefCell<Option<Ending>> = const { RefCell::new(None) };
+    /// A ROLLBACK (TO SAVEPOINT) statement ran: the aborts it causes come
+    /// after it returns (when its command ends); cleared once they happened.
+    static USER_ROLLBACK: Cell<bool> = const { Cell::new(false) };
+    /// Whether a function (by oid) is one of lead_audit's capture triggers.
+    static CAPTURE_FUNCTIONS: RefCell<HashMap<Oid, bool>> = RefCell::new(HashMap::new());
+}
+
+static mut PREV_EXECUTOR_START: pg_sys::ExecutorStart_hook_type = None;
+static mut PREV_PROCESS_UTILITY: pg_sys::ProcessUtility_hook_type = None;
+static mut PREV_EMIT_LOG: pg_sys::emit_log_hook_type = None;
+
+/// Installs the hooks and callbacks (once, from `_PG_init` while preloading).
+pub fn install() {
+    // SAFETY: _PG_init runs once per process, before any query; the previous
+    // hooks are kept and called.
+    unsafe {
+        PREV_EXECUTOR_START = pg_sys::ExecutorStart_hook;
+        pg_sys::ExecutorStart_hook = Some(executor_start);
+        PREV_PROCESS_UTILITY = pg_sys::ProcessUtility_hook;
+        pg_sys::ProcessUtility_hook = Some(process_utility);
+        PREV_EMIT_LOG = pg_sys::emit_log_hook;
+        pg_sys::emit_log_hook = Some(emit_log);
+        pg_sys::RegisterXactCallback(Some(on_xact), std::ptr::null_mut());
+        pg_sys::RegisterSubXactCallback(Some(on_subxact), std::ptr::null_mut());
+    }
+}
+
+/// A row of `relid` was captured: counted on its statement's attempt.
+/// `key` renders its record_pk (called for the first rows only).
+pub fn note_row(
+    relid: Oid,
+    table: impl FnOnce() -> String,
+    action: &'static str,
+    key: impl FnOnce() -> String,
+) {
+    // SAFETY: reads the current subtransaction's id.
+    let subxact = unsafe { pg_sys::GetCurrentSubTransactionId() };
+    let relid_u = u32::from(relid);
+    PENDING.with_borrow_mut(|p| {
+        if !p.note_row(subxact, relid_u, key) {
+            // A write no hook saw start (COPY run by a function, ...).
+            // SAFETY: the text of the client's statement, or NULL.
+            let statement = unsafe { c_text(pg_sys::debug_query_string) };
+            p.push(attempt(relid, table(), action, statement));
+            p.note_row(subxact, relid_u, || "null".into());
+        }
+    });
+}
+
+fn attempt(relid: Oid, table: String, action: &'static str, statement: Option<String>) -> Attempt {
+    // SAFETY: plain reads of the backend's transaction state and clock.
+    let (subxact, at) = unsafe {
+        (
+            pg_sys::GetCurrentSubTransactionId(),
+            pg_sys::GetCurrentStatementStartTimestamp(),
+        )
+    };
+    Attempt {
+        subxact,
+        relid: u32::from(relid),
+        table,
+        action,
+        statement: statement.filter(|_| settings::record_statement()),
+        at,
+        actor: actor::snapshot(),
+        keys: Vec::new(),
+        rows: 0,
+        statements: 1,
+    }
+}
+
+/// The statement's own text: a query string may hold several statements.
+///
+/// # Safety
+/// `source` must be NULL or the NUL-terminated text `stmt` was planned from.
+unsafe fn statement_text(
+    source: *const c_char,
+    stmt: *const pg_sys::PlannedStmt,
+) -> Option<String> {
+    // SAFETY: the caller's contract.
+    let all = unsafe { c_text(source) }?;
+    // SAFETY: as above; location and length are byte offsets into `source`
+    // (-1: unknown; length 0: to the end).
+    let (loc, len) = unsafe { ((*stmt).stmt_location, (*stmt).stmt_len) };
+    if loc < 0 {
+        return Some(all);
+    }
+    let start = (loc as usize).min(all.len());
+    let end = if len > 0 {
+        (start + len as usize).min(all.len())
+    } else {
+        all.len()
+    };
+    Some(
+        all.get(start..end)
+            .map_or(all.as_str(), str::trim)
+            .to_string(),
+    )
+}
+
+/// # Safety
+/// `p` must be NULL or a NUL-terminated string.
+unsafe fn c_text(p: *const c_char) -> Option<String> {
+    // SAFETY: the caller's contract.
+    (!p.is_null()).then(|| unsafe { CStr::from_ptr(p) }.to_string_lossy().into_owned())
+}
+
+// ---------------------------------------------------------------------------
+// Which tables are audited
+// ---------------------------------------------------------------------------
+
+/// Whether a function is `audit_capture_row` or `audit_capture_truncate` of
+/// this library, whatever its name or schema. Cached per backend.
+fn is_capture_function(fn_oid: Oid) -> bool {
+    if let Some(&known) = CAPTURE_FUNCTIONS
+        .with_borrow(|c| c.get(&fn_oid).copied())
+        .as_ref()
+    {
+        return known;
+    }
+    // SAFETY: a syscache look-up by oid; the tuple is released here and the
+    // attribute texts are copied out before that.
+    let ours = unsafe {
+        let tuple = pg_sys::SearchSysCache1(
+            pg_sys::SysCacheIdentifier::PROCOID as c_int,
+            pg_sys::Datum::from(fn_oid),
+        );
+        if tuple.is_null() {
+            return false;
+        }
+        let attr = |n: u32| {
+            let mut isnull = false;
+            let d = pg_sys::SysCacheGetAttr(
+                pg_sys::SysCacheIdentifier::PROCOID as c_int,
+                tuple,
+                n as pg_sys::AttrNumber,
+                &mut isnull,
+            );
+            (!isnull).then(|| crate::pg::varlena_bytes(d).to_vec())
+        };
+        let src = attr(pg_sys::Anum_pg_proc_prosrc);
+        let bin = attr(pg_sys::Anum_pg_proc_probin);
+        pg_sys::ReleaseSysCache(tuple);
+        let src_ours = matches!(
+            src.as_deref(),
+            Some(b"audit_capture_row_wrapper") | Some(b"audit_capture_truncate_wrapper")
+        );
+        src_ours && bin.is_some_and(|b| b.ends_with(b"lead_audit"))
+    };
+    CAPTURE_FUNCTIONS.with_borrow_mut(|c| c.insert(fn_oid, ours));
+    ours
+}
+
+/// The qualified name of `relid` when lead_audit's triggers are on it.
+///
+/// # Safety
+/// `relid` must be locked by the statement about to run (or be a relation
+/// the caller may look at without a lock: the answer is then a hint).
+unsafe fn audited(relid: Oid) -> Option<String> {
+    // SAFETY: a relcache reference, released before returning.
+    unsafe {
+        let rel = pg_sys::RelationIdGetRelation(relid);
+        if rel.is_null() {
+            return None;
+        }
+        let td = (*rel).trigdesc;
+        let ours = !td.is_null()
+            && (0..(*td).numtriggers as usize).any(|i| {
+                let t = &*(*td).triggers.add(i);
+                t.tgenabled != pg_sys::TRIGGER_DISABLED as c_char && is_capture_function(t.tgfoid)
+            });
+        let name = ours.then(|| {
+            let nsp = pg_sys::get_namespace_name((*(*rel).rd_rel).relnamespace);
+            let q = pg_sys::quote_qualified_identifier(nsp, (*(*rel).rd_rel).relname.data.as_ptr());
+            CStr::from_ptr(q).to_string_lossy().into_owned()
+        });
+        pg_sys::RelationClose(rel);
+        name
+    }
+}
+
+fn on() -> bool {
+    // SAFETY: plain reads of process state.
+    let worker =
+        unsafe { pg_sys::ParallelWorkerNumber >= 0 || pg_sys::MyDatabaseId == Oid::INVALID };
+    !worker && actor::ENABLED.get()
+}
+
+// ---------------------------------------------------------------------------
+// Hooks
+// ---------------------------------------------------------------------------
+
+#[pg_guard]
+unsafe extern "C-unwind" fn executor_start(query_desc: *mut pg_sys::QueryDesc, eflags: c_int) {
+    if eflags & pg_sys::EXEC_FLAG_EXPLAIN_ONLY as c_int == 0 && on() {
+        // SAFETY: the executor passes a valid QueryDesc with its plan.
+        unsafe { note_statement(query_desc) };
+    }
+    // SAFETY: the previous hook or the standard function, as PostgreSQL would call it.
+    unsafe {
+        match PREV_EXECUTOR_START {
+            Some(prev) => prev(query_desc, eflags),
+            None => pg_sys::standard_ExecutorStart(query_desc, eflags),
+        }
+    }
+}
+
+/// # Safety
+/// `query_desc` must be the QueryDesc the executor is starting.
+unsafe fn note_statement(query_desc: *mut pg_sys::QueryDesc) {
+    // SAFETY: the plan's range table is a List of RangeTblEntry; the
+    // relations a statement writes are locked before it starts.
+    unsafe {
+        let stmt = (*query_desc).plannedstmt;
+        if (*stmt).commandType == pg_sys::CmdType::CMD_SELECT && !(*stmt).hasModifyingCTE {
+            return;
+        }
+        let rtable = (*stmt).rtable;
+        if rtable.is_null() {
+            return;
+        }
+        for i in 0..(*rtable).length as usize {
+            let rte = (*(*rtable).elements.add(i)).ptr_value as *const pg_sys::RangeTblEntry;
+            if (*rte).rtekind != pg_sys::RTEKind::RTE_RELATION {
+                continue;
+            }
+            let perms = (*rte).requiredPerms;
+            let action = if perms & pg_sys::ACL_INSERT != 0 {
+                "INSERT"
+            } else if perms & pg_sys::ACL_UPDATE != 0 {
+                "UPDATE"
+            } else if perms & pg_sys::ACL_DELETE != 0 {
+                "DELETE"
+            } else {
+                continue;
+            };
+            if let Some(table) = audited((*rte).relid) {
+                let statement = statement_text((*query_desc).sourceText, stmt);
+                let a = attempt((*rte).relid, table, action, statement);
+                PENDING.with_borrow_mut(|p| p.push(a));
+            }
+        }
+    }
+}
+
+#[pg_guard]
+#[allow(clippy::too_many_arguments)]
+unsafe extern "C-unwind" fn process_utility(
+    pstmt: *mut pg_sys::PlannedStmt,
+    query_string: *const c_char,
+    read_only_tree: bool,
+    context: pg_sys::ProcessUtilityContext::Type,
+    params: pg_sys::ParamListInfo,
+    query_env: *mut pg_sys::QueryEnvironment,
+    dest: *mut pg_sys::DestReceiver,
+    qc: *mut pg_sys::QueryCompletion,
+) {
+    // SAFETY: the utility statement PostgreSQL is about to run.
+    let rollback = unsafe { note_utility((*pstmt).utilityStmt, query_string) };
+    if rollback {
+        USER_ROLLBACK.set(true);
+    }
+    // SAFETY: the previous hook or the standard function, as PostgreSQL would call it.
+    unsafe {
+        match PREV_PROCESS_UTILITY {
+            Some(prev) => prev(
+                pstmt,
+                query_string,
+                read_only_tree,
+                context,
+                params,
+                query_env,
+                dest,
+                qc,
+            ),
+            None => pg_sys::standard_ProcessUtility(
+                pstmt,
+                query_string,
+                read_only_tree,
+                context,
+                params,
+                query_env,
+                dest,
+                qc,
+            ),
+        }
+    }
+}
+
+/// Notes COPY FROM and TRUNCATE on audited tables (the executor hook does
+/// not see them); true for ROLLBACK and ROLLBACK TO SAVEPOINT.
+///
+/// # Safety
+/// `node` must be the utility statement about to run.
+unsafe fn note_utility(node: *mut pg_sys::Node, query_string: *const c_char) -> bool {
+    if node.is_null() {
+        return false;
+    }
+    // SAFETY: the node's tag says which struct it is.
+    unsafe {
+        match (*node).type_ {
+            pg_sys::NodeTag::T_TransactionStmt => {
+                let kind = (*(node as *mut pg_sys::TransactionStmt)).kind;
+                return matches!(
+                    kind,
+                    pg_sys::TransactionStmtKind::TRANS_STMT_ROLLBACK
+                        | pg_sys::TransactionStmtKind::TRANS_STMT_ROLLBACK_TO
+                );
+            }
+            pg_sys::NodeTag::T_CopyStmt if on() => {
+                let copy = node as *mut pg_sys::CopyStmt;
+                if (*copy).is_from && !(*copy).relation.is_null() {
+                    note_range_var((*copy).relation, "INSERT", query_string);
+                }
+            }
+            pg_sys::NodeTag::T_TruncateStmt if on() => {
+                let rels = (*(node as *mut pg_sys::TruncateStmt)).relations;
+                if !rels.is_null() {
+                    for i in 0..(*rels).length as usize {
+                        let rv = (*(*rels).elements.add(i)).ptr_value as *mut pg_sys::RangeVar;
+                        note_range_var(rv, "TRUNCATE", query_string);
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
+    false
+}
+
+/// # Safety
+/// `rv` must be a valid RangeVar.
+unsafe fn note_range_var(rv: *mut pg_sys::RangeVar, action: &'static str, query: *const c_char) {
+    // SAFETY: a name look-up without a lock, missing_ok: the statement
+    // itself takes the lock; the answer here only decides what to note.
+    unsafe {
+        let relid = pg_sys::RangeVarGetRelidExtended(
+            rv,
+            pg_sys::NoLock as pg_sys::LOCKMODE,
+            pg_sys::RVROption::RVR_MISSING_OK,
+            None,
+            std::ptr::null_mut(),
+        );
+        if relid == Oid::INVALID {
+            return;
+        }
+        if let Some(table) = audited(relid) {
+            let a = attempt(relid, table, action, c_text(query));
+            PENDING.with_borrow_mut(|p| p.push(a));
+        }
+    }
+}
+
+/// Keeps the error a failing statement reports, for the abort that follows.
+/// Must not fail: it runs while an error is being reported.
+#[pg_guard]
+unsafe extern "C-unwind" fn emit_log(edata: *mut pg_sys::ErrorData) {
+    // SAFETY: PostgreSQL passes the error being reported.
+    unsafe {
+        if (*edata).elevel >= pgrx::PgLogLevel::ERROR as c_int {
+            let pending = PENDING.try_with(|p| p.try_borrow().is_ok_and(|p| !p.is_empty()));
+            if pending == Ok(true) {
+                let sqlstate = c_text(pg_sys::unpack_sql_state((*edata).sqlerrcode));
+                let e = Ending::Error {
+                    sqlstate: sqlstate.unwrap_or_default(),
+                    message: c_text((*edata).message).unwrap_or_default(),
+                    detail: c_text((*edata).detail),
+                };
+                let _ = LAST_ERROR.try_with(|l| l.try_borrow_mut().map(|mut l| *l = Some(e)));
+            }
+        }
+        if let Some(prev) = PREV_EMIT_LOG {
+            prev(edata);
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------
+// Transaction ends
+// ---------------------------------------------------------------------------
+
+#[pg_guard]
+unsafe extern "C-unwind" fn on_xact(event: pg_sys::XactEvent::Type, _arg: *mut c_void) {
+    use pg_sys::XactEvent::*;
+    match event {
+        XACT_EVENT_COMMIT | XACT_EVENT_PREPARE => {
+            let _ = PENDING.try_with(|p| p.try_borrow_mut().map(|mut p| p.take_all()));
+            forget_error();
+        }
+        XACT_EVENT_ABORT => {
+            let taken = PENDING.try_with(|p| p.try_borrow_mut().map(|mut p| p.take_all()));
+            if let Ok(Ok((attempts, not_listed))) = taken {
+                failed(attempts, not_listed);
+            }
+            forget_error();
+        }
+        _ => {}
+    }
+    if matches!(
+        event,
+        XACT_EVENT_COMMIT | XACT_EVENT_PREPARE | XACT_EVENT_ABORT
+    ) {
+        let _ = USER_ROLLBACK.try_with(|r| r.set(false));
+    }
+}
+
+#[pg_guard]
+unsafe extern "C-unwind" fn on_subxact(
+    event: pg_sys::SubXactEvent::Type,
+    my_subid: pg_sys::SubTransactionId,
+    parent_subid: pg_sys::SubTransactionId,
+    _arg: *mut c_void,
+) {
+    use pg_sys::SubXactEvent::*;
+    match event {
+        SUBXACT_EVENT_COMMIT_SUB => {
+            let _ = PENDING.try_with(|p| {
+                p.try_borrow_mut()
+                    .map(|mut p| p.commit_sub(my_subid, parent_subid))
+            });
+        }
+        SUBXACT_EVENT_ABORT_SUB => {
+            let taken = PENDING.try_with(|p| p.try_borrow_mut().map(|mut p| p.abort_sub(my_subid)));
+            if let Ok(Ok(attempts)) = taken {
+                failed(attempts, 0);
+            }
+        }
+        // ROLLBACK TO SAVEPOINT ends by starting the savepoint again.
+        SUBXACT_EVENT_START_SUB => {
+            let _ = USER_ROLLBACK.try_with(|r| r.set(false));
+        }
+        _ => {}
+    }
+}
+
+fn forget_error() {
+    let _ = LAST_ERROR.try_with(|l| l.try_borrow_mut().map(|mut l| *l = None));
+}
+
+/// Queues the attempts of an aborted (sub)transaction. Runs during the
+/// abort: nothing here raises.
+fn failed(attempts: Vec<Attempt>, not_listed: u64) {
+    if attempts.is_empty() && not_listed == 0 {
+        return;
+    }
+    let reported = LAST_ERROR
+        .try_with(|l| l.try_borrow_mut().ok().and_then(|mut l| l.take()))
+        .ok()
+        .flatten();
+    // SAFETY: a flag of the backend's own exit.
+    let exiting = unsafe { pg_sys::proc_exit_inprogress };
+    let ending = match reported {
+        Some(e) => e,
+        None if USER_ROLLBACK.get() || exiting => Ending::Rollback,
+        None => Ending::HandledError,
+    };
+    if ending == Ending::Rollback && !settings::record_rollback() {
+        return;
+    }
+    // SAFETY: plain reads of the backend's state and the clock.
+    let (db, xid, now) = unsafe {
+        (
+            pg_sys::MyDatabaseId,
+            pg_sys::GetTopFullTransactionIdIfAny().value,
+            pg_sys::GetCurrentTimestamp(),
+        )
+    };
+    let mut start = false;
+    let mut dropped = 0;
+    let count = attempts.len();
+    for (i, a) in attempts.iter().enumerate() {
+        let extra = if i + 1 == count { not_listed } else { 0 };
+        let m = message::encode(a, &ending, xid, extra, queue::SLOT_BYTES);
+        match queue::push(db, &m, now) {
+            queue::Queued::Yes { start_writer } => start |= start_writer,
+            queue::Queued::Dropped => dropped += 1,
+        }
+    }
+    if start && !queue::start_writer(db) {
+        log!("lead_audit: no background worker slot free to record failed attempts now; they stay queued");
+    }
+    if dropped > 0 {
+        log!("lead_audit: the failed-attempts queue is full; {dropped} attempts dropped (the count is recorded)");
+    }
+}

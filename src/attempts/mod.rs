@@ -1,0 +1,59 @@
+//! Failed attempts: a statement that wrote, or tried to write, to an audited
+//! table and whose transaction or subtransaction then aborted leaves one
+//! audit row (outcome 'failed') with its error, written after the abort by a
+//! background worker of ours.
+//!
+//! Needs `shared_preload_libraries`: the hooks must be in place before a
+//! session's first statement (a permission error comes before any trigger
+//! would load the library), and the queue lives in shared memory. Without
+//! it nothing here runs, and `audit_enable` says failed attempts are not
+//! recorded.
+//!
+//! Data flows one way: hooks (what is attempted, how it ended) -> pending
+//! (per backend) -> message -> queue (shared memory) -> worker -> writer.
+
+mod hooks;
+mod message;
+mod pending;
+mod queue;
+mod settings;
+mod worker;
+
+use pgrx::pg_sys;
+use pgrx::prelude::*;
+
+pub use hooks::note_row;
+
+/// Registers the settings; when preloading, the queue and the hooks too.
+pub fn register() {
+    settings::register();
+    // SAFETY: a flag PostgreSQL sets while loading shared_preload_libraries.
+    if unsafe { pg_sys::process_shared_preload_libraries_in_progress } {
+        queue::init();
+        hooks::install();
+        settings::set_recorded();
+    }
+}
+
+/// Starts the writers of databases whose failed attempts are queued but
+/// unwritten (no worker slot was free when they were queued). Called by the
+/// sealer on each round.
+pub fn start_stranded_writers() {
+    if !settings::recorded() {
+        return;
+    }
+    // SAFETY: reads the clock.
+    let now = unsafe { pg_sys::GetCurrentTimestamp() };
+    for db in queue::stranded(now) {
+        queue::start_writer(db);
+    }
+}
+
+/// Whether this server records failed attempts (lead_audit preloaded).
+#[pg_extern(name = "_audit_attempts_recorded", stable, parallel_safe)]
+fn attempts_recorded() -> bool {
+    settings::recorded()
+}
+
+// Every message fits a queue slot, however long its texts.
+const _: () = assert!(queue::SLOT_BYTES >= message::MIN_CAP);
