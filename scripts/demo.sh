@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# The lead_audit demo: a throwaway PostgreSQL 15 cluster, a leads table written
-# by an application role with actor context, the audit log, verify_audit(), and
-# a superuser's tampering caught. Run by `make demo` after installing.
+# The lead_audit demo: a throwaway PostgreSQL 15 cluster (lead_audit preloaded),
+# a leads table written by an application role with actor context, failed
+# attempts recorded, the audit log, verify_audit(), and a superuser's tampering
+# caught. Run by `make demo` after installing.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -10,7 +11,9 @@ DIR=${LEAD_AUDIT_DEMO_DIR:-/tmp/lead_audit_demo}
 
 scripts/pgcluster.sh destroy "$DIR"
 trap 'scripts/pgcluster.sh destroy "$DIR"' EXIT
-scripts/pgcluster.sh start "$DIR" "$PORT"
+# Preloaded, so failed attempts are recorded; the background sealer paused,
+# so the demo seals when it says so.
+scripts/pgcluster.sh start "$DIR" "$PORT" -c shared_preload_libraries=lead_audit -c lead_audit.seal_interval=0
 echo "==> throwaway cluster started on port $PORT ($DIR)"
 
 # -e echoes each statement before its result, so the output reads as a session.
@@ -62,6 +65,13 @@ BEGIN;
 SET LOCAL lead_audit.client_ip = 'not-an-address';
 UPDATE leads SET score = 0;
 ROLLBACK;
+\echo '==> writes that fail are attempts, recorded with who tried and the error'
+BEGIN;
+SET LOCAL lead_audit.actor_id = '42';
+UPDATE leads SET score = 90 WHERE id = 1;
+UPDATE leads SET status = NULL WHERE id = 1;          -- fails: both updates are attempts
+COMMIT;
+TRUNCATE leads;                                       -- no privilege: an attempt too
 \echo '==> and the application role cannot edit the log or switch auditing off'
 UPDATE audit_log SET actor_id = 'nobody';
 SET lead_audit.enabled = off;
@@ -69,10 +79,20 @@ SET lead_audit.enabled = off;
 SQL
 
 psql -U postgres -d postgres <<'SQL'
-\echo '==> 3. The audit log'
-SELECT id, action, soft_delete, record_pk, changed_columns, old_values, new_values,
+\echo '==> 3. The audit log (failed attempts are written just after their abort)'
+DO $$ BEGIN
+    FOR i IN 1..100 LOOP
+        EXIT WHEN (SELECT count(*) FROM audit_log WHERE outcome = 'failed') >= 4;
+        PERFORM pg_sleep(0.1);
+    END LOOP;
+END $$;
+SELECT id, outcome, action, soft_delete, record_pk, changed_columns, old_values, new_values,
        actor_id, client_ip, request_id, context, db_user
-FROM audit_log ORDER BY id;
+FROM audit_log WHERE outcome = 'committed' ORDER BY id;
+\echo '==> the failed attempts'
+SELECT id, action, db_user, actor_id, error->>'sqlstate' AS sqlstate, error->>'message' AS message,
+       error->>'statement' AS statement
+FROM audit_log WHERE outcome = 'failed' ORDER BY id;
 \echo '==> the full INSERT record of lead 1'
 \x on
 SELECT * FROM audit_log WHERE id = 1;

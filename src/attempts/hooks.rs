@@ -282,7 +282,7 @@ unsafe extern "C-unwind" fn process_utility(
     qc: *mut pg_sys::QueryCompletion,
 ) {
     // SAFETY: the utility statement PostgreSQL is about to run.
-    let rollback = unsafe { note_utility((*pstmt).utilityStmt, query_string) };
+    let rollback = unsafe { note_utility(pstmt, query_string) };
     if rollback {
         USER_ROLLBACK.set(true);
     }
@@ -317,8 +317,10 @@ unsafe extern "C-unwind" fn process_utility(
 /// not see them); true for ROLLBACK and ROLLBACK TO SAVEPOINT.
 ///
 /// # Safety
-/// `node` must be the utility statement about to run.
-unsafe fn note_utility(node: *mut pg_sys::Node, query_string: *const c_char) -> bool {
+/// `pstmt` must be the utility statement about to run, `query_string` its text.
+unsafe fn note_utility(pstmt: *mut pg_sys::PlannedStmt, query_string: *const c_char) -> bool {
+    // SAFETY: the caller's contract.
+    let node = unsafe { (*pstmt).utilityStmt };
     if node.is_null() {
         return false;
     }
@@ -336,7 +338,7 @@ unsafe fn note_utility(node: *mut pg_sys::Node, query_string: *const c_char) -> 
             pg_sys::NodeTag::T_CopyStmt if on() => {
                 let copy = node as *mut pg_sys::CopyStmt;
                 if (*copy).is_from && !(*copy).relation.is_null() {
-                    note_range_var((*copy).relation, "INSERT", query_string);
+                    note_range_var((*copy).relation, "INSERT", pstmt, query_string);
                 }
             }
             pg_sys::NodeTag::T_TruncateStmt if on() => {
@@ -344,7 +346,7 @@ unsafe fn note_utility(node: *mut pg_sys::Node, query_string: *const c_char) -> 
                 if !rels.is_null() {
                     for i in 0..(*rels).length as usize {
                         let rv = (*(*rels).elements.add(i)).ptr_value as *mut pg_sys::RangeVar;
-                        note_range_var(rv, "TRUNCATE", query_string);
+                        note_range_var(rv, "TRUNCATE", pstmt, query_string);
                     }
                 }
             }
@@ -355,8 +357,13 @@ unsafe fn note_utility(node: *mut pg_sys::Node, query_string: *const c_char) -> 
 }
 
 /// # Safety
-/// `rv` must be a valid RangeVar.
-unsafe fn note_range_var(rv: *mut pg_sys::RangeVar, action: &'static str, query: *const c_char) {
+/// `rv` must be a valid RangeVar of `pstmt`, planned from `query`.
+unsafe fn note_range_var(
+    rv: *mut pg_sys::RangeVar,
+    action: &'static str,
+    pstmt: *const pg_sys::PlannedStmt,
+    query: *const c_char,
+) {
     // SAFETY: a name look-up without a lock, missing_ok: the statement
     // itself takes the lock; the answer here only decides what to note.
     unsafe {
@@ -371,7 +378,7 @@ unsafe fn note_range_var(rv: *mut pg_sys::RangeVar, action: &'static str, query:
             return;
         }
         if let Some(table) = audited(relid) {
-            let a = attempt(relid, table, action, c_text(query));
+            let a = attempt(relid, table, action, statement_text(query, pstmt));
             PENDING.with_borrow_mut(|p| p.push(a));
         }
     }
