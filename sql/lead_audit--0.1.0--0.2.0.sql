@@ -119,17 +119,21 @@ BEGIN
 
     -- The row trigger on the table (PostgreSQL clones it onto partitions,
     -- present and future).
+    -- Both fire ALWAYS: also in replica mode (session_replication_role =
+    -- replica) and for changes applied by logical replication.
     IF NOT EXISTS (SELECT 1 FROM pg_trigger
                    WHERE tgrelid = target AND tgname = 'lead_audit_capture' AND tgparentid = 0) THEN
         EXECUTE format('CREATE TRIGGER lead_audit_capture AFTER INSERT OR UPDATE OR DELETE ON %s '
                        'FOR EACH ROW EXECUTE FUNCTION @extschema@.audit_capture_row()', target);
     END IF;
+    EXECUTE format('ALTER TABLE %s ENABLE ALWAYS TRIGGER lead_audit_capture', target);
     -- TRUNCATE triggers are not cloned: put one on the table and each partition.
     FOR part IN SELECT target UNION SELECT relid FROM pg_partition_tree(target) LOOP
         IF NOT EXISTS (SELECT 1 FROM pg_trigger WHERE tgrelid = part AND tgname = 'lead_audit_truncate') THEN
             EXECUTE format('CREATE TRIGGER lead_audit_truncate BEFORE TRUNCATE ON %s '
                            'FOR EACH STATEMENT EXECUTE FUNCTION @extschema@.audit_capture_truncate()', part);
         END IF;
+        EXECUTE format('ALTER TABLE %s ENABLE ALWAYS TRIGGER lead_audit_truncate', part);
         PERFORM @extschema@._audit_invalidate(part);
     END LOOP;
 
@@ -173,11 +177,13 @@ BEGIN
         -- Triggers switched off or renamed?
         IF NOT superuser THEN
             SELECT t.tgname, t.tgrelid::regclass AS rel,
-                   CASE WHEN t.tgenabled IN ('D', 'R') THEN 'disabled' ELSE 'renamed' END AS what
+                   CASE WHEN t.tgenabled IN ('D', 'R') THEN 'disabled'
+                        WHEN t.tgenabled = 'O' THEN 'limited to origin sessions (replica mode would skip it)'
+                        ELSE 'renamed' END AS what
             INTO trig
             FROM pg_trigger t
             WHERE t.tgfoid = ANY (ours)
-              AND (t.tgenabled IN ('D', 'R') OR t.tgname NOT IN ('lead_audit_capture', 'lead_audit_truncate'))
+              AND (t.tgenabled <> 'A' OR t.tgname NOT IN ('lead_audit_capture', 'lead_audit_truncate'))
               AND t.tgrelid IN (SELECT cmd.objid UNION SELECT relid FROM pg_partition_tree(cmd.objid::regclass))
             ORDER BY t.tgrelid, t.tgname
             LIMIT 1;
@@ -187,12 +193,15 @@ BEGIN
                           HINT = 'Stop auditing with audit_disable(), which a superuser grants.';
             END IF;
         END IF;
-        -- New partitions: add the TRUNCATE trigger.
-        FOR part IN SELECT relid FROM pg_partition_tree(cmd.objid::regclass) p
-                    WHERE NOT EXISTS (SELECT 1 FROM pg_trigger t
-                                      WHERE t.tgrelid = p.relid AND t.tgname = 'lead_audit_truncate') LOOP
+        -- New partitions: add the TRUNCATE trigger. (Checked per partition:
+        -- the ALTER TABLE below runs this function again, which may have
+        -- added it to the next partition already.)
+        FOR part IN SELECT relid FROM pg_partition_tree(cmd.objid::regclass) LOOP
+            CONTINUE WHEN EXISTS (SELECT 1 FROM pg_trigger t
+                                  WHERE t.tgrelid = part AND t.tgname = 'lead_audit_truncate');
             EXECUTE format('CREATE TRIGGER lead_audit_truncate BEFORE TRUNCATE ON %s '
                            'FOR EACH STATEMENT EXECUTE FUNCTION @extschema@.audit_capture_truncate()', part);
+            EXECUTE format('ALTER TABLE %s ENABLE ALWAYS TRIGGER lead_audit_truncate', part);
         END LOOP;
     END LOOP;
 END;
@@ -201,3 +210,19 @@ DROP EVENT TRIGGER lead_audit_guard_alter;
 CREATE EVENT TRIGGER lead_audit_guard_alter ON ddl_command_end
     WHEN TAG IN ('ALTER TABLE', 'CREATE TABLE', 'ALTER TRIGGER')
     EXECUTE FUNCTION _audit_guard_alter();
+
+-- lead_audit's triggers fire ALWAYS (also in replica mode and for changes
+-- applied by logical replication): switch those of tables audited under 0.1.0.
+DO $$
+DECLARE
+    t record;
+BEGIN
+    FOR t IN SELECT tgrelid::regclass AS rel, tgname
+             FROM pg_trigger
+             WHERE tgfoid IN ('@extschema@.audit_capture_row()'::regprocedure,
+                              '@extschema@.audit_capture_truncate()'::regprocedure)
+               AND tgparentid = 0 AND tgenabled = 'O' LOOP
+        EXECUTE format('ALTER TABLE %s ENABLE ALWAYS TRIGGER %I', t.rel, t.tgname);
+    END LOOP;
+END;
+$$;

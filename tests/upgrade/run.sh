@@ -80,6 +80,9 @@ q -c "ALTER EXTENSION lead_audit UPDATE"
 check "ALTER EXTENSION UPDATE reaches $NEW_VERSION" "$NEW_VERSION" \
     "$(q -c "SELECT extversion FROM pg_extension WHERE extname = 'lead_audit'")"
 
+check "the triggers of tables audited under $OLD_VERSION fire ALWAYS after the update" "A" \
+    "$(q -c "SELECT string_agg(DISTINCT tgenabled::text, ',') FROM pg_trigger
+             WHERE tgfoid IN ('audit_capture_row()'::regprocedure, 'audit_capture_truncate()'::regprocedure)")"
 DIGEST=$(cat "$WORK/digest.json")
 check "verify_audit is ok after the upgrade" ok "$(q -c "SELECT string_agg(status, ',') FROM verify_audit()")"
 check "verify_audit is ok with the digest kept before the upgrade" ok \
