@@ -95,7 +95,7 @@ SELECT id, action, db_user, actor_id, error->>'sqlstate' AS sqlstate, error->>'m
 FROM audit_log WHERE outcome = 'failed' ORDER BY id;
 \echo '==> the full INSERT record of lead 1'
 \x on
-SELECT * FROM audit_log WHERE id = 1;
+SELECT * FROM audit_log WHERE action = 'INSERT' ORDER BY id LIMIT 1;
 \x off
 
 \echo '==> 4. Seal the rows into hash-chained blocks, keep the digest outside the database'
@@ -107,8 +107,8 @@ SELECT * FROM verify_audit(:'digest');
 
 \echo '==> 5. A superuser bypasses the append-only guard and rewrites history...'
 SET session_replication_role = replica;
-UPDATE audit_log SET actor_id = '1' WHERE id = 3;      -- blame someone else
-DELETE FROM audit_log WHERE id = 7;                    -- hide a delete
+UPDATE audit_log SET actor_id = '1' WHERE id = 4;      -- blame someone else
+DELETE FROM audit_log WHERE id = 8;                    -- hide a delete
 RESET session_replication_role;
 \echo '==> ...and verify_audit() catches both'
 SELECT * FROM verify_audit(:'digest');

@@ -123,7 +123,9 @@ BEGIN
     -- The row trigger on the table (PostgreSQL clones it onto partitions,
     -- present and future).
     -- Both fire ALWAYS: also in replica mode (session_replication_role =
-    -- replica) and for changes applied by logical replication.
+    -- replica) and for changes applied by logical replication. This DDL is
+    -- recorded once, as audit_enable, below.
+    PERFORM @extschema@._audit_ddl_quiet(true);
     IF NOT EXISTS (SELECT 1 FROM pg_trigger
                    WHERE tgrelid = target AND tgname = 'lead_audit_capture' AND tgparentid = 0) THEN
         EXECUTE format('CREATE TRIGGER lead_audit_capture AFTER INSERT OR UPDATE OR DELETE ON %s '
@@ -139,6 +141,10 @@ BEGIN
         EXECUTE format('ALTER TABLE %s ENABLE ALWAYS TRIGGER lead_audit_truncate', part);
         PERFORM @extschema@._audit_invalidate(part);
     END LOOP;
+    PERFORM @extschema@._audit_ddl_quiet(false);
+    PERFORM @extschema@._audit_append_ddl(target, NULL, jsonb_build_object(
+        'command', 'audit_enable', 'statement', current_query(),
+        'soft_delete_column', soft_col, 'truncate_rows', audit_enable.truncate_rows)::text);
 
     IF NOT @extschema@._audit_attempts_recorded() THEN
         RAISE NOTICE 'lead_audit: failed attempts on % will not be recorded', target
@@ -180,11 +186,16 @@ BEGIN
        AND NOT EXISTS (SELECT 1 FROM @extschema@.audit_table WHERE relid = target) THEN
         RETURN format('lead_audit: %s was not audited', target);
     END IF;
+    -- Recorded once, as audit_disable, rather than as the triggers' DROPs.
+    PERFORM @extschema@._audit_ddl_quiet(true);
     EXECUTE format('DROP TRIGGER IF EXISTS lead_audit_capture ON %s', target);
     FOR part IN SELECT target UNION SELECT relid FROM pg_partition_tree(target) LOOP
         EXECUTE format('DROP TRIGGER IF EXISTS lead_audit_truncate ON %s', part);
         PERFORM @extschema@._audit_invalidate(part);
     END LOOP;
+    PERFORM @extschema@._audit_ddl_quiet(false);
+    PERFORM @extschema@._audit_append_ddl(target, NULL, jsonb_build_object(
+        'command', 'audit_disable', 'statement', current_query())::text);
     DELETE FROM @extschema@.audit_table WHERE relid = target;
     RETURN format('lead_audit: stopped auditing %s', target);
 END;
@@ -235,6 +246,69 @@ AS $$
         WHERE t.relid = rel
            OR t.relid IN (SELECT relid FROM pg_partition_ancestors(rel)))
 $$;
+
+-- DDL on audited tables, recorded as audit rows (action 'DDL'). Called by
+-- the event triggers; SECURITY DEFINER to reach _audit_append_ddl, which is
+-- not granted to anyone, and safe to leave callable: each reads the command
+-- list of the event being handled, and outside an event trigger there is
+-- none (PostgreSQL raises).
+CREATE FUNCTION _audit_record_altered(tag text) RETURNS void
+LANGUAGE plpgsql
+SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    c record;
+BEGIN
+    FOR c IN SELECT x.relid, string_agg(DISTINCT x.object_identity, ', ') AS objects
+             FROM (SELECT CASE WHEN d.classid = 'pg_trigger'::regclass
+                               THEN (SELECT t.tgrelid FROM pg_trigger t WHERE t.oid = d.objid)
+                               ELSE d.objid END AS relid,
+                          d.object_identity
+                   FROM pg_event_trigger_ddl_commands() d
+                   WHERE (d.object_type IN ('table', 'table column') AND d.classid = 'pg_class'::regclass)
+                      OR d.classid = 'pg_trigger'::regclass) x
+             WHERE x.relid IS NOT NULL
+             GROUP BY x.relid LOOP
+        CONTINUE WHEN to_regclass(c.relid::regclass::text) IS NULL
+                   OR NOT @extschema@._audit_is_audited(c.relid::regclass);
+        PERFORM @extschema@._audit_append_ddl(c.relid, NULL, jsonb_build_object(
+            'command', tag, 'objects', c.objects, 'statement', current_query())::text);
+    END LOOP;
+END;
+$$;
+
+CREATE FUNCTION _audit_record_dropped(tag text) RETURNS void
+LANGUAGE plpgsql
+SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    d   record;
+    rel regclass;
+BEGIN
+    -- Audited tables dropped (their triggers went with them).
+    FOR d IN SELECT o.objid, o.object_identity FROM pg_event_trigger_dropped_objects() o
+             JOIN @extschema@.audit_table t ON t.relid::oid = o.objid
+             WHERE o.object_type = 'table' LOOP
+        PERFORM @extschema@._audit_append_ddl(d.objid, d.object_identity, jsonb_build_object(
+            'command', tag, 'objects', d.object_identity, 'statement', current_query())::text);
+    END LOOP;
+    -- lead_audit's triggers dropped from a table that stays audited.
+    FOR d IN SELECT o.object_identity FROM pg_event_trigger_dropped_objects() o
+             WHERE o.object_type = 'trigger'
+               AND (o.object_identity LIKE 'lead\_audit\_capture on %'
+                    OR o.object_identity LIKE 'lead\_audit\_truncate on %') LOOP
+        rel := to_regclass(substring(d.object_identity FROM ' on (.*)$'));
+        CONTINUE WHEN rel IS NULL OR NOT @extschema@._audit_is_audited(rel);
+        PERFORM @extschema@._audit_append_ddl(rel, NULL, jsonb_build_object(
+            'command', tag, 'objects', d.object_identity, 'statement', current_query())::text);
+    END LOOP;
+END;
+$$;
+
+REVOKE ALL ON FUNCTION _audit_append_ddl(oid, text, text) FROM PUBLIC;
+REVOKE ALL ON FUNCTION _audit_ddl_quiet(boolean) FROM PUBLIC;
 
 CREATE FUNCTION _audit_guard_alter() RETURNS event_trigger
 LANGUAGE plpgsql
@@ -290,6 +364,8 @@ BEGIN
             EXECUTE format('ALTER TABLE %s ENABLE ALWAYS TRIGGER lead_audit_truncate', part);
         END LOOP;
     END LOOP;
+    -- Allowed: recorded in the log, whoever did it.
+    PERFORM @extschema@._audit_record_altered(TG_TAG);
 END;
 $$;
 
@@ -312,6 +388,7 @@ DECLARE
     obj record;
     rel regclass;
 BEGIN
+    PERFORM @extschema@._audit_record_dropped(TG_TAG);
     IF EXISTS (SELECT 1 FROM pg_event_trigger_dropped_objects() d
                JOIN @extschema@.audit_table t ON t.relid::oid = d.objid
                WHERE d.object_type = 'table') THEN

@@ -32,6 +32,150 @@ CREATE FUNCTION _audit_attempts_recorded() RETURNS boolean
 STABLE STRICT PARALLEL SAFE
 LANGUAGE c AS 'MODULE_PATHNAME', 'attempts_recorded_wrapper';
 
+-- The log records events as well as row changes: DDL on audited tables
+-- ('DDL') and writes made while a superuser had auditing off ('UNAUDITED').
+ALTER TABLE audit_log DROP CONSTRAINT audit_log_action_check,
+    ADD CONSTRAINT audit_log_action_check
+        CHECK (action IN ('INSERT', 'UPDATE', 'DELETE', 'TRUNCATE', 'DDL', 'UNAUDITED'));
+
+CREATE FUNCTION _audit_ddl_quiet(quiet_on boolean) RETURNS void
+STRICT
+LANGUAGE c AS 'MODULE_PATHNAME', 'set_quiet_wrapper';
+
+CREATE FUNCTION _audit_append_ddl(target oid, table_name text, detail text) RETURNS void
+LANGUAGE c AS 'MODULE_PATHNAME', 'append_ddl_wrapper';
+
+CREATE FUNCTION _audit_record_altered(tag text) RETURNS void
+LANGUAGE plpgsql
+SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    c record;
+BEGIN
+    FOR c IN SELECT x.relid, string_agg(DISTINCT x.object_identity, ', ') AS objects
+             FROM (SELECT CASE WHEN d.classid = 'pg_trigger'::regclass
+                               THEN (SELECT t.tgrelid FROM pg_trigger t WHERE t.oid = d.objid)
+                               ELSE d.objid END AS relid,
+                          d.object_identity
+                   FROM pg_event_trigger_ddl_commands() d
+                   WHERE (d.object_type IN ('table', 'table column') AND d.classid = 'pg_class'::regclass)
+                      OR d.classid = 'pg_trigger'::regclass) x
+             WHERE x.relid IS NOT NULL
+             GROUP BY x.relid LOOP
+        CONTINUE WHEN to_regclass(c.relid::regclass::text) IS NULL
+                   OR NOT @extschema@._audit_is_audited(c.relid::regclass);
+        PERFORM @extschema@._audit_append_ddl(c.relid, NULL, jsonb_build_object(
+            'command', tag, 'objects', c.objects, 'statement', current_query())::text);
+    END LOOP;
+END;
+$$;
+
+CREATE FUNCTION _audit_record_dropped(tag text) RETURNS void
+LANGUAGE plpgsql
+SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    d   record;
+    rel regclass;
+BEGIN
+    -- Audited tables dropped (their triggers went with them).
+    FOR d IN SELECT o.objid, o.object_identity FROM pg_event_trigger_dropped_objects() o
+             JOIN @extschema@.audit_table t ON t.relid::oid = o.objid
+             WHERE o.object_type = 'table' LOOP
+        PERFORM @extschema@._audit_append_ddl(d.objid, d.object_identity, jsonb_build_object(
+            'command', tag, 'objects', d.object_identity, 'statement', current_query())::text);
+    END LOOP;
+    -- lead_audit's triggers dropped from a table that stays audited.
+    FOR d IN SELECT o.object_identity FROM pg_event_trigger_dropped_objects() o
+             WHERE o.object_type = 'trigger'
+               AND (o.object_identity LIKE 'lead\_audit\_capture on %'
+                    OR o.object_identity LIKE 'lead\_audit\_truncate on %') LOOP
+        rel := to_regclass(substring(d.object_identity FROM ' on (.*)$'));
+        CONTINUE WHEN rel IS NULL OR NOT @extschema@._audit_is_audited(rel);
+        PERFORM @extschema@._audit_append_ddl(rel, NULL, jsonb_build_object(
+            'command', tag, 'objects', d.object_identity, 'statement', current_query())::text);
+    END LOOP;
+END;
+$$;
+
+REVOKE ALL ON FUNCTION _audit_append_ddl(oid, text, text) FROM PUBLIC;
+REVOKE ALL ON FUNCTION _audit_ddl_quiet(boolean) FROM PUBLIC;
+
+-- audit_disable records itself (once, not as the DROPs of its triggers).
+CREATE OR REPLACE FUNCTION audit_disable(target regclass) RETURNS text
+LANGUAGE plpgsql
+SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    owner oid;
+    part  regclass;
+BEGIN
+    IF target IS NULL THEN
+        RAISE EXCEPTION 'lead_audit: audit_disable() needs a table, got NULL'
+            USING ERRCODE = 'null_value_not_allowed';
+    END IF;
+    SELECT c.relowner INTO owner FROM pg_class c WHERE c.oid = target;
+    IF NOT FOUND THEN
+        RAISE EXCEPTION 'lead_audit: table with oid % does not exist', target::oid
+            USING ERRCODE = 'undefined_table';
+    END IF;
+    IF NOT pg_has_role(session_user, owner, 'MEMBER') THEN
+        RAISE EXCEPTION 'lead_audit: must be the owner of table % to stop auditing it', target
+            USING ERRCODE = 'insufficient_privilege';
+    END IF;
+    IF NOT EXISTS (SELECT 1 FROM pg_trigger WHERE tgrelid = target AND tgname = 'lead_audit_capture')
+       AND NOT EXISTS (SELECT 1 FROM @extschema@.audit_table WHERE relid = target) THEN
+        RETURN format('lead_audit: %s was not audited', target);
+    END IF;
+    -- Recorded once, as audit_disable, rather than as the triggers' DROPs.
+    PERFORM @extschema@._audit_ddl_quiet(true);
+    EXECUTE format('DROP TRIGGER IF EXISTS lead_audit_capture ON %s', target);
+    FOR part IN SELECT target UNION SELECT relid FROM pg_partition_tree(target) LOOP
+        EXECUTE format('DROP TRIGGER IF EXISTS lead_audit_truncate ON %s', part);
+        PERFORM @extschema@._audit_invalidate(part);
+    END LOOP;
+    PERFORM @extschema@._audit_ddl_quiet(false);
+    PERFORM @extschema@._audit_append_ddl(target, NULL, jsonb_build_object(
+        'command', 'audit_disable', 'statement', current_query())::text);
+    DELETE FROM @extschema@.audit_table WHERE relid = target;
+    RETURN format('lead_audit: stopped auditing %s', target);
+END;
+$$;
+
+-- The drop guard records drops of audited tables and of lead_audit's triggers.
+CREATE OR REPLACE FUNCTION _audit_guard_drop() RETURNS event_trigger
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    obj record;
+    rel regclass;
+BEGIN
+    PERFORM @extschema@._audit_record_dropped(TG_TAG);
+    IF EXISTS (SELECT 1 FROM pg_event_trigger_dropped_objects() d
+               JOIN @extschema@.audit_table t ON t.relid::oid = d.objid
+               WHERE d.object_type = 'table') THEN
+        PERFORM @extschema@._audit_forget_dropped();
+    END IF;
+    IF (SELECT rolsuper FROM pg_roles WHERE rolname = current_user) THEN
+        RETURN;
+    END IF;
+    FOR obj IN SELECT object_identity FROM pg_event_trigger_dropped_objects()
+               WHERE object_type = 'trigger'
+                 AND (object_identity LIKE 'lead\_audit\_capture on %' OR object_identity LIKE 'lead\_audit\_truncate on %') LOOP
+        -- Dropped with its table (or the table left the audited tree): fine.
+        rel := to_regclass(substring(obj.object_identity FROM ' on (.*)$'));
+        CONTINUE WHEN rel IS NULL OR NOT @extschema@._audit_is_audited(rel);
+        RAISE EXCEPTION 'lead_audit: trigger % may not be dropped while the table is audited', obj.object_identity
+            USING ERRCODE = 'insufficient_privilege',
+                  HINT = 'Stop auditing with audit_disable(), which a superuser grants.';
+    END LOOP;
+END;
+$$;
+
 -- audit_enable refuses audit_block too (auditing it made every seal write a
 -- row for the next seal to seal, for ever), and says when failed attempts
 -- will not be recorded. Same signature, so privileges stay.
@@ -120,7 +264,9 @@ BEGIN
     -- The row trigger on the table (PostgreSQL clones it onto partitions,
     -- present and future).
     -- Both fire ALWAYS: also in replica mode (session_replication_role =
-    -- replica) and for changes applied by logical replication.
+    -- replica) and for changes applied by logical replication. This DDL is
+    -- recorded once, as audit_enable, below.
+    PERFORM @extschema@._audit_ddl_quiet(true);
     IF NOT EXISTS (SELECT 1 FROM pg_trigger
                    WHERE tgrelid = target AND tgname = 'lead_audit_capture' AND tgparentid = 0) THEN
         EXECUTE format('CREATE TRIGGER lead_audit_capture AFTER INSERT OR UPDATE OR DELETE ON %s '
@@ -136,6 +282,10 @@ BEGIN
         EXECUTE format('ALTER TABLE %s ENABLE ALWAYS TRIGGER lead_audit_truncate', part);
         PERFORM @extschema@._audit_invalidate(part);
     END LOOP;
+    PERFORM @extschema@._audit_ddl_quiet(false);
+    PERFORM @extschema@._audit_append_ddl(target, NULL, jsonb_build_object(
+        'command', 'audit_enable', 'statement', current_query(),
+        'soft_delete_column', soft_col, 'truncate_rows', audit_enable.truncate_rows)::text);
 
     IF NOT @extschema@._audit_attempts_recorded() THEN
         RAISE NOTICE 'lead_audit: failed attempts on % will not be recorded', target
@@ -204,6 +354,8 @@ BEGIN
             EXECUTE format('ALTER TABLE %s ENABLE ALWAYS TRIGGER lead_audit_truncate', part);
         END LOOP;
     END LOOP;
+    -- Allowed: recorded in the log, whoever did it.
+    PERFORM @extschema@._audit_record_altered(TG_TAG);
 END;
 $$;
 DROP EVENT TRIGGER lead_audit_guard_alter;
@@ -217,6 +369,7 @@ DO $$
 DECLARE
     t record;
 BEGIN
+    PERFORM @extschema@._audit_ddl_quiet(true);  -- the update's own DDL, not the tables' owners'
     FOR t IN SELECT tgrelid::regclass AS rel, tgname
              FROM pg_trigger
              WHERE tgfoid IN ('@extschema@.audit_capture_row()'::regprocedure,
@@ -224,5 +377,6 @@ BEGIN
                AND tgparentid = 0 AND tgenabled = 'O' LOOP
         EXECUTE format('ALTER TABLE %s ENABLE ALWAYS TRIGGER %I', t.rel, t.tgname);
     END LOOP;
+    PERFORM @extschema@._audit_ddl_quiet(false);
 END;
 $$;

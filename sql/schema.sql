@@ -9,8 +9,10 @@ CREATE TABLE audit_log (
     logged_at        timestamptz NOT NULL,
     table_oid        oid         NOT NULL,
     table_name       text        NOT NULL,
+    -- DDL: a command that changed what is captured (since 0.2.0);
+    -- UNAUDITED: a transaction's writes made with lead_audit.enabled = off.
     action           text        NOT NULL
-        CHECK (action IN ('INSERT', 'UPDATE', 'DELETE', 'TRUNCATE')),
+        CHECK (action IN ('INSERT', 'UPDATE', 'DELETE', 'TRUNCATE', 'DDL', 'UNAUDITED')),
     soft_delete      text
         CHECK (soft_delete IN ('deleted', 'restored')),
     record_pk        jsonb,

@@ -5,9 +5,10 @@
 //! only wires the modules together. Imports run one way, in this order:
 //!
 //! ```text
-//! capture -> catalog, actor, to_jsonb -> writer -> forms -> record, objects -> pg, error
+//! capture -> catalog, stamp, to_jsonb, events, attempts -> writer -> forms -> record, objects -> pg, error
 //! ledger (seal, classify, verify) -> forms, objects, record -> pg, error
 //! attempts (hooks, pending, message, queue, worker) -> actor, writer, record, pg
+//! events (ddl, unaudited) -> stamp -> actor, writer
 //! sealer -> attempts, (SQL)
 //! ```
 
@@ -20,12 +21,14 @@ mod attempts;
 mod capture;
 mod catalog;
 mod error;
+mod events;
 mod forms;
 mod ledger;
 mod objects;
 mod pg;
 mod record;
 mod sealer;
+mod stamp;
 mod to_jsonb;
 mod writer;
 
@@ -43,6 +46,7 @@ pub extern "C-unwind" fn _PG_init() {
     objects::register_invalidation(&[catalog::forget]);
     sealer::register();
     attempts::register();
+    events::register();
 }
 
 #[cfg(any(test, feature = "pg_test"))]

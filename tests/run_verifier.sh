@@ -94,11 +94,11 @@ UPDATE leads SET is_deleted = true WHERE id = 3;
 DELETE FROM leads WHERE id = 4;
 TRUNCATE lead_notes;
 COMMIT;
--- Block 1: audit rows 1-19.
+-- Block 1: audit rows 1-21 (1 and 2: the DDL rows of the two audit_enable calls).
 SELECT count(*) FROM audit_seal();
 
 -- Blocks 2 and 3: 10100 rows in one seal, split at 10000 rows per block
--- (block 2: audit ids 20-10019, block 3: 10020-10119).
+-- (block 2: audit ids 22-10021, block 3: 10022-10121).
 BEGIN;
 SET LOCAL lead_audit.actor_id = 'importer';
 SET LOCAL lead_audit.client_ip = '203.0.113.0/24';
@@ -281,7 +281,7 @@ dump blocks
 agree "blocks tampered" blocks 1 "'$digest'" --digest "$digest"
 check_cmd "blocks tampered: the verifier reports the missing block 3 (at block 4)" has_lines "$WORK/blocks.out" $'broken_link\t\t4'
 check_cmd "blocks tampered: rows of the deleted block and the row cut from block 1 are forged" \
-    has_lines "$WORK/blocks.out" $'forged\t10020\t' $'forged\t10119\t' $'forged\t19\t' $'block_modified\t\t1'
+    has_lines "$WORK/blocks.out" $'forged\t10022\t' $'forged\t10121\t' $'forged\t21\t' $'block_modified\t\t1'
 check_cmd "blocks tampered: the edited seal time is caught (block 4)" has_lines "$WORK/blocks.out" $'block_modified\t\t4'
 
 # ---------------------------------------------------------------------------

@@ -22,6 +22,7 @@ use crate::catalog::{self, SoftDeleteKind, TableInfo};
 use crate::error::AuditError;
 use crate::pg::text_datum;
 use crate::record::{col, Row};
+use crate::stamp;
 use crate::to_jsonb::ObjectBuilder;
 use crate::writer;
 use tuple::Deformed;
@@ -44,6 +45,9 @@ fn audit_capture_row<'a>(
     if actor::ENABLED.get() {
         // SAFETY: PostgreSQL passes a valid TriggerData with the tuples of this event.
         unsafe { capture_row(td) };
+    } else {
+        // SAFETY: as above.
+        unsafe { count_unaudited(td.tg_relation, event) };
     }
     Ok(None)
 }
@@ -66,8 +70,33 @@ fn audit_capture_truncate<'a>(
     if actor::ENABLED.get() {
         // SAFETY: PostgreSQL passes a valid TriggerData for the truncated relation.
         unsafe { capture_truncate(td.tg_relation) };
+    } else {
+        // SAFETY: as above.
+        unsafe { count_unaudited(td.tg_relation, event) };
     }
     Ok(None)
+}
+
+/// Auditing is off (a superuser's `lead_audit.enabled`): the write is only
+/// counted, for the transaction's marker row.
+///
+/// # Safety
+/// `rel` must be the open relation the trigger fired for.
+unsafe fn count_unaudited(rel: pg_sys::Relation, event: u32) {
+    // SAFETY: the caller's contract.
+    let info = unsafe { catalog::table_info(rel) };
+    let action = match event & pg_sys::TRIGGER_EVENT_OPMASK {
+        pg_sys::TRIGGER_EVENT_INSERT => "INSERT",
+        pg_sys::TRIGGER_EVENT_UPDATE => "UPDATE",
+        pg_sys::TRIGGER_EVENT_DELETE => "DELETE",
+        _ => "TRUNCATE",
+    };
+    crate::events::unaudited::count(
+        info.relid,
+        // SAFETY: the table's name is a text datum kept with its metadata.
+        || String::from_utf8_lossy(unsafe { crate::pg::varlena_bytes(info.name) }).into_owned(),
+        action,
+    );
 }
 
 /// # Safety
@@ -222,29 +251,9 @@ unsafe fn capture_truncate(rel: pg_sys::Relation) {
     }
 }
 
-/// Fills the columns every audit row shares, then writes the row.
+/// Stamps the columns every audit row shares, then writes the row.
 fn append(info: &TableInfo, mut row: Row) {
-    let actor = actor::current();
-    // SAFETY: plain reads of the current transaction's id and statement time.
-    let (tx_id, logged_at) = unsafe {
-        (
-            pg_sys::GetTopFullTransactionId().value,
-            pg_sys::GetCurrentStatementStartTimestamp(),
-        )
-    };
-    row.set(col::TX_ID, Datum::from(tx_id));
-    row.set(col::LOGGED_AT, Datum::from(logged_at));
-    row.set(col::TABLE_OID, Datum::from(info.relid));
-    row.set(col::TABLE_NAME, info.name);
-    row.set_opt(col::ACTOR_ID, actor.actor_id);
-    row.set_opt(col::CLIENT_IP, actor.client_ip);
-    row.set_opt(col::USER_AGENT, actor.user_agent);
-    row.set_opt(col::REQUEST_ID, actor.request_id);
-    row.set_opt(col::CONTEXT, actor.context);
-    row.set(col::DB_USER, actor.db_user);
-    row.set_opt(col::APPLICATION_NAME, actor.application_name);
-    // Written inside the transaction: the row exists only if it commits.
-    row.set(col::OUTCOME, text_datum(b"committed"));
+    stamp::committed(&mut row, info.relid, info.name);
     writer::append(&mut row);
 }
 

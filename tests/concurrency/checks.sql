@@ -6,7 +6,7 @@ CREATE TEMP VIEW audited AS
     SELECT id AS audit_id, tx_id, action AS kind, (record_pk ->> 'id')::int AS id,
            (CASE action WHEN 'DELETE' THEN old_values ELSE new_values END ->> 'op')::bigint AS row_op,
            new_values
-    FROM audit_log WHERE table_oid = 'conc'::regclass;
+    FROM audit_log WHERE table_oid = 'conc'::regclass AND action <> 'DDL';
 CREATE TEMP VIEW sealed AS
     SELECT r AS audit_id, b.id AS block_id FROM audit_block b, unnest(b.row_ids) AS r;
 

@@ -24,7 +24,7 @@ SELECT action, record_pk, old_values, new_values, changed_columns FROM log OFFSE
 -- Setting a column to its current value changes nothing, and writes nothing.
 UPDATE leads SET status = 'qualified', score = 20 WHERE id = 1;
 UPDATE leads SET email = email;
-SELECT count(*) AS audit_rows FROM audit_log;
+SELECT count(*) AS audit_rows FROM log;
 
 -- NULL to value and back count as changes.
 UPDATE leads SET full_name = NULL WHERE id = 1;

@@ -16,7 +16,7 @@ SELECT audit_disable('"Sales Ops"."Lead List"');
 SELECT audit_disable('"Sales Ops"."Lead List"');
 SELECT count(*) AS triggers_left FROM pg_trigger WHERE tgrelid = '"Sales Ops"."Lead List"'::regclass;
 INSERT INTO "Sales Ops"."Lead List" VALUES (2, 'not audited');
-SELECT count(*) AS audit_rows FROM audit_log WHERE table_name LIKE '"Sales Ops"%';
+SELECT count(*) AS audit_rows FROM log WHERE table_name LIKE '"Sales Ops"%';
 -- The history stays after audit_disable, and auditing can start again.
 SELECT audit_enable('"Sales Ops"."Lead List"');
 UPDATE "Sales Ops"."Lead List" SET "Name" = 'y' WHERE "Lead Id" = 1;
@@ -62,4 +62,4 @@ SELECT audit_enable('crm.accounts') IS NOT NULL AS enabled;
 INSERT INTO crm.accounts VALUES (1, 'before');
 ALTER SCHEMA crm RENAME TO sales;
 INSERT INTO sales.accounts VALUES (2, 'after');
-SELECT table_name, record_pk FROM audit_log WHERE table_oid = 'sales.accounts'::regclass ORDER BY id;
+SELECT table_name, record_pk FROM audit_log WHERE table_oid = 'sales.accounts'::regclass AND action <> 'DDL' ORDER BY id;

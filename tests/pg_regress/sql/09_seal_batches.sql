@@ -7,7 +7,7 @@ INSERT INTO big SELECT g, 'v' || g FROM generate_series(1, 25000) g;
 UPDATE big SET v = 'w' WHERE id <= 1000;
 SELECT block_id, row_count, first_id, last_id FROM audit_seal();
 SELECT count(*) AS linked FROM audit_block b JOIN audit_block p ON p.id = b.id - 1 AND b.prev_hash = p.block_hash;
-SELECT status, detail ~ '^26000 audit rows verified \(26000 sealed in 3 blocks' AS summary FROM verify_audit();
+SELECT status, detail ~ '^26001 audit rows verified \(26001 sealed in 3 blocks' AS summary FROM verify_audit();
 SELECT count(*) AS nothing_left FROM audit_seal();
 -- Sealing needs a fresh snapshot per statement.
 BEGIN ISOLATION LEVEL REPEATABLE READ;
@@ -18,7 +18,7 @@ ROLLBACK;
 SELECT setval('audit_log_id_seq', 2500000);
 UPDATE big SET v = 'x' WHERE id <= 3;
 SELECT count(*) AS sealed FROM audit_seal();
-SELECT status, detail ~ '^26003 audit rows verified' AS all_rows FROM verify_audit();
+SELECT status, detail ~ '^26004 audit rows verified' AS all_rows FROM verify_audit();
 SET session_replication_role = replica;
 UPDATE audit_log SET actor_id = 'forged' WHERE id IN (7, 2500002);
 DELETE FROM audit_log WHERE id = 2500003;

@@ -1,0 +1,36 @@
+//! The columns every row written inside the writing transaction shares: the
+//! transaction, the statement's time, the table, the actor context and the
+//! outcome `committed` (the row exists only if its transaction commits).
+//! Captured changes and the rows that record events (DDL, writes made with
+//! auditing off) are stamped alike.
+
+use pgrx::pg_sys::{self, Datum, Oid};
+
+use crate::actor;
+use crate::pg::text_datum;
+use crate::record::{col, Row};
+
+/// Stamps `row` for `table_oid` / `table_name` (a text datum). Raises
+/// `InvalidSetting` for a setting that cannot be recorded.
+pub fn committed(row: &mut Row, table_oid: Oid, table_name: Datum) {
+    let actor = actor::current();
+    // SAFETY: plain reads of the current transaction's id and statement time.
+    let (tx_id, logged_at) = unsafe {
+        (
+            pg_sys::GetTopFullTransactionId().value,
+            pg_sys::GetCurrentStatementStartTimestamp(),
+        )
+    };
+    row.set(col::TX_ID, Datum::from(tx_id));
+    row.set(col::LOGGED_AT, Datum::from(logged_at));
+    row.set(col::TABLE_OID, Datum::from(table_oid));
+    row.set(col::TABLE_NAME, table_name);
+    row.set_opt(col::ACTOR_ID, actor.actor_id);
+    row.set_opt(col::CLIENT_IP, actor.client_ip);
+    row.set_opt(col::USER_AGENT, actor.user_agent);
+    row.set_opt(col::REQUEST_ID, actor.request_id);
+    row.set_opt(col::CONTEXT, actor.context);
+    row.set(col::DB_USER, actor.db_user);
+    row.set_opt(col::APPLICATION_NAME, actor.application_name);
+    row.set(col::OUTCOME, text_datum(b"committed"));
+}
