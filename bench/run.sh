@@ -45,8 +45,15 @@ trap 'exit 130' INT TERM # so that Ctrl-C also runs cleanup
 # statement). JIT off: it compiles the statement triggers' queries (the planner
 # guesses transition tables at 100x their size) for a fixed ~200 ms that has
 # nothing to do with auditing and would blur small runs.
+# lead_audit preloaded when installed, as production runs it: failed-attempt
+# tracking is then part of every audited write (the lead_audit_untracked way
+# turns it off, to show what it costs). The sealer is paused.
+PRELOAD=()
+if [ "${BENCH_LEAD_AUDIT:-1}" = 1 ] && [ -f "$(/usr/lib/postgresql/15/bin/pg_config --pkglibdir)/lead_audit.so" ]; then
+    PRELOAD=(-c shared_preload_libraries=lead_audit -c lead_audit.seal_interval=0)
+fi
 ../scripts/pgcluster.sh start "$DIR" "$PORT" -c shared_buffers=1GB -c max_wal_size=8GB \
-    -c checkpoint_timeout=1h -c work_mem=64MB -c autovacuum=off -c jit=off
+    -c checkpoint_timeout=1h -c work_mem=64MB -c autovacuum=off -c jit=off "${PRELOAD[@]}"
 
 psql_() {
     PGOPTIONS="-c client_min_messages=warning" \
@@ -59,13 +66,14 @@ if [ "${BENCH_LEAD_AUDIT:-1}" = 1 ] &&
     [ "$(psql_ -At -c "SELECT count(*) FROM pg_available_extensions WHERE name = 'lead_audit'")" = 1 ]; then
     HAVE_EXT=1
     WAYS+=(lead_audit)
+    [ "${#PRELOAD[@]}" = 0 ] || WAYS+=(lead_audit_untracked)
 else
     echo "note: lead_audit is not installed (or BENCH_LEAD_AUDIT=0): its columns print n/a"
 fi
 
 # ---- helpers -----------------------------------------------------------------
 # A fresh leads table (and log tables), audited the given way: none,
-# plpgsql_row, plpgsql_stmt, lead_audit or noop_row (see sql/).
+# plpgsql_row, plpgsql_stmt, lead_audit, lead_audit_untracked or noop_row (see sql/).
 setup() {
     psql_ -f sql/leads.sql -c "DROP EXTENSION IF EXISTS lead_audit CASCADE" -c "DROP TABLE IF EXISTS plpgsql_log"
     [ "$1" = none ] || psql_ -f "sql/$1.sql" >/dev/null
@@ -264,6 +272,19 @@ report() {
     if [ -n "${R[seal,lead_audit]:-}" ]; then
         seal_rps=$(per_second "$AUDIT_ROWS" "${R[seal,lead_audit]}")
         echo "| audit_seal() of the same rows, once (rows/s) | — | — | — | $(num "$seal_rps" 0) | no target | — | — |"
+    fi
+    if [ -n "${R[insert,lead_audit_untracked]:-}" ]; then
+        echo
+        echo "What tracking failed attempts costs a successful write (lead_audit preloaded, \`lead_audit.record_attempts\` on and off):"
+        echo
+        echo "| workload | lead_audit | lead_audit, attempts not tracked | ratio tracked / untracked |"
+        echo "| --- | ---: | ---: | ---: |"
+        for w in insert update delete copy; do
+            l=$(med "$w" lead_audit) u=$(med "$w" lead_audit_untracked)
+            echo "| $w (ms) | $(num "$l") | $(num "$u") | $(ratio "$l" "$u") |"
+        done
+        l=$(med pgbench lead_audit) u=$(med pgbench lead_audit_untracked)
+        echo "| pgbench (TPS, higher is better) | $(num "$l" 0) | $(num "$u" 0) | $(ratio "$l" "$u") |"
     fi
     if [ "$MEMORY" = 1 ]; then
         echo

@@ -1,5 +1,12 @@
 -- lead_audit: the SQL API. Emitted last (finalize): it uses the Rust functions
--- audit_capture_row(), audit_capture_truncate() and _audit_invalidate().
+-- (_audit_invalidate(), _audit_verify(), ...).
+
+-- The capture triggers (src/capture/mod.rs: written by hand, so that a call
+-- that does not come from the trigger manager gets 39P01).
+CREATE FUNCTION audit_capture_row() RETURNS trigger
+LANGUAGE c AS 'MODULE_PATHNAME', 'audit_capture_row_wrapper';
+CREATE FUNCTION audit_capture_truncate() RETURNS trigger
+LANGUAGE c AS 'MODULE_PATHNAME', 'audit_capture_truncate_wrapper';
 
 -- ---------------------------------------------------------------------------
 -- audit_log is append-only. Nobody holds INSERT/UPDATE/DELETE/TRUNCATE on it
@@ -207,6 +214,44 @@ REVOKE ALL ON FUNCTION audit_enable(regclass, name, boolean) FROM PUBLIC;
 REVOKE ALL ON FUNCTION audit_disable(regclass) FROM PUBLIC;
 REVOKE ALL ON FUNCTION _audit_invalidate(oid) FROM PUBLIC;
 REVOKE ALL ON FUNCTION _audit_log_append_only() FROM PUBLIC;
+
+-- ---------------------------------------------------------------------------
+-- verify_audit(digest, from_id, to_id): reads the digest here, in SQL, so any
+-- jsonb gets a clear answer (a number beyond a double, an object nested deeper
+-- than a JSON library goes: 22023), then runs the verifier (_audit_verify).
+-- block_id must be an integer (1, 1e0 and 1.5e1 are; 1.5 and 2.0 are not, as
+-- jsonb prints them) that fits a bigint, block_hash a string.
+-- ---------------------------------------------------------------------------
+CREATE FUNCTION verify_audit(digest jsonb DEFAULT NULL, from_id bigint DEFAULT NULL, to_id bigint DEFAULT NULL)
+RETURNS TABLE(status text, audit_id bigint, detail text, block_id bigint)
+LANGUAGE plpgsql
+VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    id_text    text;
+    digest_id  bigint;
+    digest_hash text;
+BEGIN
+    IF digest IS NOT NULL THEN
+        IF jsonb_typeof(digest) = 'object'
+           AND jsonb_typeof(digest -> 'block_id') = 'number'
+           AND jsonb_typeof(digest -> 'block_hash') = 'string' THEN
+            id_text := (digest -> 'block_id')::text;
+            IF id_text ~ '^-?[0-9]{1,19}$'
+               AND id_text::numeric BETWEEN -9223372036854775808 AND 9223372036854775807 THEN
+                digest_id := id_text::bigint;
+                digest_hash := digest ->> 'block_hash';
+            END IF;
+        END IF;
+        IF digest_id IS NULL THEN
+            RAISE EXCEPTION 'lead_audit: a digest is a JSON object with "block_id" and "block_hash", as audit_digest() returns'
+                USING ERRCODE = 'invalid_parameter_value';
+        END IF;
+    END IF;
+    RETURN QUERY SELECT * FROM @extschema@._audit_verify(digest_id, digest_hash, from_id, to_id);
+END;
+$$;
 
 -- ---------------------------------------------------------------------------
 -- audit_digest(): the newest block's id and hash, to keep outside the

@@ -176,6 +176,45 @@ BEGIN
 END;
 $$;
 
+-- verify_audit reads the digest in SQL (any jsonb gets 22023, never an
+-- internal error) and then runs _audit_verify. Replaced in place (same
+-- signature and result), so its oid and privileges stay.
+CREATE FUNCTION _audit_verify(digest_block_id bigint, digest_block_hash text, from_id bigint, to_id bigint)
+RETURNS TABLE(status text, audit_id bigint, detail text, block_id bigint)
+VOLATILE
+LANGUAGE c AS 'MODULE_PATHNAME', 'verify_audit_internal_wrapper';
+
+CREATE OR REPLACE FUNCTION verify_audit(digest jsonb DEFAULT NULL, from_id bigint DEFAULT NULL, to_id bigint DEFAULT NULL)
+RETURNS TABLE(status text, audit_id bigint, detail text, block_id bigint)
+LANGUAGE plpgsql
+VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    id_text    text;
+    digest_id  bigint;
+    digest_hash text;
+BEGIN
+    IF digest IS NOT NULL THEN
+        IF jsonb_typeof(digest) = 'object'
+           AND jsonb_typeof(digest -> 'block_id') = 'number'
+           AND jsonb_typeof(digest -> 'block_hash') = 'string' THEN
+            id_text := (digest -> 'block_id')::text;
+            IF id_text ~ '^-?[0-9]{1,19}$'
+               AND id_text::numeric BETWEEN -9223372036854775808 AND 9223372036854775807 THEN
+                digest_id := id_text::bigint;
+                digest_hash := digest ->> 'block_hash';
+            END IF;
+        END IF;
+        IF digest_id IS NULL THEN
+            RAISE EXCEPTION 'lead_audit: a digest is a JSON object with "block_id" and "block_hash", as audit_digest() returns'
+                USING ERRCODE = 'invalid_parameter_value';
+        END IF;
+    END IF;
+    RETURN QUERY SELECT * FROM @extschema@._audit_verify(digest_id, digest_hash, from_id, to_id);
+END;
+$$;
+
 -- audit_enable refuses audit_block too (auditing it made every seal write a
 -- row for the next seal to seal, for ever), and says when failed attempts
 -- will not be recorded. Same signature, so privileges stay.

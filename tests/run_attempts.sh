@@ -99,6 +99,13 @@ q -c "SET lead_audit.record_statement = off; INSERT INTO leads VALUES (1, 'secre
 n=$((n + 1)); wait_failed $n
 check "no statement text when record_statement is off" "t" "$(last "error->'statement' IS NULL")"
 
+# Only a superuser can turn tracking off (lead_audit.record_attempts).
+q -c "SET lead_audit.record_attempts = off; INSERT INTO leads VALUES (1, 'untracked');" 2>/dev/null || true
+sleep 1
+check "nothing recorded while a superuser turned tracking off" "$n" "$(failed)"
+out=$(psql -X -q -h 127.0.0.1 -p "$PORT" -U app -d attempts -c "SET lead_audit.record_attempts = off" 2>&1 || true)
+check "the application cannot turn tracking off" 'ERROR:  permission denied to set parameter "lead_audit.record_attempts"' "$out"
+
 # 8. A full queue never blocks a writer: what it dropped is counted and recorded.
 before=$(failed)
 q -c "BEGIN; LOCK TABLE audit_log IN ACCESS EXCLUSIVE MODE; SELECT pg_sleep(5); COMMIT;" >/dev/null &

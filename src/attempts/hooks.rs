@@ -59,6 +59,11 @@ pub fn note_row(
     action: &'static str,
     key: impl FnOnce() -> String,
 ) {
+    // Without the hooks and callbacks (not preloaded) nothing would ever
+    // empty the list.
+    if !settings::recorded() || !on() {
+        return;
+    }
     // SAFETY: reads the current subtransaction's id.
     let subxact = unsafe { pg_sys::GetCurrentSubTransactionId() };
     let relid_u = u32::from(relid);
@@ -209,7 +214,7 @@ fn on() -> bool {
     // SAFETY: plain reads of process state.
     let worker =
         unsafe { pg_sys::ParallelWorkerNumber >= 0 || pg_sys::MyDatabaseId == Oid::INVALID };
-    !worker && actor::ENABLED.get()
+    !worker && actor::ENABLED.get() && settings::record_attempts()
 }
 
 // ---------------------------------------------------------------------------

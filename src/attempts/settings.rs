@@ -4,12 +4,21 @@ use std::sync::atomic::{AtomicBool, Ordering};
 
 use pgrx::guc::{GucContext, GucFlags, GucRegistry, GucSetting};
 
+static RECORD_ATTEMPTS: GucSetting<bool> = GucSetting::<bool>::new(true);
 static RECORD_STATEMENT: GucSetting<bool> = GucSetting::<bool>::new(true);
 static RECORD_ROLLBACK: GucSetting<bool> = GucSetting::<bool>::new(false);
 /// Set when the library was preloaded, in the postmaster, so every process inherits it.
 static RECORDED: AtomicBool = AtomicBool::new(false);
 
 pub fn register() {
+    GucRegistry::define_bool_guc(
+        c"lead_audit.record_attempts",
+        c"Whether failed attempts on audited tables are recorded (needs shared_preload_libraries).",
+        c"Off stops tracking statements for failed attempts; committed changes are recorded as always.",
+        &RECORD_ATTEMPTS,
+        GucContext::Suset,
+        GucFlags::default(),
+    );
     GucRegistry::define_bool_guc(
         c"lead_audit.record_statement",
         c"Whether a failed attempt's record keeps the statement's text.",
@@ -26,6 +35,10 @@ pub fn register() {
         GucContext::Suset,
         GucFlags::default(),
     );
+}
+
+pub fn record_attempts() -> bool {
+    RECORD_ATTEMPTS.get()
 }
 
 pub fn record_statement() -> bool {

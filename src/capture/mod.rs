@@ -27,11 +27,22 @@ use crate::to_jsonb::ObjectBuilder;
 use crate::writer;
 use tuple::Deformed;
 
-#[pg_trigger]
-fn audit_capture_row<'a>(
-    trigger: &'a PgTrigger<'a>,
-) -> Result<Option<PgHeapTuple<'a, AllocatedByPostgres>>, std::convert::Infallible> {
-    let td = trigger.trigger_data();
+// The two trigger functions are written out by hand rather than with
+// #[pg_trigger]: called as anything but a trigger (`SELECT
+// audit_capture_row()`), pgrx's wrapper fails with an internal error before
+// our code runs; here the caller gets 39P01. Their SQL is in sql/api.sql.
+
+/// `audit_capture_row()`: AFTER INSERT OR UPDATE OR DELETE ... FOR EACH ROW.
+///
+/// # Safety
+/// Called by PostgreSQL's function manager with a valid `fcinfo`.
+#[pg_guard]
+#[unsafe(no_mangle)]
+pub unsafe extern "C-unwind" fn audit_capture_row_wrapper(
+    fcinfo: pg_sys::FunctionCallInfo,
+) -> Datum {
+    // SAFETY: the function manager's fcinfo.
+    let td = unsafe { trigger_data(fcinfo, "audit_capture_row()") };
     let event = td.tg_event;
     if !pgrx::trigger_support::trigger_fired_after(event)
         || !pgrx::trigger_support::trigger_fired_for_row(event)
@@ -49,14 +60,20 @@ fn audit_capture_row<'a>(
         // SAFETY: as above.
         unsafe { count_unaudited(td.tg_relation, event) };
     }
-    Ok(None)
+    Datum::from(0) // an AFTER trigger's result is ignored
 }
 
-#[pg_trigger]
-fn audit_capture_truncate<'a>(
-    trigger: &'a PgTrigger<'a>,
-) -> Result<Option<PgHeapTuple<'a, AllocatedByPostgres>>, std::convert::Infallible> {
-    let td = trigger.trigger_data();
+/// `audit_capture_truncate()`: BEFORE TRUNCATE ... FOR EACH STATEMENT.
+///
+/// # Safety
+/// Called by PostgreSQL's function manager with a valid `fcinfo`.
+#[pg_guard]
+#[unsafe(no_mangle)]
+pub unsafe extern "C-unwind" fn audit_capture_truncate_wrapper(
+    fcinfo: pg_sys::FunctionCallInfo,
+) -> Datum {
+    // SAFETY: the function manager's fcinfo.
+    let td = unsafe { trigger_data(fcinfo, "audit_capture_truncate()") };
     let event = td.tg_event;
     if !pgrx::trigger_support::trigger_fired_by_truncate(event)
         || !pgrx::trigger_support::trigger_fired_before(event)
@@ -74,7 +91,44 @@ fn audit_capture_truncate<'a>(
         // SAFETY: as above.
         unsafe { count_unaudited(td.tg_relation, event) };
     }
-    Ok(None)
+    Datum::from(0) // a statement trigger returns NULL
+}
+
+/// Version-1 calling convention for both.
+#[unsafe(no_mangle)]
+pub extern "C" fn pg_finfo_audit_capture_row_wrapper() -> &'static pg_sys::Pg_finfo_record {
+    const V1: pg_sys::Pg_finfo_record = pg_sys::Pg_finfo_record { api_version: 1 };
+    &V1
+}
+
+#[unsafe(no_mangle)]
+pub extern "C" fn pg_finfo_audit_capture_truncate_wrapper() -> &'static pg_sys::Pg_finfo_record {
+    const V1: pg_sys::Pg_finfo_record = pg_sys::Pg_finfo_record { api_version: 1 };
+    &V1
+}
+
+/// The trigger manager's TriggerData, or 39P01 when the function was not
+/// called by it.
+///
+/// # Safety
+/// `fcinfo` must be the function manager's call info.
+unsafe fn trigger_data<'a>(
+    fcinfo: pg_sys::FunctionCallInfo,
+    function: &'static str,
+) -> &'a pg_sys::TriggerData {
+    // SAFETY: the caller's contract; a context node is checked by its tag
+    // before it is read as TriggerData.
+    unsafe {
+        let context = (*fcinfo).context;
+        if context.is_null() || (*context).type_ != pg_sys::NodeTag::T_TriggerData {
+            AuditError::WrongCall {
+                function,
+                reason: "can only be called as a trigger (audit_enable() installs it)",
+            }
+            .report();
+        }
+        &*context.cast::<pg_sys::TriggerData>()
+    }
 }
 
 /// Auditing is off (a superuser's `lead_audit.enabled`): the write is only

@@ -34,7 +34,54 @@ pub fn register_settings() {
     );
 }
 
-#[pg_extern(volatile)]
+/// The rows verify_audit returns (spelt out in each signature: pgrx reads
+/// the column names from it).
+type Findings = TableIterator<
+    'static,
+    (
+        name!(status, String),
+        name!(audit_id, Option<i64>),
+        name!(detail, String),
+        name!(block_id, Option<i64>),
+    ),
+>;
+
+/// What `verify_audit(digest, from_id, to_id)` runs once `sql/api.sql` has
+/// read the digest (in SQL, so that any jsonb a caller passes gets a clear
+/// 22023 instead of failing a conversion to Rust).
+#[pg_extern(name = "_audit_verify", volatile)]
+fn verify_audit_internal(
+    digest_block_id: Option<i64>,
+    digest_block_hash: Option<&str>,
+    from_id: Option<i64>,
+    to_id: Option<i64>,
+) -> TableIterator<
+    'static,
+    (
+        name!(status, String),
+        name!(audit_id, Option<i64>),
+        name!(detail, String),
+        name!(block_id, Option<i64>),
+    ),
+> {
+    let digest = match (digest_block_id, digest_block_hash) {
+        (Some(block_id), Some(hash)) => Some(Digest {
+            block_id,
+            block_hash: hash.to_string(),
+        }),
+        (None, None) => None,
+        _ => AuditError::InvalidArgument {
+            reason: "a digest needs both block_id and block_hash".into(),
+        }
+        .report(),
+    };
+    findings(digest, from_id, to_id)
+}
+
+/// The symbol 0.1.0's `verify_audit(jsonb, bigint, bigint)` calls, kept so a
+/// database works between installing this library and `ALTER EXTENSION
+/// lead_audit UPDATE` (which makes verify_audit read the digest in SQL).
+#[pg_extern(sql = false, volatile)]
 fn verify_audit(
     digest: default!(Option<pgrx::JsonB>, "NULL"),
     from_id: default!(Option<i64>, "NULL"),
@@ -49,6 +96,10 @@ fn verify_audit(
     ),
 > {
     let digest = digest.map(|d| parse_digest(&d.0).or_report());
+    findings(digest, from_id, to_id)
+}
+
+fn findings(digest: Option<Digest>, from_id: Option<i64>, to_id: Option<i64>) -> Findings {
     let range = (from_id.unwrap_or(i64::MIN), to_id.unwrap_or(i64::MAX));
     let mut ledger = Database {
         objs: objects::objects(),

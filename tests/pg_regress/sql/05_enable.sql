@@ -39,6 +39,9 @@ SELECT try($$ SELECT audit_enable(0) $$);
 CREATE TABLE misuse (id int PRIMARY KEY);
 CREATE TRIGGER wrong BEFORE INSERT ON misuse FOR EACH ROW EXECUTE FUNCTION audit_capture_row();
 SELECT try($$ INSERT INTO misuse VALUES (1) $$);
+-- Nor can they be called directly.
+SELECT try($$ SELECT audit_capture_row() $$);
+SELECT try($$ SELECT audit_capture_truncate() $$);
 -- A table that loses its primary key after audit_enable refuses writes
 -- rather than recording rows nobody can attribute.
 CREATE TABLE fragile (id int CONSTRAINT fragile_pk PRIMARY KEY, v text);

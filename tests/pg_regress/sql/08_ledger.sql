@@ -83,8 +83,21 @@ UPDATE audit_block SET block_hash = sha256('forged') WHERE id = 1;
 RESET session_replication_role;
 SELECT status, block_id, detail FROM verify_audit() WHERE status IN ('broken_link', 'block_modified') ORDER BY block_id, status;
 
--- A digest must name a block and its hash.
+-- A digest must name a block and its hash. Whatever jsonb is passed, the
+-- answer is 22023 or a verification: a number beyond a double, nesting
+-- deeper than a JSON library goes, a fraction, a bigint overflow, no object.
 SELECT status FROM verify_audit('{"block": 1}');
+SELECT try($$ SELECT * FROM verify_audit('{"block_id": 1e400, "block_hash": "00"}') $$);
+SELECT try($$ SELECT * FROM verify_audit('{"block_id": 2.5, "block_hash": "00"}') $$);
+SELECT try($$ SELECT * FROM verify_audit('{"block_id": 9223372036854775808, "block_hash": "00"}') $$);
+SELECT try($$ SELECT * FROM verify_audit('{"block_id": 1, "block_hash": 7}') $$);
+SELECT try($$ SELECT * FROM verify_audit('null') $$);
+SELECT try($$ SELECT * FROM verify_audit('[1, 2]') $$);
+SELECT try(format($$ SELECT * FROM verify_audit(%L) $$,
+                  '{"block_id": 1, "block_hash": "00", "deep": ' || repeat('[', 200) || repeat(']', 200) || '}'));
+-- A number jsonb prints without a fraction is an integer (1e0 is 1): the
+-- digest is read (and its made-up hash does not match).
+SELECT bool_or(status = 'digest_mismatch') AS digest_read FROM verify_audit('{"block_id": 1e0, "block_hash": "00"}');
 -- Blocks are append-only too.
 SELECT try($$ DELETE FROM audit_block $$);
 
