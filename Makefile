@@ -5,7 +5,7 @@ PG_CONFIG  ?= /usr/lib/postgresql/15/bin/pg_config
 PGRX_TEST_DATA ?= /tmp/lead_audit_pgrx_test
 SUDO_FLAG  := $(if $(filter 0,$(shell id -u)),,--sudo)
 
-.PHONY: all deps install install-debug demo test test-unit test-regress test-ledger test-attempts test-replication test-upgrade test-examples lint bench clean
+.PHONY: all deps install install-debug demo test test-unit test-regress test-ledger test-attempts test-replication test-robustness test-upgrade test-examples lint bench clean
 
 all: install
 
@@ -28,7 +28,7 @@ demo: install
 ## Every test: lint, Rust unit and #[pg_test] tests, pg_regress scenarios,
 ## the ledger end to end, the upgrade from the last release, the SQLAlchemy
 ## example's pytest suite.
-test: lint test-unit test-regress test-ledger test-attempts test-replication test-upgrade test-examples
+test: lint test-unit test-regress test-ledger test-attempts test-replication test-robustness test-upgrade test-examples
 	@echo "make test: all test suites passed"
 
 test-unit: deps
@@ -39,11 +39,13 @@ test-regress: install-debug
 	bash tests/run_regress.sh
 
 # The ledger end to end: concurrent writers and sealers, the background
-# sealer, and the independent verifier agreeing with verify_audit().
+# sealer, the independent verifier agreeing with verify_audit(), and the
+# ledger across pg_dump and pg_restore into a new cluster.
 test-ledger: install-debug
 	bash tests/concurrency/run.sh
 	bash tests/run_sealer.sh
 	bash tests/run_verifier.sh
+	bash tests/run_dump_restore.sh
 
 # Failed attempts recorded by the attempts writer (a preloaded cluster).
 test-attempts: install-debug
@@ -52,6 +54,11 @@ test-attempts: install-debug
 # Capture in replica mode and under logical replication (a wal_level=logical cluster).
 test-replication: install-debug
 	bash tests/run_replication.sh
+
+# Immediate shutdowns mid-write, and every function and setting fed garbage.
+test-robustness: install-debug
+	bash tests/run_crash.sh
+	bash tests/run_fuzz.sh
 
 # The upgrade path from the last release (built once into ~/.cache/lead_audit).
 # Leaves the current debug build installed.

@@ -254,6 +254,49 @@ END;
 $$;
 
 -- ---------------------------------------------------------------------------
+-- _audit_epoch(): this cluster's transaction id offset (audit_epoch), added
+-- the first time it is needed: large enough that every transaction of this
+-- cluster counts above every one the log already holds (blocks, and rows
+-- not sealed yet). inserted: whether this call added it (it then holds only
+-- if this transaction commits). Called by the writers and audit_seal().
+-- ---------------------------------------------------------------------------
+CREATE FUNCTION _audit_epoch(OUT xid_offset bigint, OUT inserted boolean)
+LANGUAGE plpgsql
+SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    sysid  bigint := (SELECT c.system_identifier FROM pg_control_system() c);
+    head   bigint;
+    needed bigint;
+BEGIN
+    inserted := false;
+    SELECT e.xid_offset INTO xid_offset FROM @extschema@.audit_epoch e WHERE e.system_identifier = sysid;
+    IF FOUND THEN
+        RETURN;
+    END IF;
+    -- One cluster, one offset: whoever comes second waits and reads it.
+    LOCK TABLE @extschema@.audit_epoch IN SHARE ROW EXCLUSIVE MODE;
+    SELECT e.xid_offset INTO xid_offset FROM @extschema@.audit_epoch e WHERE e.system_identifier = sysid;
+    IF FOUND THEN
+        RETURN;
+    END IF;
+    SELECT b.to_xid INTO head FROM @extschema@.audit_block b ORDER BY b.id DESC LIMIT 1;
+    needed := greatest(coalesce(head, 0),
+                       (SELECT max(l.tx_id) FROM @extschema@.audit_log l WHERE l.tx_id >= coalesce(head, 0)));
+    xid_offset := greatest(0, coalesce(needed, 0) + 1 - pg_current_xact_id()::text::bigint);
+    INSERT INTO @extschema@.audit_epoch (system_identifier, xid_offset) VALUES (sysid, xid_offset)
+    ON CONFLICT (system_identifier) DO NOTHING;
+    IF NOT FOUND THEN
+        -- Added meanwhile by a transaction this one's snapshot cannot see.
+        RAISE EXCEPTION 'lead_audit: this cluster''s transaction id offset was added concurrently'
+            USING ERRCODE = 'serialization_failure', HINT = 'Retry the transaction.';
+    END IF;
+    inserted := true;
+END;
+$$;
+
+-- ---------------------------------------------------------------------------
 -- audit_digest(): the newest block's id and hash, to keep outside the
 -- database; verify_audit(digest) later proves the chain still holds it.
 -- ---------------------------------------------------------------------------

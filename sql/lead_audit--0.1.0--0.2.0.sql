@@ -215,6 +215,58 @@ BEGIN
 END;
 $$;
 
+-- Transaction ids per cluster (audit_epoch): a dump restored into another
+-- cluster goes on sealing and verifying. Nothing is rewritten: this cluster
+-- gets offset 0 (its transactions already count above everything in the log)
+-- on its first write or seal.
+CREATE TABLE audit_epoch (
+    system_identifier bigint      NOT NULL PRIMARY KEY,  -- pg_control_system()
+    xid_offset        bigint      NOT NULL,
+    started_at        timestamptz NOT NULL DEFAULT now()
+);
+
+COMMENT ON TABLE audit_epoch IS 'lead_audit: the clusters the log lived in and their transaction id offsets';
+
+SELECT pg_catalog.pg_extension_config_dump('audit_epoch', '');
+REVOKE ALL ON audit_epoch FROM PUBLIC;
+GRANT SELECT ON audit_epoch TO PUBLIC;
+
+CREATE FUNCTION _audit_epoch(OUT xid_offset bigint, OUT inserted boolean)
+LANGUAGE plpgsql
+SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    sysid  bigint := (SELECT c.system_identifier FROM pg_control_system() c);
+    head   bigint;
+    needed bigint;
+BEGIN
+    inserted := false;
+    SELECT e.xid_offset INTO xid_offset FROM @extschema@.audit_epoch e WHERE e.system_identifier = sysid;
+    IF FOUND THEN
+        RETURN;
+    END IF;
+    -- One cluster, one offset: whoever comes second waits and reads it.
+    LOCK TABLE @extschema@.audit_epoch IN SHARE ROW EXCLUSIVE MODE;
+    SELECT e.xid_offset INTO xid_offset FROM @extschema@.audit_epoch e WHERE e.system_identifier = sysid;
+    IF FOUND THEN
+        RETURN;
+    END IF;
+    SELECT b.to_xid INTO head FROM @extschema@.audit_block b ORDER BY b.id DESC LIMIT 1;
+    needed := greatest(coalesce(head, 0),
+                       (SELECT max(l.tx_id) FROM @extschema@.audit_log l WHERE l.tx_id >= coalesce(head, 0)));
+    xid_offset := greatest(0, coalesce(needed, 0) + 1 - pg_current_xact_id()::text::bigint);
+    INSERT INTO @extschema@.audit_epoch (system_identifier, xid_offset) VALUES (sysid, xid_offset)
+    ON CONFLICT (system_identifier) DO NOTHING;
+    IF NOT FOUND THEN
+        -- Added meanwhile by a transaction this one's snapshot cannot see.
+        RAISE EXCEPTION 'lead_audit: this cluster''s transaction id offset was added concurrently'
+            USING ERRCODE = 'serialization_failure', HINT = 'Retry the transaction.';
+    END IF;
+    inserted := true;
+END;
+$$;
+
 -- audit_enable refuses audit_block too (auditing it made every seal write a
 -- row for the next seal to seal, for ever), and says when failed attempts
 -- will not be recorded. Same signature, so privileges stay.

@@ -84,13 +84,28 @@ CREATE TABLE audit_table (
 
 COMMENT ON TABLE audit_table IS 'lead_audit: the audited tables and their settings';
 
+-- The clusters the log has lived in, each with the offset added to its
+-- transaction ids (tx_id, and the xid ranges of blocks): a dump restored
+-- into a new cluster starts counting transactions again from a few hundred,
+-- and the ledger needs a count that never goes back. The first write (or
+-- seal) in a cluster adds its row (_audit_epoch()); 0 unless the log came
+-- from another cluster with a higher count.
+CREATE TABLE audit_epoch (
+    system_identifier bigint      NOT NULL PRIMARY KEY,  -- pg_control_system()
+    xid_offset        bigint      NOT NULL,
+    started_at        timestamptz NOT NULL DEFAULT now()
+);
+
+COMMENT ON TABLE audit_epoch IS 'lead_audit: the clusters the log lived in and their transaction id offsets';
+
 -- pg_dump keeps the audit data and the settings (they are not re-created by the script).
 SELECT pg_catalog.pg_extension_config_dump('audit_log', '');
 SELECT pg_catalog.pg_extension_config_dump('audit_log_id_seq', '');
 SELECT pg_catalog.pg_extension_config_dump('audit_table', '');
 SELECT pg_catalog.pg_extension_config_dump('audit_block', '');
+SELECT pg_catalog.pg_extension_config_dump('audit_epoch', '');
 
-REVOKE ALL ON audit_log, audit_table, audit_block, audit_log_id_seq FROM PUBLIC;
+REVOKE ALL ON audit_log, audit_table, audit_block, audit_epoch, audit_log_id_seq FROM PUBLIC;
 -- The triggers read a table's settings as the writing role; blocks hold only
 -- ids and hashes, and anyone may check them against a digest.
-GRANT SELECT ON audit_table, audit_block TO PUBLIC;
+GRANT SELECT ON audit_table, audit_block, audit_epoch TO PUBLIC;

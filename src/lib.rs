@@ -20,6 +20,7 @@ mod actor;
 mod attempts;
 mod capture;
 mod catalog;
+mod epoch;
 mod error;
 mod events;
 mod forms;

@@ -7,6 +7,7 @@
 use pgrx::pg_sys::{self, Datum, Oid};
 
 use crate::actor;
+use crate::epoch;
 use crate::pg::text_datum;
 use crate::record::{col, Row};
 
@@ -14,13 +15,9 @@ use crate::record::{col, Row};
 /// `InvalidSetting` for a setting that cannot be recorded.
 pub fn committed(row: &mut Row, table_oid: Oid, table_name: Datum) {
     let actor = actor::current();
-    // SAFETY: plain reads of the current transaction's id and statement time.
-    let (tx_id, logged_at) = unsafe {
-        (
-            pg_sys::GetTopFullTransactionId().value,
-            pg_sys::GetCurrentStatementStartTimestamp(),
-        )
-    };
+    let tx_id = epoch::tx_id();
+    // SAFETY: reads the statement's start time.
+    let logged_at = unsafe { pg_sys::GetCurrentStatementStartTimestamp() };
     row.set(col::TX_ID, Datum::from(tx_id));
     row.set(col::LOGGED_AT, Datum::from(logged_at));
     row.set(col::TABLE_OID, Datum::from(table_oid));

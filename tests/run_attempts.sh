@@ -7,7 +7,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 . tests/lib.sh
 
-PORT=${LEAD_AUDIT_ATTEMPTS_PORT:-5498}
+PORT=${LEAD_AUDIT_ATTEMPTS_PORT:-5490}
 cluster "${LEAD_AUDIT_ATTEMPTS_DIR:-/tmp/lead_audit_attempts}" "$PORT" \
     -c shared_preload_libraries=lead_audit -c lead_audit.seal_database=attempts \
     -c lead_audit.seal_interval=1

@@ -89,8 +89,7 @@ fn row(header: &Value, error: &str) -> Row {
     let mut row = Row::default();
     let text = |k: &str| header[k].as_str().map(|s| text_datum(s.as_bytes()));
     // This transaction's id: sealing finds rows by the transaction that wrote them.
-    // SAFETY: assigns (or reads) the id of the worker's own transaction.
-    let tx_id = unsafe { pg_sys::GetTopFullTransactionId().value };
+    let tx_id = crate::epoch::tx_id();
     row.set(col::TX_ID, Datum::from(tx_id));
     row.set(
         col::LOGGED_AT,

@@ -12,6 +12,7 @@ use std::cell::Cell;
 use pgrx::pg_sys::{self, Oid};
 use pgrx::prelude::*;
 
+use crate::error::AuditError;
 use crate::pg::{self, text_datum};
 use crate::record::{col, Row};
 use crate::stamp;
@@ -39,7 +40,13 @@ fn set_quiet(quiet_on: bool) {
 /// is kept in `new_values`. `table_name`: the name of a table already
 /// dropped; NULL to look it up. Not granted to PUBLIC.
 #[pg_extern(name = "_audit_append_ddl")]
-fn append_ddl(target: Oid, table_name: Option<&str>, detail: &str) {
+fn append_ddl(target: Option<Oid>, table_name: Option<&str>, detail: Option<&str>) {
+    let (Some(target), Some(detail)) = (target, detail) else {
+        AuditError::InvalidArgument {
+            reason: "_audit_append_ddl() needs a table and a detail".into(),
+        }
+        .report()
+    };
     if QUIET.get() {
         return;
     }
@@ -50,7 +57,7 @@ fn append_ddl(target: Oid, table_name: Option<&str>, detail: &str) {
         return; // gone meanwhile: the DROP that removed it records it
     };
     let Some(detail) = pg::type_input(pg_sys::jsonb_in, detail) else {
-        crate::error::AuditError::InvalidArgument {
+        AuditError::InvalidArgument {
             reason: "the DDL detail is not valid JSON".into(),
         }
         .report()

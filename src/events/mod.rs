@@ -26,9 +26,15 @@ unsafe extern "C-unwind" fn on_xact(event: pg_sys::XactEvent::Type, _arg: *mut c
     match event {
         // Still inside the transaction: the marker commits with it.
         XACT_EVENT_PRE_COMMIT => unaudited::write_marker(),
-        XACT_EVENT_ABORT | XACT_EVENT_COMMIT | XACT_EVENT_PREPARE => {
+        XACT_EVENT_COMMIT | XACT_EVENT_PREPARE => {
             unaudited::forget();
             ddl::quiet(false);
+            crate::epoch::committed();
+        }
+        XACT_EVENT_ABORT => {
+            unaudited::forget();
+            ddl::quiet(false);
+            crate::epoch::aborted();
         }
         _ => {}
     }
@@ -47,6 +53,7 @@ unsafe extern "C-unwind" fn on_subxact(
         SUBXACT_EVENT_ABORT_SUB => {
             unaudited::abort_sub(my_subid);
             ddl::quiet(false);
+            crate::epoch::savepoint_aborted();
         }
         _ => {}
     }

@@ -67,7 +67,9 @@ fn audit_seal() -> TableIterator<
         .report();
     }
     let objs = objects::objects();
-    let sealed = Spi::connect_mut(|client| seal(client, &objs)).or_report();
+    // The ledger counts transactions with this cluster's offset added.
+    let offset = crate::epoch::offset();
+    let sealed = Spi::connect_mut(|client| seal(client, &objs, offset)).or_report();
     TableIterator::new(
         sealed
             .into_iter()
@@ -82,6 +84,7 @@ fn corrupt(reason: String) -> AuditError {
 fn seal(
     client: &mut SpiClient<'_>,
     objs: &Objects,
+    xid_offset: i64,
 ) -> Result<Vec<(BlockHeader, Hash)>, AuditError> {
     client
         .update(
@@ -90,7 +93,7 @@ fn seal(
             &[SEAL_LOCK_KEY.into()],
         )
         .map_err(AuditError::spi("could not take the sealers' lock"))?;
-    let horizon = horizon(client)?;
+    let horizon = horizon(client)? + xid_offset;
     let (mut prev, from_xid) = chain_head(client, objs)?;
     if horizon <= from_xid {
         return Ok(Vec::new());

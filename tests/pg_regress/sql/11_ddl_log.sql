@@ -8,6 +8,7 @@ FROM audit_log WHERE action IN ('DDL', 'UNAUDITED') ORDER BY id;
 CREATE TABLE leads (id int PRIMARY KEY, email text);
 SELECT audit_enable('leads') IS NOT NULL AS enabled;
 -- Column changes and a rename, by a table owner who is not a superuser.
+DROP ROLE IF EXISTS table_owner; -- left by an earlier run (its database is gone)
 CREATE ROLE table_owner LOGIN;
 GRANT CREATE, USAGE ON SCHEMA public TO table_owner;
 ALTER TABLE leads OWNER TO table_owner;
@@ -65,3 +66,6 @@ SELECT table_oid = 'b'::regclass AS one_table, rows, tables FROM markers ORDER B
 -- Every event row verifies and seals like the rest.
 SELECT count(*) > 0 AS sealed FROM audit_seal();
 SELECT status FROM verify_audit();
+\c postgres
+DROP DATABASE lead_audit_scenario WITH (FORCE);
+DROP ROLE table_owner;
