@@ -31,6 +31,16 @@ thread_local! {
     static CAPTURE_FUNCTIONS: RefCell<HashMap<Oid, bool>> = RefCell::new(HashMap::new());
 }
 
+/// Calls the hook installed before ours, or PostgreSQL's standard function.
+macro_rules! call_next {
+    ($prev:expr, $standard:path, $($arg:expr),*) => {
+        match $prev {
+            Some(prev) => prev($($arg),*),
+            None => $standard($($arg),*),
+        }
+    };
+}
+
 static mut PREV_EXECUTOR_START: pg_sys::ExecutorStart_hook_type = None;
 static mut PREV_PROCESS_UTILITY: pg_sys::ProcessUtility_hook_type = None;
 static mut PREV_EMIT_LOG: pg_sys::emit_log_hook_type = None;
@@ -229,10 +239,12 @@ unsafe extern "C-unwind" fn executor_start(query_desc: *mut pg_sys::QueryDesc, e
     }
     // SAFETY: the previous hook or the standard function, as PostgreSQL would call it.
     unsafe {
-        match PREV_EXECUTOR_START {
-            Some(prev) => prev(query_desc, eflags),
-            None => pg_sys::standard_ExecutorStart(query_desc, eflags),
-        }
+        call_next!(
+            PREV_EXECUTOR_START,
+            pg_sys::standard_ExecutorStart,
+            query_desc,
+            eflags
+        )
     }
 }
 
@@ -293,28 +305,18 @@ unsafe extern "C-unwind" fn process_utility(
     }
     // SAFETY: the previous hook or the standard function, as PostgreSQL would call it.
     unsafe {
-        match PREV_PROCESS_UTILITY {
-            Some(prev) => prev(
-                pstmt,
-                query_string,
-                read_only_tree,
-                context,
-                params,
-                query_env,
-                dest,
-                qc,
-            ),
-            None => pg_sys::standard_ProcessUtility(
-                pstmt,
-                query_string,
-                read_only_tree,
-                context,
-                params,
-                query_env,
-                dest,
-                qc,
-            ),
-        }
+        call_next!(
+            PREV_PROCESS_UTILITY,
+            pg_sys::standard_ProcessUtility,
+            pstmt,
+            query_string,
+            read_only_tree,
+            context,
+            params,
+            query_env,
+            dest,
+            qc
+        )
     }
 }
 

@@ -13,26 +13,26 @@ LANGUAGE sql IMMUTABLE AS $$
     FROM unnest(x) WITH ORDINALITY AS u(v, n)
 $$;
 
+-- The 18 fields both forms start with.
+CREATE FUNCTION pg_temp.row_fields_v1(r audit_log) RETURNS text
+LANGUAGE sql IMMUTABLE AS $$
+    SELECT pg_temp.row_fields(r.id::text, r.tx_id::text,
+                              ((extract(epoch FROM r.logged_at) * 1000000)::numeric(30,0))::text,
+                              r.table_oid::text, r.table_name, r.action, r.soft_delete, r.record_pk::text,
+                              r.old_values::text, r.new_values::text, r.changed_columns::text, r.actor_id,
+                              abbrev(r.client_ip), r.user_agent, r.request_id, r.context::text, r.db_user,
+                              r.application_name)
+$$;
+
 CREATE FUNCTION pg_temp.row_form_v1(r audit_log) RETURNS bytea
 LANGUAGE sql IMMUTABLE AS $$
-    SELECT convert_to('lead_audit:row:v1' || E'\n' ||
-        pg_temp.row_fields(r.id::text, r.tx_id::text,
-                           ((extract(epoch FROM r.logged_at) * 1000000)::numeric(30,0))::text,
-                           r.table_oid::text, r.table_name, r.action, r.soft_delete, r.record_pk::text,
-                           r.old_values::text, r.new_values::text, r.changed_columns::text, r.actor_id,
-                           abbrev(r.client_ip), r.user_agent, r.request_id, r.context::text, r.db_user,
-                           r.application_name), 'UTF8')
+    SELECT convert_to('lead_audit:row:v1' || E'\n' || pg_temp.row_fields_v1(r), 'UTF8')
 $$;
 
 CREATE FUNCTION pg_temp.row_form_v2(r audit_log) RETURNS bytea
 LANGUAGE sql IMMUTABLE AS $$
-    SELECT convert_to('lead_audit:row:v2' || E'\n' ||
-        pg_temp.row_fields(r.id::text, r.tx_id::text,
-                           ((extract(epoch FROM r.logged_at) * 1000000)::numeric(30,0))::text,
-                           r.table_oid::text, r.table_name, r.action, r.soft_delete, r.record_pk::text,
-                           r.old_values::text, r.new_values::text, r.changed_columns::text, r.actor_id,
-                           abbrev(r.client_ip), r.user_agent, r.request_id, r.context::text, r.db_user,
-                           r.application_name, r.outcome, r.error::text), 'UTF8')
+    SELECT convert_to('lead_audit:row:v2' || E'\n' || pg_temp.row_fields_v1(r)
+                      || pg_temp.row_fields(r.outcome, r.error::text), 'UTF8')
 $$;
 
 CREATE FUNCTION pg_temp.row_form(r audit_log) RETURNS bytea
