@@ -65,7 +65,7 @@ HAVE_EXT=0
 if [ "${BENCH_LEAD_AUDIT:-1}" = 1 ] &&
     [ "$(psql_ -At -c "SELECT count(*) FROM pg_available_extensions WHERE name = 'lead_audit'")" = 1 ]; then
     HAVE_EXT=1
-    WAYS+=(lead_audit)
+    WAYS+=(floor lead_audit)
     [ "${#PRELOAD[@]}" = 0 ] || WAYS+=(lead_audit_untracked)
 else
     echo "note: lead_audit is not installed (or BENCH_LEAD_AUDIT=0): its columns print n/a"
@@ -73,7 +73,7 @@ fi
 
 # ---- helpers -----------------------------------------------------------------
 # A fresh leads table (and log tables), audited the given way: none,
-# plpgsql_row, plpgsql_stmt, lead_audit, lead_audit_untracked or noop_row (see sql/).
+# plpgsql_row, plpgsql_stmt, floor, lead_audit, lead_audit_untracked or noop_row (see sql/).
 setup() {
     psql_ -f sql/leads.sql -c "DROP EXTENSION IF EXISTS lead_audit CASCADE" -c "DROP TABLE IF EXISTS plpgsql_log"
     [ "$1" = none ] || psql_ -f "sql/$1.sql" >/dev/null
@@ -90,6 +90,19 @@ timed() {
     psql_ -v rows="$ROWS" -c '\timing on' -f - | sed -n 's/^Time: \([0-9.]*\) ms.*/\1/p' | tail -1
 }
 
+# Milliseconds all the statements on stdin take together (the floor's write
+# and its audit rows, in one transaction).
+timed_sum() {
+    psql_ -v rows="$ROWS" -c '\timing on' -f - | sed -n 's/^Time: \([0-9.]*\) ms.*/\1/p' |
+        awk '{t += $1} END {printf("%.3f", t)}'
+}
+
+# The floor's way of running one workload: the statement, then its audit
+# rows (built by lead_audit beforehand) appended in the same transaction.
+floor_timed() {
+    timed_sum <<<"BEGIN; $1 INSERT INTO floor_log SELECT * FROM floor_rows_$2; COMMIT;"
+}
+
 declare -A R=() # R[workload,way]: the measurements, space-separated
 
 # ---- bulk workloads ----------------------------------------------------------
@@ -99,20 +112,45 @@ setup none
 load "$ROWS"
 psql_ -c "COPY (SELECT email, full_name, company, phone, status, score, source, owner_id, tags, metadata, revenue
                FROM leads) TO '$COPY_FILE'"
+UPDATE_SQL="UPDATE leads SET status = 'contacted', score = score + 1;"
+DELETE_SQL="DELETE FROM leads WHERE id % 2 = 0;"
+COPY_SQL="COPY leads (email, full_name, company, phone, status, score, source,
+                      owner_id, tags, metadata, revenue) FROM '$COPY_FILE';"
+# The floor's rows: what lead_audit writes for each workload, built once.
+if [ "$HAVE_EXT" = 1 ]; then
+    setup lead_audit
+    mark() { psql_ -At -c "SELECT coalesce(max(id), 0) FROM audit_log"; }
+    keep() { psql_ -c "DROP TABLE IF EXISTS floor_rows_$1" -c "CREATE TABLE floor_rows_$1 AS SELECT * FROM audit_log WHERE id > $2 ORDER BY id"; }
+    m=$(mark); load "$ROWS"; keep insert "$m"
+    m=$(mark); psql_ -c "$UPDATE_SQL"; keep update "$m"
+    m=$(mark); psql_ -c "$DELETE_SQL"; keep delete "$m"
+    setup lead_audit
+    m=$(mark); psql_ -c "$COPY_SQL"; keep copy "$m"
+fi
 # Repetitions outermost, so that a slow patch of the machine hits every way.
 for rep in $(seq 1 "$REPS"); do
     for way in "${WAYS[@]}"; do
         setup "$way"
         settle
-        ins=$(timed <sql/insert.sql)
-        settle
-        upd=$(timed <<<"UPDATE leads SET status = 'contacted', score = score + 1;")
-        settle
-        del=$(timed <<<"DELETE FROM leads WHERE id % 2 = 0;")
-        setup "$way"
-        settle
-        cpy=$(timed <<<"COPY leads (email, full_name, company, phone, status, score, source,
-                                   owner_id, tags, metadata, revenue) FROM '$COPY_FILE';")
+        if [ "$way" = floor ]; then
+            ins=$(floor_timed "$(grep -v '^--' sql/insert.sql)" insert)
+            settle
+            upd=$(floor_timed "$UPDATE_SQL" update)
+            settle
+            del=$(floor_timed "$DELETE_SQL" delete)
+            setup "$way"
+            settle
+            cpy=$(floor_timed "$COPY_SQL" copy)
+        else
+            ins=$(timed <sql/insert.sql)
+            settle
+            upd=$(timed <<<"$UPDATE_SQL")
+            settle
+            del=$(timed <<<"$DELETE_SQL")
+            setup "$way"
+            settle
+            cpy=$(timed <<<"$COPY_SQL")
+        fi
         R[insert,$way]+="$ins " R[update,$way]+="$upd " R[delete,$way]+="$del " R[copy,$way]+="$cpy "
         echo "    rep $rep, $way: insert $ins, update $upd, delete $del, copy $cpy ms"
     done
@@ -125,14 +163,17 @@ done
 SLICE=$(((OLTP_SECONDS + REPS - 1) / REPS))
 echo "==> pgbench: 2 clients, ${OLTP_SECONDS}s per way in $REPS slices of ${SLICE}s" \
     "(SET LOCAL actor; UPDATE one lead; INSERT one)"
-for way in "${WAYS[@]}"; do
+# The floor writes prebuilt rows of the bulk workloads only: not here.
+OLTP_WAYS=()
+for way in "${WAYS[@]}"; do [ "$way" = floor ] || OLTP_WAYS+=("$way"); done
+for way in "${OLTP_WAYS[@]}"; do
     psql_ -c "DROP DATABASE IF EXISTS bench_$way" -c "CREATE DATABASE bench_$way"
     DB=bench_$way setup "$way"
     DB=bench_$way load "$ROWS"
 done
 for slice in $(seq 1 "$REPS"); do
     line="    slice $slice:"
-    for way in "${WAYS[@]}"; do
+    for way in "${OLTP_WAYS[@]}"; do
         DB=bench_$way settle
         log=$WORK/pgbench.log
         "$PGBENCH" -n -h 127.0.0.1 -p "$PORT" -U postgres -c 2 -j 2 -T "$SLICE" \
@@ -143,7 +184,7 @@ for slice in $(seq 1 "$REPS"); do
     done
     echo "${line%,}"
 done
-for way in "${WAYS[@]}"; do psql_ -c "DROP DATABASE bench_$way"; done
+for way in "${OLTP_WAYS[@]}"; do psql_ -c "DROP DATABASE bench_$way"; done
 
 # ---- verify_audit ------------------------------------------------------------
 if [ "$HAVE_EXT" = 1 ]; then
@@ -272,6 +313,21 @@ report() {
     if [ -n "${R[seal,lead_audit]:-}" ]; then
         seal_rps=$(per_second "$AUDIT_ROWS" "${R[seal,lead_audit]}")
         echo "| audit_seal() of the same rows, once (rows/s) | — | — | — | $(num "$seal_rps" 0) | no target | — | — |"
+    fi
+    if [ -n "${R[insert,floor]:-}" ]; then
+        echo
+        echo "The floor: the same audit rows, already built, appended with INSERT ... SELECT into a table shaped and" \
+            "indexed as audit_log, in the statement's transaction. Overhead = time / unaudited time - 1."
+        echo
+        echo "| workload | unaudited | floor | lead_audit | floor overhead | lead_audit overhead | lead_audit / floor overhead (target) |"
+        echo "| --- | ---: | ---: | ---: | ---: | ---: | ---: |"
+        for w in insert update delete copy; do
+            n=$(med "$w" none) f=$(med "$w" floor) l=$(med "$w" lead_audit)
+            fo=$(awk -v a="$f" -v b="$n" 'BEGIN {if (a ~ /^[0-9.]+$/ && b > 0) printf("%.2f", a / b - 1); else printf("n/a")}')
+            lo=$(awk -v a="$l" -v b="$n" 'BEGIN {if (a ~ /^[0-9.]+$/ && b > 0) printf("%.2f", a / b - 1); else printf("n/a")}')
+            r=$(ratio "$lo" "$fo")
+            echo "| $w (ms) | $(num "$n") | $(num "$f") | $(num "$l") | $fo | $lo | $r (≤ 1.25: $(verdict "$r" "<=" 1.25)) |"
+        done
     fi
     if [ -n "${R[insert,lead_audit_untracked]:-}" ]; then
         echo
