@@ -44,7 +44,7 @@ pgrx::extension_sql_file!("../sql/api.sql", name = "api", finalize);
 pub extern "C-unwind" fn _PG_init() {
     actor::register_settings();
     ledger::register_settings();
-    objects::register_invalidation(&[catalog::forget]);
+    objects::register_invalidation(&[catalog::forget, attempts::forget]);
     sealer::register();
     attempts::register();
     events::register();

@@ -99,6 +99,21 @@ q -c "SET lead_audit.record_statement = off; INSERT INTO leads VALUES (1, 'secre
 n=$((n + 1)); wait_failed $n
 check "no statement text when record_statement is off" "t" "$(last "error->'statement' IS NULL")"
 
+# A partitioned table: the rows each partition captured count on the statement
+# that named the parent (one record per statement, with its keys).
+q >/dev/null <<'SQL'
+CREATE TABLE parted (id int PRIMARY KEY, v text NOT NULL) PARTITION BY RANGE (id);
+CREATE TABLE parted_a PARTITION OF parted FOR VALUES FROM (0) TO (100);
+CREATE TABLE parted_b PARTITION OF parted FOR VALUES FROM (100) TO (200);
+SELECT audit_enable('parted');
+SQL
+q -c "BEGIN; INSERT INTO parted VALUES (1, 'a'), (150, 'b'); INSERT INTO parted VALUES (2, NULL); COMMIT;" 2>/dev/null || true
+n=$((n + 2)); wait_failed $n; sleep 0.5
+check "a failed write to a partitioned table is one record per statement, with the partitions' keys" \
+    "$n|public.parted|2|[{\"id\": 1}, {\"id\": 150}]" \
+    "$(failed)|$(q -c "SELECT table_name, error->'row_count', error->'rows' FROM audit_log
+                       WHERE outcome = 'failed' AND table_name LIKE 'public.parted%' ORDER BY id LIMIT 1")"
+
 # Only a superuser can turn tracking off (lead_audit.record_attempts).
 q -c "SET lead_audit.record_attempts = off; INSERT INTO leads VALUES (1, 'untracked');" 2>/dev/null || true
 sleep 1

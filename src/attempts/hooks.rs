@@ -27,6 +27,8 @@ thread_local! {
     /// A ROLLBACK (TO SAVEPOINT) statement ran: the aborts it causes come
     /// after it returns (when its command ends); cleared once they happened.
     static USER_ROLLBACK: Cell<bool> = const { Cell::new(false) };
+    /// The partition ancestors of tables whose rows were captured.
+    static ANCESTORS: RefCell<HashMap<Oid, Vec<u32>>> = RefCell::new(HashMap::new());
     /// Whether a function (by oid) is one of lead_audit's capture triggers.
     static CAPTURE_FUNCTIONS: RefCell<HashMap<Oid, bool>> = RefCell::new(HashMap::new());
 }
@@ -77,14 +79,62 @@ pub fn note_row(
     // SAFETY: reads the current subtransaction's id.
     let subxact = unsafe { pg_sys::GetCurrentSubTransactionId() };
     let relid_u = u32::from(relid);
+    let open = PENDING.with_borrow(|p| p.is_open(subxact, relid_u));
+    // A partition's rows count on the statement that named its parent.
+    let target = if open {
+        Some(relid_u)
+    } else {
+        let ancestors = ancestors(relid);
+        PENDING.with_borrow(|p| ancestors.into_iter().find(|&a| p.is_open(subxact, a)))
+    };
     PENDING.with_borrow_mut(|p| {
-        if !p.note_row(subxact, relid_u, key) {
+        let target = target.unwrap_or_else(|| {
             // A write no hook saw start (COPY run by a function, ...).
             // SAFETY: the text of the client's statement, or NULL.
             let statement = unsafe { c_text(pg_sys::debug_query_string) };
             p.push(attempt(relid, table(), action, statement));
-            p.note_row(subxact, relid_u, || "null".into());
-        }
+            relid_u
+        });
+        p.note_row(subxact, target, key);
+    });
+}
+
+/// The tables `relid` is a partition of, nearest first (none for a table
+/// that is no partition). Cached per backend; dropped by relcache invalidation.
+fn ancestors(relid: Oid) -> Vec<u32> {
+    if let Some(a) = ANCESTORS.with_borrow(|c| c.get(&relid).cloned()) {
+        return a;
+    }
+    let found = Spi::connect(|client| {
+        client
+            .select(
+                "SELECT relid FROM pg_catalog.pg_partition_ancestors($1) WHERE relid OPERATOR(pg_catalog.<>) $1",
+                None,
+                &[relid.into()],
+            )?
+            .map(|row| row.get::<Oid>(1))
+            .collect::<Result<Vec<Option<Oid>>, _>>()
+    });
+    let ancestors: Vec<u32> = found
+        .unwrap_or_default()
+        .into_iter()
+        .flatten()
+        .map(u32::from)
+        .collect();
+    ANCESTORS.with_borrow_mut(|c| c.insert(relid, ancestors.clone()));
+    ancestors
+}
+
+/// Relcache invalidation: a table attached or detached may have new ancestors.
+pub fn forget(relid: Oid) {
+    let _ = ANCESTORS.try_with(|c| {
+        c.try_borrow_mut().map(|mut c| {
+            if relid == Oid::INVALID {
+                c.clear();
+            } else {
+                c.remove(&relid);
+            }
+        })
     });
 }
 

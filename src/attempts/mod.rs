@@ -22,7 +22,7 @@ mod worker;
 use pgrx::pg_sys;
 use pgrx::prelude::*;
 
-pub use hooks::note_row;
+pub use hooks::{forget, note_row};
 
 /// Registers the settings; when preloading, the queue and the hooks too.
 pub fn register() {

@@ -84,6 +84,13 @@ impl Pending {
         true
     }
 
+    /// Whether an attempt on `relid` is open in `subxact`.
+    pub fn is_open(&self, subxact: u32, relid: u32) -> bool {
+        self.attempts
+            .iter()
+            .any(|a| a.relid == relid && a.subxact == subxact)
+    }
+
     /// A subtransaction committed: its attempts now belong to its parent.
     pub fn commit_sub(&mut self, subxact: u32, parent: u32) {
         for a in self.attempts.iter_mut().filter(|a| a.subxact == subxact) {
@@ -137,6 +144,7 @@ mod unit {
         assert!(p.note_row(1, 10, || "{\"id\": 1}".into()));
         assert!(!p.note_row(1, 30, || unreachable!()));
         assert!(!p.note_row(2, 10, || unreachable!()));
+        assert!(p.is_open(1, 20) && !p.is_open(1, 30) && !p.is_open(2, 10));
         let (all, _) = p.take_all();
         assert_eq!(all[2].rows, 1);
         assert_eq!(all[2].keys, vec!["{\"id\": 1}"]);
