@@ -259,42 +259,31 @@ pub struct Snapshot {
 }
 
 pub fn snapshot() -> Snapshot {
-    let text = |p: *const std::ffi::c_char| {
-        // SAFETY: a GUC string variable: NULL or a valid NUL-terminated string.
-        (!p.is_null())
-            .then(|| unsafe { CStr::from_ptr(p) }.to_string_lossy().into_owned())
-            .filter(|s| !s.is_empty())
-    };
-    // SAFETY: PostgreSQL's own GUC variable, and the session's role (noerr:
-    // a role dropped meanwhile gives NULL, not an error).
-    let (application_name, user) = unsafe {
+    // SAFETY: GUC string variables: NULL or valid NUL-terminated strings.
+    let text = |p| unsafe { pg::c_text(p) }.filter(|s| !s.is_empty());
+    let (db_user, ip) = CACHE.with_borrow_mut(|c| {
         (
-            pg_sys::application_name,
-            pg_sys::GetUserNameFromId(pg_sys::GetSessionUserId(), true),
+            session_user(&mut c.db_user),
+            *c.connection_ip.get_or_insert_with(connection_ip),
         )
-    };
+    });
     Snapshot {
         actor_id: text(raw(&ACTOR_ID)),
-        client_ip: text(raw(&CLIENT_IP)).or_else(connection_ip_text),
+        client_ip: text(raw(&CLIENT_IP)).or_else(|| ip.map(inet_text)),
         user_agent: text(raw(&USER_AGENT)),
         request_id: text(raw(&REQUEST_ID)),
         context: text(raw(&CONTEXT)),
-        db_user: text(user).unwrap_or_default(),
-        application_name: text(application_name),
+        // SAFETY: the cached session user's name, a text datum.
+        db_user: String::from_utf8_lossy(unsafe { pg::varlena_bytes(db_user) }).into_owned(),
+        // SAFETY: PostgreSQL's own GUC variable.
+        application_name: text(unsafe { pg_sys::application_name }),
     }
 }
 
-/// The connection's address as inet prints it; None for a Unix socket.
-fn connection_ip_text() -> Option<String> {
-    let ip = CACHE.with_borrow_mut(|c| *c.connection_ip.get_or_insert_with(connection_ip))?;
+/// An inet as inet prints it.
+fn inet_text(ip: pg_sys::Datum) -> String {
     // SAFETY: inet_out takes an inet datum and returns a palloc'd C string.
-    let s = unsafe { pg::call1(pg_sys::inet_out, ip) };
-    // SAFETY: as above.
-    Some(
-        unsafe { CStr::from_ptr(s.cast_mut_ptr()) }
-            .to_string_lossy()
-            .into_owned(),
-    )
+    unsafe { pg::c_text(pg::call1(pg_sys::inet_out, ip).cast_mut_ptr()) }.unwrap_or_default()
 }
 
 /// A string setting's current value: NULL or a C string owned by the GUC machinery.

@@ -43,17 +43,16 @@ pub fn tx_id() -> i64 {
 
 /// This cluster's offset.
 pub fn offset() -> i64 {
-    // Between installing this library and ALTER EXTENSION UPDATE the
-    // database has 0.1.0's objects, which know no offsets: count as 0.1.0 did.
-    if objects::objects().shape == crate::record::Shape::V1 {
-        return 0;
-    }
     match STATE.get() {
         State::Settled(o)
         | State::Tentative {
             offset: o,
             recheck: false,
         } => o,
+        // Between installing this library and ALTER EXTENSION UPDATE the
+        // database has 0.1.0's objects, which know no offsets: count as
+        // 0.1.0 did (and look again once they are updated).
+        _ if objects::objects().shape == crate::record::Shape::V1 => 0,
         before => {
             let (o, inserted) = look_up();
             let tentative = inserted || matches!(before, State::Tentative { .. });

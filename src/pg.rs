@@ -116,3 +116,26 @@ pub fn type_input(f: unsafe fn(pg_sys::FunctionCallInfo) -> Datum, text: &str) -
     .catch_others(|_| None)
     .execute()
 }
+
+/// A C string's text (invalid UTF-8 replaced), None for NULL.
+///
+/// # Safety
+/// `p` must be NULL or a NUL-terminated string.
+pub unsafe fn c_text(p: *const std::ffi::c_char) -> Option<String> {
+    // SAFETY: the caller's contract.
+    (!p.is_null()).then(|| unsafe { CStr::from_ptr(p) }.to_string_lossy().into_owned())
+}
+
+/// `schema.name`, each part quoted only when it must be, as PostgreSQL
+/// writes qualified names (and the capture triggers name tables).
+///
+/// # Safety
+/// `name` must be a NUL-terminated string; `namespace` a schema's oid.
+pub unsafe fn qualified_name(namespace: pg_sys::Oid, name: *const std::ffi::c_char) -> String {
+    // SAFETY: the caller's contract; quote_qualified_identifier returns a
+    // palloc'd C string.
+    unsafe {
+        let nsp = pg_sys::get_namespace_name(namespace);
+        c_text(pg_sys::quote_qualified_identifier(nsp, name)).unwrap_or_default()
+    }
+}

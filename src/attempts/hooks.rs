@@ -10,7 +10,7 @@
 
 use std::cell::{Cell, RefCell};
 use std::collections::HashMap;
-use std::ffi::{c_char, c_int, c_void, CStr};
+use std::ffi::{c_char, c_int, c_void};
 
 use pgrx::pg_sys::{self, Oid};
 use pgrx::prelude::*;
@@ -19,6 +19,7 @@ use super::message::{self, Ending};
 use super::pending::{Attempt, Pending};
 use super::{queue, settings};
 use crate::actor;
+use crate::pg;
 
 thread_local! {
     static PENDING: RefCell<Pending> = RefCell::new(Pending::default());
@@ -91,7 +92,7 @@ pub fn note_row(
         let target = target.unwrap_or_else(|| {
             // A write no hook saw start (COPY run by a function, ...).
             // SAFETY: the text of the client's statement, or NULL.
-            let statement = unsafe { c_text(pg_sys::debug_query_string) };
+            let statement = unsafe { pg::c_text(pg_sys::debug_query_string) };
             p.push(attempt(relid, table(), action, statement));
             relid_u
         });
@@ -169,7 +170,7 @@ unsafe fn statement_text(
     stmt: *const pg_sys::PlannedStmt,
 ) -> Option<String> {
     // SAFETY: the caller's contract.
-    let all = unsafe { c_text(source) }?;
+    let all = unsafe { pg::c_text(source) }?;
     // SAFETY: as above; location and length are byte offsets into `source`
     // (-1: unknown; length 0: to the end).
     let (loc, len) = unsafe { ((*stmt).stmt_location, (*stmt).stmt_len) };
@@ -187,13 +188,6 @@ unsafe fn statement_text(
             .map_or(all.as_str(), str::trim)
             .to_string(),
     )
-}
-
-/// # Safety
-/// `p` must be NULL or a NUL-terminated string.
-unsafe fn c_text(p: *const c_char) -> Option<String> {
-    // SAFETY: the caller's contract.
-    (!p.is_null()).then(|| unsafe { CStr::from_ptr(p) }.to_string_lossy().into_owned())
 }
 
 // ---------------------------------------------------------------------------
@@ -261,9 +255,10 @@ unsafe fn audited(relid: Oid) -> Option<String> {
                 t.tgenabled != pg_sys::TRIGGER_DISABLED as c_char && is_capture_function(t.tgfoid)
             });
         let name = ours.then(|| {
-            let nsp = pg_sys::get_namespace_name((*(*rel).rd_rel).relnamespace);
-            let q = pg_sys::quote_qualified_identifier(nsp, (*(*rel).rd_rel).relname.data.as_ptr());
-            CStr::from_ptr(q).to_string_lossy().into_owned()
+            pg::qualified_name(
+                (*(*rel).rd_rel).relnamespace,
+                (*(*rel).rd_rel).relname.data.as_ptr(),
+            )
         });
         pg_sys::RelationClose(rel);
         name
@@ -450,11 +445,11 @@ unsafe extern "C-unwind" fn emit_log(edata: *mut pg_sys::ErrorData) {
         if (*edata).elevel >= pgrx::PgLogLevel::ERROR as c_int {
             let pending = PENDING.try_with(|p| p.try_borrow().is_ok_and(|p| !p.is_empty()));
             if pending == Ok(true) {
-                let sqlstate = c_text(pg_sys::unpack_sql_state((*edata).sqlerrcode));
+                let sqlstate = pg::c_text(pg_sys::unpack_sql_state((*edata).sqlerrcode));
                 let e = Ending::Error {
                     sqlstate: sqlstate.unwrap_or_default(),
-                    message: c_text((*edata).message).unwrap_or_default(),
-                    detail: c_text((*edata).detail),
+                    message: pg::c_text((*edata).message).unwrap_or_default(),
+                    detail: pg::c_text((*edata).detail),
                 };
                 let _ = LAST_ERROR.try_with(|l| l.try_borrow_mut().map(|mut l| *l = Some(e)));
             }

@@ -74,11 +74,6 @@ fn qualified_name(relid: Oid) -> Option<String> {
     // SAFETY: catalog look-ups by oid; NULL when the relation is gone.
     unsafe {
         let rel = pg_sys::get_rel_name(relid);
-        if rel.is_null() {
-            return None;
-        }
-        let nsp = pg_sys::get_namespace_name(pg_sys::get_rel_namespace(relid));
-        let q = pg_sys::quote_qualified_identifier(nsp, rel);
-        Some(std::ffi::CStr::from_ptr(q).to_string_lossy().into_owned())
+        (!rel.is_null()).then(|| pg::qualified_name(pg_sys::get_rel_namespace(relid), rel))
     }
 }
