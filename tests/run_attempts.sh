@@ -125,17 +125,22 @@ check "the application cannot turn tracking off" 'ERROR:  permission denied to s
 before=$(failed)
 q -c "BEGIN; LOCK TABLE audit_log IN ACCESS EXCLUSIVE MODE; SELECT pg_sleep(5); COMMIT;" >/dev/null &
 locker=$!
-sleep 1
-q -c "DO \$\$ BEGIN FOR i IN 1..100 LOOP BEGIN INSERT INTO leads VALUES (1, 'x'); EXCEPTION WHEN unique_violation THEN NULL; END; END LOOP; END \$\$"
-check "100 failures while the log is locked do not wait for it" "running" "$(kill -0 $locker 2>/dev/null && echo running)"
+for _ in $(seq 1 40); do
+    [ "$(q -c "SELECT count(*) FROM pg_locks WHERE relation = 'audit_log'::regclass AND mode = 'AccessExclusiveLock' AND granted")" = 1 ] && break
+    sleep 0.1
+done
+# The queue holds 64 messages and the writer, blocked on the lock, at most one
+# batch of 64 more: 300 failures always overflow it, however fast the writer started.
+q -c "DO \$\$ BEGIN FOR i IN 1..300 LOOP BEGIN INSERT INTO leads VALUES (1, 'x'); EXCEPTION WHEN unique_violation THEN NULL; END; END LOOP; END \$\$"
+check "300 failures while the log is locked do not wait for it" "running" "$(kill -0 $locker 2>/dev/null && echo running)"
 wait $locker
 for _ in $(seq 1 80); do
     written=$(( $(failed) - before ))
     dropped=$(q -c "SELECT coalesce(sum((error->>'dropped_before')::int), 0) FROM audit_log WHERE outcome = 'failed'")
-    [ $((written + dropped)) -ge 100 ] && break
+    [ $((written + dropped)) -ge 300 ] && break
     sleep 0.25
 done
-check "every failure written or counted as dropped" "100" "$((written + dropped))"
+check "every failure written or counted as dropped" "300" "$((written + dropped))"
 check "the queue was full (some were dropped)" "t" "$([ "$dropped" -gt 0 ] && echo t || echo f)"
 n=$(failed)
 
