@@ -36,6 +36,12 @@ CREATE TRIGGER audit_block_append_only
 CREATE TRIGGER audit_block_no_truncate
     BEFORE TRUNCATE ON audit_block
     FOR EACH STATEMENT EXECUTE FUNCTION _audit_log_append_only();
+CREATE TRIGGER audit_record_index_append_only
+    BEFORE UPDATE OR DELETE ON audit_record_index
+    FOR EACH ROW EXECUTE FUNCTION _audit_log_append_only();
+CREATE TRIGGER audit_record_index_no_truncate
+    BEFORE TRUNCATE ON audit_record_index
+    FOR EACH STATEMENT EXECUTE FUNCTION _audit_log_append_only();
 
 -- ---------------------------------------------------------------------------
 -- audit_enable(table, soft_delete_column, truncate_rows)
@@ -83,7 +89,7 @@ BEGIN
                   HINT = 'Only ordinary and partitioned tables can be audited.';
     END IF;
     IF target IN ('@extschema@.audit_log'::regclass, '@extschema@.audit_table'::regclass,
-                  '@extschema@.audit_block'::regclass) THEN
+                  '@extschema@.audit_block'::regclass, '@extschema@.audit_record_index'::regclass) THEN
         RAISE EXCEPTION 'lead_audit: % cannot audit itself', target
             USING ERRCODE = 'invalid_parameter_value';
     END IF;
@@ -313,6 +319,32 @@ AS $$
     FROM @extschema@.audit_block b
     ORDER BY b.id DESC
     LIMIT 1
+$$;
+
+-- ---------------------------------------------------------------------------
+-- audit_history(table, pk): every audit row of one record, in id order (the
+-- order of the changes). Sealed rows are found through audit_record_index,
+-- which the sealer fills; the rows not sealed yet (tx_id at or above the last
+-- block's to_xid) through audit_log's BRIN index on tx_id, which the sealer
+-- keeps summarised. Either way the rows themselves are checked (table and
+-- record_pk), so a hash collision cannot add a stranger's row. Runs as the
+-- caller: reading it needs SELECT on audit_log, as reading the log does.
+-- ---------------------------------------------------------------------------
+CREATE FUNCTION audit_history(target regclass, pk jsonb) RETURNS SETOF audit_log
+LANGUAGE sql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+    SELECT l.*
+    FROM @extschema@.audit_log l
+    WHERE l.id IN (SELECT i.id FROM @extschema@.audit_record_index i
+                   WHERE i.pk_hash = jsonb_hash_extended(pk, target::oid::bigint))
+      AND l.table_oid = target AND l.record_pk = pk
+    UNION ALL
+    SELECT l.*
+    FROM @extschema@.audit_log l
+    WHERE l.tx_id >= coalesce((SELECT b.to_xid FROM @extschema@.audit_block b ORDER BY b.id DESC LIMIT 1), 0)
+      AND l.table_oid = target AND l.record_pk = pk
+    ORDER BY 1
 $$;
 
 -- ---------------------------------------------------------------------------

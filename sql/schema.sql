@@ -43,9 +43,9 @@ COMMENT ON TABLE audit_log IS
 CREATE SEQUENCE audit_log_id_seq AS bigint OWNED BY audit_log.id;
 ALTER TABLE audit_log ALTER COLUMN id SET DEFAULT nextval('audit_log_id_seq');
 
--- History of one record: WHERE record_pk = '{"id": 7}' AND table_oid = 'leads'::regclass.
--- A hash index: inserting needs no jsonb comparisons, which a btree pays per row.
-CREATE INDEX audit_log_record_idx ON audit_log USING hash (record_pk);
+-- No index on record_pk: one maintained row by row cost writers ~10% (since
+-- 0.2.0 the sealer indexes the rows it seals, in audit_record_index; see
+-- audit_history()).
 -- Sealing (audit_seal) finds the rows of finished transactions by tx_id. BRIN:
 -- tx_id grows with the heap, and an insert into a range not summarised yet
 -- costs next to nothing (a btree here cost writers ~7%).
@@ -72,6 +72,20 @@ CREATE TABLE audit_block (
 );
 
 COMMENT ON TABLE audit_block IS 'lead_audit: hash-chained blocks sealing audit_log rows';
+
+-- History of one record, indexed in bulk by the sealer instead of row by row
+-- by the writers (since 0.2.0): one entry per sealed audit row that names a
+-- record, under a 64-bit hash of its record_pk seeded with its table's oid.
+-- A look-up rechecks the audit rows themselves, so a collision (or a
+-- tampered entry) can hide nothing that verify_audit() would not see, and
+-- rows not sealed yet are found by tx_id (see audit_history()).
+CREATE TABLE audit_record_index (
+    pk_hash bigint NOT NULL,  -- jsonb_hash_extended(record_pk, table_oid)
+    id      bigint NOT NULL,  -- audit_log.id
+    PRIMARY KEY (pk_hash, id)
+);
+
+COMMENT ON TABLE audit_record_index IS 'lead_audit: sealed audit rows by record, for audit_history()';
 
 -- Per-table settings written by audit_enable(); the triggers read them once per backend.
 CREATE TABLE audit_table (
@@ -104,8 +118,10 @@ SELECT pg_catalog.pg_extension_config_dump('audit_log_id_seq', '');
 SELECT pg_catalog.pg_extension_config_dump('audit_table', '');
 SELECT pg_catalog.pg_extension_config_dump('audit_block', '');
 SELECT pg_catalog.pg_extension_config_dump('audit_epoch', '');
+SELECT pg_catalog.pg_extension_config_dump('audit_record_index', '');
 
-REVOKE ALL ON audit_log, audit_table, audit_block, audit_epoch, audit_log_id_seq FROM PUBLIC;
+REVOKE ALL ON audit_log, audit_table, audit_block, audit_epoch, audit_record_index, audit_log_id_seq FROM PUBLIC;
 -- The triggers read a table's settings as the writing role; blocks hold only
--- ids and hashes, and anyone may check them against a digest.
-GRANT SELECT ON audit_table, audit_block, audit_epoch TO PUBLIC;
+-- ids and hashes, and anyone may check them against a digest (the record
+-- index too holds only hashes and ids).
+GRANT SELECT ON audit_table, audit_block, audit_epoch, audit_record_index TO PUBLIC;
