@@ -91,6 +91,19 @@ dump_old_rows >"$WORK/rows.after"
 check_cmd "the rows written before the upgrade are unchanged" cmp "$WORK/rows.before" "$WORK/rows.after"
 q -c "COPY (SELECT * FROM audit_block ORDER BY id) TO STDOUT" >"$WORK/blocks.after"
 check_cmd "the blocks sealed before the upgrade are unchanged" cmp "$WORK/blocks.before" "$WORK/blocks.after"
+# audit_history: every record's history, whether sealed under the old version
+# (filed by the update) or not, is what a scan of the whole log finds.
+histories_off() {
+    q -c "SELECT count(*) FROM (SELECT DISTINCT table_oid, record_pk FROM audit_log WHERE record_pk IS NOT NULL) r
+          WHERE (SELECT array_agg(h.id) FROM audit_history(r.table_oid::regclass, r.record_pk) h)
+                IS DISTINCT FROM (SELECT array_agg(l.id ORDER BY l.id) FROM audit_log l
+                                  WHERE l.table_oid = r.table_oid AND l.record_pk = r.record_pk)"
+}
+check "rows sealed under $OLD_VERSION are filed in the record index by the update" t \
+    "$(q -c "SELECT count(*) > 0 AND count(*) = (SELECT count(*) FROM audit_log
+                                              WHERE record_pk IS NOT NULL AND id IN (SELECT unnest(row_ids) FROM audit_block))
+             FROM audit_record_index")"
+check "after the update, every record's audit_history is what a scan finds" 0 "$(histories_off)"
 
 # ---- life after the upgrade ----------------------------------------------------
 HEAD_ID=$(q -c "SELECT max(id) FROM audit_block")
@@ -113,6 +126,7 @@ check "every row, old and new, is sealed once" "0|0" \
                     (SELECT count(*) - count(DISTINCT r) FROM audit_block, unnest(row_ids) r)")"
 check "the first new block links to the chain's head before the upgrade" t \
     "$(q -c "SELECT prev_hash = (SELECT block_hash FROM audit_block WHERE id = $HEAD_ID) FROM audit_block WHERE id = $HEAD_ID + 1")"
+check "after new writes and seals, every record's audit_history is what a scan finds" 0 "$(histories_off)"
 check "verify_audit is ok after new writes and seals" ok "$(q -c "SELECT string_agg(status, ',') FROM verify_audit()")"
 check "verify_audit is ok after new writes with the digest kept before the upgrade" ok \
     "$(q -v d="$DIGEST" <<<"SELECT string_agg(status, ',') FROM verify_audit(:'d')")"
