@@ -48,6 +48,7 @@ pub extern "C-unwind" fn _PG_init() {
     sealer::register();
     attempts::register();
     events::register();
+    writer::register();
 }
 
 #[cfg(any(test, feature = "pg_test"))]

@@ -34,6 +34,9 @@ pub struct Objects {
     pub shape: record::Shape,
     /// audit_log's indexes, with what an index insert needs.
     pub indexes: Vec<IndexTarget>,
+    /// A copy of audit_log's tuple descriptor (in the objects' context), to
+    /// form rows that are written later, without opening the table per row.
+    pub tupdesc: pg_sys::TupleDesc,
     generation: u64,
     mcxt: pg_sys::MemoryContext,
 }
@@ -170,6 +173,7 @@ fn load() -> Result<Objects, AuditError> {
         sequence,
         shape: record::Shape::Current,
         indexes: Vec::new(),
+        tupdesc: std::ptr::null_mut(),
         generation,
         mcxt,
     };
@@ -178,6 +182,9 @@ fn load() -> Result<Objects, AuditError> {
     unsafe {
         let rel = pg_sys::table_open(audit_log, pg_sys::RowExclusiveLock as i32);
         let checked = check_columns(rel).and_then(|shape| Ok((shape, index_targets(rel, mcxt)?)));
+        let old = pg_sys::MemoryContextSwitchTo(mcxt);
+        objs.tupdesc = pg_sys::CreateTupleDescCopy((*rel).rd_att);
+        pg_sys::MemoryContextSwitchTo(old);
         pg_sys::table_close(rel, pg_sys::NoLock as i32);
         (objs.shape, objs.indexes) = checked?;
     }

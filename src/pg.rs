@@ -23,6 +23,35 @@ pub fn cache_context(name: &'static CStr) -> pg_sys::MemoryContext {
     }
 }
 
+/// A short-lived context under the current one, for what one step
+/// allocates; the caller deletes it.
+pub fn scratch_context(name: &'static CStr) -> pg_sys::MemoryContext {
+    // SAFETY: as for `cache_context`, under CurrentMemoryContext.
+    unsafe {
+        pg_sys::AllocSetContextCreateInternal(
+            pg_sys::CurrentMemoryContext,
+            name.as_ptr(),
+            pg_sys::ALLOCSET_DEFAULT_MINSIZE as usize,
+            pg_sys::ALLOCSET_DEFAULT_INITSIZE as usize,
+            pg_sys::ALLOCSET_DEFAULT_MAXSIZE as usize,
+        )
+    }
+}
+
+/// A context of ours that lives as long as the backend (reset by its owner).
+pub fn backend_context(name: &'static CStr) -> pg_sys::MemoryContext {
+    // SAFETY: as for `cache_context`, under TopMemoryContext.
+    unsafe {
+        pg_sys::AllocSetContextCreateInternal(
+            pg_sys::TopMemoryContext,
+            name.as_ptr(),
+            pg_sys::ALLOCSET_DEFAULT_MINSIZE as usize,
+            pg_sys::ALLOCSET_DEFAULT_INITSIZE as usize,
+            pg_sys::ALLOCSET_DEFAULT_MAXSIZE as usize,
+        )
+    }
+}
+
 /// A text datum (palloc'd in the current memory context) holding `bytes`.
 pub fn text_datum(bytes: &[u8]) -> Datum {
     // SAFETY: cstring_to_text_with_len copies exactly `len` bytes into a new text.
@@ -139,3 +168,15 @@ pub unsafe fn qualified_name(namespace: pg_sys::Oid, name: *const std::ffi::c_ch
         c_text(pg_sys::quote_qualified_identifier(nsp, name)).unwrap_or_default()
     }
 }
+
+/// Calls the hook installed before ours, or PostgreSQL's standard function
+/// (every hook of ours chains this way).
+macro_rules! call_next {
+    ($prev:expr, $standard:path, $($arg:expr),*) => {
+        match $prev {
+            Some(prev) => prev($($arg),*),
+            None => $standard($($arg),*),
+        }
+    };
+}
+pub(crate) use call_next;

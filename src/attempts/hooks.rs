@@ -19,7 +19,7 @@ use super::message::{self, Ending};
 use super::pending::{Attempt, Pending};
 use super::{queue, settings};
 use crate::actor;
-use crate::pg;
+use crate::pg::{self, call_next};
 
 thread_local! {
     static PENDING: RefCell<Pending> = RefCell::new(Pending::default());
@@ -32,16 +32,6 @@ thread_local! {
     static ANCESTORS: RefCell<HashMap<Oid, Vec<u32>>> = RefCell::new(HashMap::new());
     /// Whether a function (by oid) is one of lead_audit's capture triggers.
     static CAPTURE_FUNCTIONS: RefCell<HashMap<Oid, bool>> = RefCell::new(HashMap::new());
-}
-
-/// Calls the hook installed before ours, or PostgreSQL's standard function.
-macro_rules! call_next {
-    ($prev:expr, $standard:path, $($arg:expr),*) => {
-        match $prev {
-            Some(prev) => prev($($arg),*),
-            None => $standard($($arg),*),
-        }
-    };
 }
 
 static mut PREV_EXECUTOR_START: pg_sys::ExecutorStart_hook_type = None;

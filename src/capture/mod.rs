@@ -305,10 +305,11 @@ unsafe fn capture_truncate(rel: pg_sys::Relation) {
     }
 }
 
-/// Stamps the columns every audit row shares, then writes the row.
+/// Stamps the columns every audit row shares, then hands the row to the
+/// writer (written with its batch, by the end of the statement).
 fn append(info: &TableInfo, mut row: Row) {
     stamp::committed(&mut row, info.relid, info.name);
-    writer::append(&mut row);
+    writer::hold(&mut row);
 }
 
 /// A jsonb object of the given columns of `tuple`, given in jsonb key order.

@@ -1,0 +1,263 @@
+//! Captured rows held back and written in batches: one multi-row heap insert
+//! per batch (a WAL record per page instead of per row) and audit_log opened
+//! once per batch instead of once per row.
+//!
+//! A held row is final when it is held: its id (so ids follow the order of
+//! the changes), its checksum, its tuple. It is written
+//! - when its statement ends (our ExecutorFinish hook, and after a utility
+//!   statement such as COPY or TRUNCATE), so a statement's audit rows are in
+//!   audit_log when the next statement starts, as when each was written at once;
+//! - when the batch is full ([`MAX_ROWS`] rows or [`MAX_BYTES`]), so memory
+//!   stays bounded however many rows a statement changes;
+//! - when its subtransaction commits, and before the transaction commits or
+//!   prepares (changes applied without the executor, such as logical
+//!   replication's, wait for that).
+//!
+//! A row is only ever written in its own subtransaction (or one it was
+//! committed into): see [`pending`]. A subtransaction or transaction that
+//! rolls back drops its rows, as it drops the changes they record.
+//!
+//! When the library is loaded in the middle of a transaction (by the first
+//! trigger call, when it is not preloaded), this statement's ExecutorFinish
+//! already went past our hook: rows are written at once until that
+//! transaction ends.
+
+use std::cell::{Cell, RefCell};
+use std::ffi::c_void;
+
+use pgrx::pg_sys;
+use pgrx::prelude::*;
+
+use super::pending::Segments;
+use crate::objects;
+use crate::pg::{self, call_next};
+use crate::record::{Row, Shape};
+
+/// Rows per batch at most.
+pub const MAX_ROWS: usize = 1000;
+/// Bytes of held tuples at most (a batch of wide rows is written sooner).
+pub const MAX_BYTES: usize = 1 << 20;
+
+/// A held row: its tuple, palloc'd in [`CONTEXT`].
+#[derive(Clone, Copy)]
+struct Held(pg_sys::HeapTuple);
+
+thread_local! {
+    static HELD: RefCell<Segments<Held>> = RefCell::new(Segments::default());
+    /// Bytes of the held tuples.
+    static BYTES: Cell<usize> = const { Cell::new(0) };
+    /// Where held tuples live; reset when the transaction ends.
+    static CONTEXT: Cell<pg_sys::MemoryContext> = const { Cell::new(std::ptr::null_mut()) };
+    /// Write at once (loaded in the middle of this transaction).
+    static DIRECT: Cell<bool> = const { Cell::new(false) };
+}
+
+static mut PREV_EXECUTOR_FINISH: pg_sys::ExecutorFinish_hook_type = None;
+static mut PREV_PROCESS_UTILITY: pg_sys::ProcessUtility_hook_type = None;
+
+/// Installs the hooks and callbacks that write held rows (once, from `_PG_init`).
+pub fn register() {
+    // SAFETY: called once per process from _PG_init; the hooks chain to the
+    // previous ones and live as long as the library.
+    unsafe {
+        DIRECT.set(
+            pg_sys::IsTransactionState() && !pg_sys::process_shared_preload_libraries_in_progress,
+        );
+        PREV_EXECUTOR_FINISH = pg_sys::ExecutorFinish_hook;
+        pg_sys::ExecutorFinish_hook = Some(executor_finish);
+        PREV_PROCESS_UTILITY = pg_sys::ProcessUtility_hook;
+        pg_sys::ProcessUtility_hook = Some(process_utility);
+        pg_sys::RegisterXactCallback(Some(on_xact), std::ptr::null_mut());
+        pg_sys::RegisterSubXactCallback(Some(on_subxact), std::ptr::null_mut());
+    }
+}
+
+/// Holds a captured row to be written with its batch: its id and checksum
+/// are given now. Writes it at once when batches cannot be relied on.
+pub fn hold(row: &mut Row) {
+    if DIRECT.get() {
+        return super::append(row);
+    }
+    let objs = objects::objects();
+    if objs.shape == Shape::V1 {
+        super::fit_to_v1(row);
+    }
+    // SAFETY: the row's datums are of audit_log's columns (the capture's
+    // contract); the tuple is formed with audit_log's descriptor in our
+    // context, which outlives the statement.
+    let tuple = unsafe {
+        super::seal(&objs, row);
+        let old = pg_sys::MemoryContextSwitchTo(context());
+        let t = pg_sys::heap_form_tuple(
+            objs.tupdesc,
+            row.values.as_mut_ptr(),
+            row.nulls.as_mut_ptr(),
+        );
+        pg_sys::MemoryContextSwitchTo(old);
+        t
+    };
+    // SAFETY: reads the current subtransaction's id.
+    let sub = unsafe { pg_sys::GetCurrentSubTransactionId() };
+    let held = HELD.with_borrow_mut(|h| h.push(sub, Held(tuple)));
+    // SAFETY: a tuple heap_form_tuple just returned.
+    BYTES.set(BYTES.get() + unsafe { (*tuple).t_len } as usize);
+    if held >= MAX_ROWS || BYTES.get() >= MAX_BYTES {
+        write_current();
+    }
+}
+
+fn context() -> pg_sys::MemoryContext {
+    if CONTEXT.get().is_null() {
+        CONTEXT.set(pg::backend_context(c"lead_audit held rows"));
+    }
+    CONTEXT.get()
+}
+
+/// Writes the rows the current subtransaction holds, if any.
+fn write_current() {
+    // SAFETY: reads the transaction state.
+    if !unsafe { pg_sys::IsTransactionState() } {
+        return;
+    }
+    // SAFETY: reads the current subtransaction's id.
+    let sub = unsafe { pg_sys::GetCurrentSubTransactionId() };
+    let rows = HELD.with_borrow_mut(|h| h.take_current(sub));
+    write(rows);
+}
+
+fn write(rows: Vec<Held>) {
+    if rows.is_empty() {
+        return;
+    }
+    let tuples: Vec<pg_sys::HeapTuple> = rows.iter().map(|h| h.0).collect();
+    // SAFETY: held tuples are whole tuples of t_len bytes.
+    let bytes: usize = tuples.iter().map(|&t| unsafe { (*t).t_len } as usize).sum();
+    BYTES.set(BYTES.get().saturating_sub(bytes));
+    // SAFETY: tuples formed by `hold` with the objects' descriptor, taken out
+    // of HELD: written and freed here.
+    unsafe { super::append_formed(&tuples) };
+}
+
+/// Frees rows whose changes rolled back.
+fn free(rows: Vec<Held>) {
+    for h in rows {
+        // SAFETY: a tuple formed by `hold`, no longer held anywhere.
+        BYTES.set(BYTES.get().saturating_sub(unsafe { (*h.0).t_len } as usize));
+        // SAFETY: as above; palloc'd in CONTEXT, which is still alive.
+        unsafe { pg_sys::heap_freetuple(h.0) };
+    }
+}
+
+/// What `f` takes out of the held rows; nothing when they cannot be reached
+/// (the backend is exiting, or they are being changed further up the stack).
+fn taken(f: impl FnOnce(&mut Segments<Held>) -> Vec<Held>) -> Vec<Held> {
+    HELD.try_with(|h| {
+        h.try_borrow_mut()
+            .map(|mut h| f(&mut h))
+            .unwrap_or_default()
+    })
+    .unwrap_or_default()
+}
+
+/// The transaction is over: nothing is held any more.
+fn forget_all() {
+    // The pointers go; the memory goes with the context's reset below.
+    drop(taken(|h| h.take_all()));
+    BYTES.set(0);
+    DIRECT.set(false);
+    if !CONTEXT.get().is_null() {
+        // SAFETY: our context; no held pointer into it survives (just taken).
+        unsafe { pg_sys::MemoryContextReset(CONTEXT.get()) };
+    }
+}
+
+#[pg_guard]
+unsafe extern "C-unwind" fn on_xact(event: pg_sys::XactEvent::Type, _arg: *mut c_void) {
+    use pg_sys::XactEvent::*;
+    match event {
+        // Still inside the transaction: the rows commit with it.
+        XACT_EVENT_PRE_COMMIT | XACT_EVENT_PRE_PREPARE => write(taken(|h| h.take_all())),
+        XACT_EVENT_COMMIT | XACT_EVENT_PREPARE => {
+            let left = HELD.try_with(|h| h.try_borrow().is_ok_and(|h| !h.is_empty()));
+            if left == Ok(true) {
+                // Captured after the pre-commit step (another extension's
+                // callback writing an audited table): too late to write.
+                warning!("lead_audit: audit rows captured after the transaction's pre-commit step could not be written");
+            }
+            forget_all();
+        }
+        XACT_EVENT_ABORT | XACT_EVENT_PARALLEL_ABORT => forget_all(),
+        _ => {}
+    }
+}
+
+#[pg_guard]
+unsafe extern "C-unwind" fn on_subxact(
+    event: pg_sys::SubXactEvent::Type,
+    my_subid: pg_sys::SubTransactionId,
+    parent_subid: pg_sys::SubTransactionId,
+    _arg: *mut c_void,
+) {
+    use pg_sys::SubXactEvent::*;
+    match event {
+        // Still inside the subtransaction: its rows are written in it.
+        SUBXACT_EVENT_PRE_COMMIT_SUB => write(taken(|h| h.take_current(my_subid))),
+        SUBXACT_EVENT_COMMIT_SUB => {
+            taken(|h| {
+                h.commit_sub(my_subid, parent_subid);
+                Vec::new()
+            });
+        }
+        SUBXACT_EVENT_ABORT_SUB => free(taken(|h| h.abort_sub(my_subid))),
+        _ => {}
+    }
+}
+
+/// # Safety
+/// Called by PostgreSQL as the ExecutorFinish hook.
+#[pg_guard]
+unsafe extern "C-unwind" fn executor_finish(query_desc: *mut pg_sys::QueryDesc) {
+    // SAFETY: the hook chain's contract: the previous hook, or the standard function.
+    unsafe {
+        call_next!(
+            PREV_EXECUTOR_FINISH,
+            pg_sys::standard_ExecutorFinish,
+            query_desc
+        )
+    };
+    // The statement's AFTER triggers have fired: its rows are all held.
+    write_current();
+}
+
+/// # Safety
+/// Called by PostgreSQL as the ProcessUtility hook.
+#[pg_guard]
+#[allow(clippy::too_many_arguments)]
+unsafe extern "C-unwind" fn process_utility(
+    pstmt: *mut pg_sys::PlannedStmt,
+    query_string: *const std::ffi::c_char,
+    read_only_tree: bool,
+    context: pg_sys::ProcessUtilityContext::Type,
+    params: pg_sys::ParamListInfo,
+    query_env: *mut pg_sys::QueryEnvironment,
+    dest: *mut pg_sys::DestReceiver,
+    qc: *mut pg_sys::QueryCompletion,
+) {
+    // SAFETY: the hook chain's contract: the previous hook, or the standard function.
+    unsafe {
+        call_next!(
+            PREV_PROCESS_UTILITY,
+            pg_sys::standard_ProcessUtility,
+            pstmt,
+            query_string,
+            read_only_tree,
+            context,
+            params,
+            query_env,
+            dest,
+            qc
+        )
+    };
+    // COPY FROM and TRUNCATE capture without the executor.
+    write_current();
+}
