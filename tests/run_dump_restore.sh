@@ -40,6 +40,8 @@ check "the old cluster's log is intact" ok "$(old -c "SELECT string_agg(status, 
 OLD_MAX_TX=$(old -c "SELECT max(tx_id) FROM audit_log")
 OLD_HEAD=$(old -c "SELECT encode(block_hash, 'hex') FROM audit_block ORDER BY id DESC LIMIT 1")
 OLD_ROWS=$(old -c "SELECT count(*) FROM audit_log")
+OLD_OID=$(old -c "SELECT 'leads'::regclass::oid")
+OLD_HISTORY=$(old -c "SELECT string_agg(action || ':' || id, ',') FROM audit_history('leads', '{\"id\": 7}')")
 /usr/lib/postgresql/15/bin/pg_dump -Fc -h 127.0.0.1 -p "$OLD_PORT" -U postgres -f "$WORK/crm.dump" crm
 
 # The new cluster: restore.
@@ -68,6 +70,9 @@ check "the first new block links to the restored head" "$OLD_HEAD" \
 check "verify_audit is ok after new seals" ok "$(new -c "SELECT string_agg(status, ',') FROM verify_audit()")"
 check "the old digest still verifies" ok \
     "$(new -v d="$DIGEST" <<<"SELECT string_agg(status, ',') FROM verify_audit(:'d')")"
+check "a record's history, sealed before the dump, is found under the table's old oid" "INSERT,UPDATE|$OLD_HISTORY" \
+    "$(echo "$OLD_HISTORY" | sed 's/:[0-9]*//g')|$(new -c "SELECT string_agg(action || ':' || id, ',')
+                                                      FROM audit_history($OLD_OID::oid::regclass, '{\"id\": 7}')")"
 check "each cluster the log lived in has its offset (0 where it was born)" "0|t" \
     "$(new -c "SELECT min(xid_offset), max(xid_offset) > 0 FROM audit_epoch")"
 finish dump-restore
