@@ -28,6 +28,7 @@ use std::ffi::c_void;
 use pgrx::pg_sys;
 use pgrx::prelude::*;
 
+use super::insert;
 use super::pending::Segments;
 use crate::objects;
 use crate::pg::{self, call_next};
@@ -76,17 +77,17 @@ pub fn register() {
 /// are given now. Writes it at once when batches cannot be relied on.
 pub fn hold(row: &mut Row) {
     if DIRECT.get() {
-        return super::append(row);
+        return insert::append(row);
     }
     let objs = objects::objects();
     if objs.shape == Shape::V1 {
-        super::fit_to_v1(row);
+        insert::fit_to_v1(row);
     }
     // SAFETY: the row's datums are of audit_log's columns (the capture's
     // contract); the tuple is formed with audit_log's descriptor in our
     // context, which outlives the statement.
     let tuple = unsafe {
-        super::seal(&objs, row);
+        insert::seal(&objs, row);
         let old = pg_sys::MemoryContextSwitchTo(context());
         let t = pg_sys::heap_form_tuple(
             objs.tupdesc,
@@ -135,7 +136,7 @@ fn write(rows: Vec<Held>) {
     BYTES.set(BYTES.get().saturating_sub(bytes));
     // SAFETY: tuples formed by `hold` with the objects' descriptor, taken out
     // of HELD: written and freed here.
-    unsafe { super::append_formed(&tuples) };
+    unsafe { insert::append_formed(&tuples) };
 }
 
 /// Frees rows whose changes rolled back.
