@@ -100,6 +100,7 @@ SELECT * FROM audit_log WHERE action = 'INSERT' ORDER BY id LIMIT 1;
 
 \echo '==> 4. Seal the rows into hash-chained blocks, keep the digest outside the database'
 SELECT * FROM audit_seal();
+SELECT audit_index_history() AS rows_filed_for_history;   -- the background sealer does this too
 SELECT audit_digest() AS digest \gset
 \echo :digest
 \echo '==> verify_audit(digest): every checksum, block and link recomputed'

@@ -42,6 +42,12 @@ CREATE TRIGGER audit_record_index_append_only
 CREATE TRIGGER audit_record_index_no_truncate
     BEFORE TRUNCATE ON audit_record_index
     FOR EACH STATEMENT EXECUTE FUNCTION _audit_log_append_only();
+CREATE TRIGGER audit_record_filed_append_only
+    BEFORE UPDATE OR DELETE ON audit_record_filed
+    FOR EACH ROW EXECUTE FUNCTION _audit_log_append_only();
+CREATE TRIGGER audit_record_filed_no_truncate
+    BEFORE TRUNCATE ON audit_record_filed
+    FOR EACH STATEMENT EXECUTE FUNCTION _audit_log_append_only();
 
 -- ---------------------------------------------------------------------------
 -- audit_enable(table, soft_delete_column, truncate_rows)
@@ -89,7 +95,8 @@ BEGIN
                   HINT = 'Only ordinary and partitioned tables can be audited.';
     END IF;
     IF target IN ('@extschema@.audit_log'::regclass, '@extschema@.audit_table'::regclass,
-                  '@extschema@.audit_block'::regclass, '@extschema@.audit_record_index'::regclass) THEN
+                  '@extschema@.audit_block'::regclass, '@extschema@.audit_record_index'::regclass,
+                  '@extschema@.audit_record_filed'::regclass) THEN
         RAISE EXCEPTION 'lead_audit: % cannot audit itself', target
             USING ERRCODE = 'invalid_parameter_value';
     END IF;
@@ -322,17 +329,65 @@ AS $$
 $$;
 
 -- ---------------------------------------------------------------------------
+-- audit_index_history(max_blocks): files the rows of sealed blocks not filed
+-- yet in audit_record_index, oldest block first, at most max_blocks blocks
+-- (NULL: all); returns how many rows it filed. The background sealer runs it
+-- after each seal. Kept apart from audit_seal(), which stays as fast as the
+-- ledger alone: filing is a btree insert per row, and a block not filed yet
+-- only makes audit_history() read its rows by tx_id, never miss them.
+-- Filers and sealers take turns on the sealers' advisory lock.
+-- ---------------------------------------------------------------------------
+CREATE FUNCTION audit_index_history(max_blocks integer DEFAULT NULL) RETURNS bigint
+LANGUAGE plpgsql
+SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    blk   record;
+    filed bigint := 0;
+    n     bigint;
+BEGIN
+    IF max_blocks < 0 THEN
+        RAISE EXCEPTION 'lead_audit: max_blocks must not be negative'
+            USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    PERFORM pg_advisory_xact_lock(x'1eada0d1'::bigint);
+    FOR blk IN
+        SELECT b.id, b.row_ids
+        FROM @extschema@.audit_block b
+        WHERE b.id > coalesce((SELECT max(f.block_id) FROM @extschema@.audit_record_filed f), 0)
+        ORDER BY b.id
+        LIMIT max_blocks
+    LOOP
+        INSERT INTO @extschema@.audit_record_index (pk_hash, id)
+        SELECT jsonb_hash_extended(l.record_pk, l.table_oid::bigint), l.id
+        FROM unnest(blk.row_ids) AS r (id)
+        JOIN @extschema@.audit_log l ON l.id = r.id
+        WHERE l.record_pk IS NOT NULL
+        ORDER BY 1;  -- btree inserts in key order
+        GET DIAGNOSTICS n = ROW_COUNT;
+        filed := filed + n;
+        INSERT INTO @extschema@.audit_record_filed (block_id) VALUES (blk.id);
+    END LOOP;
+    RETURN filed;
+END;
+$$;
+REVOKE ALL ON FUNCTION audit_index_history(integer) FROM PUBLIC;
+
+-- ---------------------------------------------------------------------------
 -- audit_history(table, pk): every audit row of one record, in id order (the
--- order of the changes). Sealed rows are found through audit_record_index,
--- which the sealer fills; the rows not sealed yet (tx_id at or above the last
--- block's to_xid) through audit_log's BRIN index on tx_id, which the sealer
--- keeps summarised. Either way the rows themselves are checked (table and
+-- order of the changes). Rows of filed blocks are found through
+-- audit_record_index; the others (tx_id at or above the last filed block's
+-- to_xid) through audit_log's BRIN index on tx_id, which the sealer keeps
+-- summarised. Either way the rows themselves are checked (table and
 -- record_pk), so a hash collision cannot add a stranger's row. Runs as the
--- caller: reading it needs SELECT on audit_log, as reading the log does.
+-- caller: reading it needs SELECT on audit_log, as reading the log does. No
+-- parallel workers: starting them costs more than the look-up.
 -- ---------------------------------------------------------------------------
 CREATE FUNCTION audit_history(target regclass, pk jsonb) RETURNS SETOF audit_log
 LANGUAGE sql STABLE
 SET search_path = pg_catalog, pg_temp
+SET max_parallel_workers_per_gather = 0
 AS $$
     SELECT l.*
     FROM @extschema@.audit_log l
@@ -342,7 +397,8 @@ AS $$
     UNION ALL
     SELECT l.*
     FROM @extschema@.audit_log l
-    WHERE l.tx_id >= coalesce((SELECT b.to_xid FROM @extschema@.audit_block b ORDER BY b.id DESC LIMIT 1), 0)
+    WHERE l.tx_id >= coalesce((SELECT b.to_xid FROM @extschema@.audit_block b
+                               WHERE b.id = (SELECT max(f.block_id) FROM @extschema@.audit_record_filed f)), 0)
       AND l.table_oid = target AND l.record_pk = pk
     ORDER BY 1
 $$;

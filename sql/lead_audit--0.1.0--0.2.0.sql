@@ -267,8 +267,9 @@ BEGIN
 END;
 $$;
 
--- audit_enable refuses audit_block and audit_record_index too (auditing
--- them made every seal write rows for the next seal to seal, for ever), and says when failed attempts
+-- audit_enable refuses audit_block and the history index's tables too
+-- (auditing them made every seal write rows for the next seal to seal, for
+-- ever), and says when failed attempts
 -- will not be recorded. Same signature, so privileges stay.
 CREATE OR REPLACE FUNCTION audit_enable(
     target regclass,
@@ -308,7 +309,8 @@ BEGIN
                   HINT = 'Only ordinary and partitioned tables can be audited.';
     END IF;
     IF target IN ('@extschema@.audit_log'::regclass, '@extschema@.audit_table'::regclass,
-                  '@extschema@.audit_block'::regclass, '@extschema@.audit_record_index'::regclass) THEN
+                  '@extschema@.audit_block'::regclass, '@extschema@.audit_record_index'::regclass,
+                  '@extschema@.audit_record_filed'::regclass) THEN
         RAISE EXCEPTION 'lead_audit: % cannot audit itself', target
             USING ERRCODE = 'invalid_parameter_value';
     END IF;
@@ -472,35 +474,81 @@ BEGIN
 END;
 $$;
 
--- History of one record (audit_history()): indexed in bulk by the sealer in
--- audit_record_index instead of row by row by the writers (the hash index on
--- record_pk cost every audited write ~10%). The rows sealed already are filed
--- here; the others are filed as they are sealed.
+-- History of one record (audit_history()): indexed in bulk in the background
+-- (audit_index_history(), run by the sealer) instead of row by row by the
+-- writers (the hash index on record_pk cost every audited write ~10%). The
+-- rows sealed already are filed here, and their blocks marked filed.
 DROP INDEX audit_log_record_idx;
 CREATE TABLE audit_record_index (
     pk_hash bigint NOT NULL,  -- jsonb_hash_extended(record_pk, table_oid)
-    id      bigint NOT NULL,  -- audit_log.id
-    PRIMARY KEY (pk_hash, id)
+    id      bigint NOT NULL   -- audit_log.id
 );
+CREATE INDEX audit_record_index_pk_hash_idx ON audit_record_index (pk_hash, id);
 COMMENT ON TABLE audit_record_index IS 'lead_audit: sealed audit rows by record, for audit_history()';
+CREATE TABLE audit_record_filed (
+    block_id bigint NOT NULL PRIMARY KEY
+);
+COMMENT ON TABLE audit_record_filed IS 'lead_audit: the blocks filed in audit_record_index';
 SELECT pg_catalog.pg_extension_config_dump('audit_record_index', '');
-REVOKE ALL ON audit_record_index FROM PUBLIC;
-GRANT SELECT ON audit_record_index TO PUBLIC;
-INSERT INTO audit_record_index (pk_hash, id)
-SELECT jsonb_hash_extended(l.record_pk, l.table_oid::bigint), l.id
-FROM audit_log l
-WHERE l.record_pk IS NOT NULL
-  AND l.tx_id < coalesce((SELECT b.to_xid FROM audit_block b ORDER BY b.id DESC LIMIT 1), 0);
+SELECT pg_catalog.pg_extension_config_dump('audit_record_filed', '');
+REVOKE ALL ON audit_record_index, audit_record_filed FROM PUBLIC;
+GRANT SELECT ON audit_record_index, audit_record_filed TO PUBLIC;
 CREATE TRIGGER audit_record_index_append_only
     BEFORE UPDATE OR DELETE ON audit_record_index
     FOR EACH ROW EXECUTE FUNCTION _audit_log_append_only();
 CREATE TRIGGER audit_record_index_no_truncate
     BEFORE TRUNCATE ON audit_record_index
     FOR EACH STATEMENT EXECUTE FUNCTION _audit_log_append_only();
+CREATE TRIGGER audit_record_filed_append_only
+    BEFORE UPDATE OR DELETE ON audit_record_filed
+    FOR EACH ROW EXECUTE FUNCTION _audit_log_append_only();
+CREATE TRIGGER audit_record_filed_no_truncate
+    BEFORE TRUNCATE ON audit_record_filed
+    FOR EACH STATEMENT EXECUTE FUNCTION _audit_log_append_only();
+
+CREATE FUNCTION audit_index_history(max_blocks integer DEFAULT NULL) RETURNS bigint
+LANGUAGE plpgsql
+SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    blk   record;
+    filed bigint := 0;
+    n     bigint;
+BEGIN
+    IF max_blocks < 0 THEN
+        RAISE EXCEPTION 'lead_audit: max_blocks must not be negative'
+            USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    PERFORM pg_advisory_xact_lock(x'1eada0d1'::bigint);
+    FOR blk IN
+        SELECT b.id, b.row_ids
+        FROM @extschema@.audit_block b
+        WHERE b.id > coalesce((SELECT max(f.block_id) FROM @extschema@.audit_record_filed f), 0)
+        ORDER BY b.id
+        LIMIT max_blocks
+    LOOP
+        INSERT INTO @extschema@.audit_record_index (pk_hash, id)
+        SELECT jsonb_hash_extended(l.record_pk, l.table_oid::bigint), l.id
+        FROM unnest(blk.row_ids) AS r (id)
+        JOIN @extschema@.audit_log l ON l.id = r.id
+        WHERE l.record_pk IS NOT NULL
+        ORDER BY 1;  -- btree inserts in key order
+        GET DIAGNOSTICS n = ROW_COUNT;
+        filed := filed + n;
+        INSERT INTO @extschema@.audit_record_filed (block_id) VALUES (blk.id);
+    END LOOP;
+    RETURN filed;
+END;
+$$;
+REVOKE ALL ON FUNCTION audit_index_history(integer) FROM PUBLIC;
+
+SELECT audit_index_history();
 
 CREATE FUNCTION audit_history(target regclass, pk jsonb) RETURNS SETOF audit_log
 LANGUAGE sql STABLE
 SET search_path = pg_catalog, pg_temp
+SET max_parallel_workers_per_gather = 0
 AS $$
     SELECT l.*
     FROM @extschema@.audit_log l
@@ -510,7 +558,8 @@ AS $$
     UNION ALL
     SELECT l.*
     FROM @extschema@.audit_log l
-    WHERE l.tx_id >= coalesce((SELECT b.to_xid FROM @extschema@.audit_block b ORDER BY b.id DESC LIMIT 1), 0)
+    WHERE l.tx_id >= coalesce((SELECT b.to_xid FROM @extschema@.audit_block b
+                               WHERE b.id = (SELECT max(f.block_id) FROM @extschema@.audit_record_filed f)), 0)
       AND l.table_oid = target AND l.record_pk = pk
     ORDER BY 1
 $$;

@@ -44,7 +44,7 @@ CREATE SEQUENCE audit_log_id_seq AS bigint OWNED BY audit_log.id;
 ALTER TABLE audit_log ALTER COLUMN id SET DEFAULT nextval('audit_log_id_seq');
 
 -- No index on record_pk: one maintained row by row cost writers ~10% (since
--- 0.2.0 the sealer indexes the rows it seals, in audit_record_index; see
+-- 0.2.0 sealed rows are indexed in bulk, in audit_record_index; see
 -- audit_history()).
 -- Sealing (audit_seal) finds the rows of finished transactions by tx_id. BRIN:
 -- tx_id grows with the heap, and an insert into a range not summarised yet
@@ -73,19 +73,28 @@ CREATE TABLE audit_block (
 
 COMMENT ON TABLE audit_block IS 'lead_audit: hash-chained blocks sealing audit_log rows';
 
--- History of one record, indexed in bulk by the sealer instead of row by row
--- by the writers (since 0.2.0): one entry per sealed audit row that names a
--- record, under a 64-bit hash of its record_pk seeded with its table's oid.
--- A look-up rechecks the audit rows themselves, so a collision (or a
--- tampered entry) can hide nothing that verify_audit() would not see, and
--- rows not sealed yet are found by tx_id (see audit_history()).
+-- History of one record, indexed in bulk in the background instead of row by
+-- row by the writers (since 0.2.0): one entry per sealed audit row that names
+-- a record, under a 64-bit hash of its record_pk seeded with its table's oid,
+-- filed block by block by audit_index_history(), which the background sealer
+-- runs after each seal. A look-up rechecks the audit rows themselves, so a
+-- collision (or a forged entry) can hide nothing that verify_audit() would
+-- not see, and finds rows not filed yet by tx_id (see audit_history()).
 CREATE TABLE audit_record_index (
     pk_hash bigint NOT NULL,  -- jsonb_hash_extended(record_pk, table_oid)
-    id      bigint NOT NULL,  -- audit_log.id
-    PRIMARY KEY (pk_hash, id)
+    id      bigint NOT NULL   -- audit_log.id
 );
+CREATE INDEX audit_record_index_pk_hash_idx ON audit_record_index (pk_hash, id);
 
 COMMENT ON TABLE audit_record_index IS 'lead_audit: sealed audit rows by record, for audit_history()';
+
+-- The blocks whose rows are in audit_record_index: every block up to the
+-- highest id here (they are filed in order).
+CREATE TABLE audit_record_filed (
+    block_id bigint NOT NULL PRIMARY KEY
+);
+
+COMMENT ON TABLE audit_record_filed IS 'lead_audit: the blocks filed in audit_record_index';
 
 -- Per-table settings written by audit_enable(); the triggers read them once per backend.
 CREATE TABLE audit_table (
@@ -119,9 +128,11 @@ SELECT pg_catalog.pg_extension_config_dump('audit_table', '');
 SELECT pg_catalog.pg_extension_config_dump('audit_block', '');
 SELECT pg_catalog.pg_extension_config_dump('audit_epoch', '');
 SELECT pg_catalog.pg_extension_config_dump('audit_record_index', '');
+SELECT pg_catalog.pg_extension_config_dump('audit_record_filed', '');
 
-REVOKE ALL ON audit_log, audit_table, audit_block, audit_epoch, audit_record_index, audit_log_id_seq FROM PUBLIC;
+REVOKE ALL ON audit_log, audit_table, audit_block, audit_epoch, audit_record_index, audit_record_filed,
+    audit_log_id_seq FROM PUBLIC;
 -- The triggers read a table's settings as the writing role; blocks hold only
 -- ids and hashes, and anyone may check them against a digest (the record
 -- index too holds only hashes and ids).
-GRANT SELECT ON audit_table, audit_block, audit_epoch, audit_record_index TO PUBLIC;
+GRANT SELECT ON audit_table, audit_block, audit_epoch, audit_record_index, audit_record_filed TO PUBLIC;

@@ -68,6 +68,8 @@ pub extern "C-unwind" fn lead_audit_sealer_main(_arg: pg_sys::Datum) {
         }
         if SEAL_INTERVAL.get() > 0 {
             BackgroundWorker::transaction(seal_once);
+            // Its own transaction: filing that fails never undoes a seal.
+            BackgroundWorker::transaction(index_once);
         }
         crate::attempts::start_stranded_writers();
     }
@@ -75,14 +77,41 @@ pub extern "C-unwind" fn lead_audit_sealer_main(_arg: pg_sys::Datum) {
 
 /// Seals if the extension is installed in this database (it may come later).
 fn seal_once() {
-    // The same look-up as the objects cache's, which would raise instead of
-    // answering "not installed (yet)".
-    let found =
-        Spi::get_two::<pg_sys::Oid, String>(include_str!("../sql/queries/extension_schema.sql"));
-    if let Ok((_, Some(schema))) = found {
+    if let Some(schema) = extension_schema() {
         let query = include_str!("../sql/queries/sealer_seal.sql").replace("@extschema@", &schema);
         if let Err(e) = Spi::get_one::<i64>(&query) {
             warning!("lead_audit sealer: {e}");
         }
+    }
+}
+
+/// Files sealed rows for audit_history(), when the installed objects can.
+fn index_once() {
+    let Some(schema) = extension_schema() else {
+        return;
+    };
+    let function = format!("{schema}.audit_index_history(integer)");
+    let can = Spi::get_one_with_args::<bool>(
+        include_str!("../sql/queries/sealer_can_index.sql"),
+        &[function.into()],
+    );
+    if !matches!(can, Ok(Some(true))) {
+        return;
+    }
+    let query = include_str!("../sql/queries/sealer_index.sql").replace("@extschema@", &schema);
+    if let Err(e) = Spi::get_one::<i64>(&query) {
+        warning!("lead_audit sealer: filing history: {e}");
+    }
+}
+
+/// The extension's schema in this database, quoted for SQL; None when it is
+/// not installed (yet). The same look-up as the objects cache's, which would
+/// raise instead of answering "not installed".
+fn extension_schema() -> Option<String> {
+    let found =
+        Spi::get_two::<pg_sys::Oid, String>(include_str!("../sql/queries/extension_schema.sql"));
+    match found {
+        Ok((_, Some(schema))) => Some(schema),
+        _ => None,
     }
 }

@@ -38,6 +38,7 @@ INSERT INTO candidates VALUES
   ('boolean', 'NULL'), ('boolean', 'true'), ('boolean', 'false'),
   ('bigint', 'NULL'), ('bigint', '0'), ('bigint', '-1'), ('bigint', '9223372036854775807'),
   ('bigint', '-9223372036854775808'), ('bigint', '4000000000000000000'),
+  ('integer', 'NULL'), ('integer', '0'), ('integer', '-1'), ('integer', '1'), ('integer', '2147483647'),
   ('text', 'NULL'), ('text', ''''''), ('text', '''garbage'''), ('text', 'repeat(''é'', 100000)'),
   ('text', '''{"command": "x"}'''), ('text', '''{"a": 1e400}'''), ('text', '''public.leads'''),
   ('text', 'E''\\x01'''),

@@ -25,6 +25,14 @@ for _ in $(seq 1 30); do
 done
 check "every row sealed by the worker" 601 "$(q -c "SELECT coalesce(sum(row_count), 0) FROM audit_block")"
 check "verify_audit ok with nothing unsealed" "ok|t" "$(q -c "SELECT status, detail ~ ' 0 not sealed yet' FROM verify_audit()")"
+# ...and files them for audit_history (the 600 rows that name a record).
+for _ in $(seq 1 20); do
+    [ "$(q -c "SELECT count(*) FROM audit_record_index")" = 600 ] && break
+    sleep 0.5
+done
+check "the worker files the sealed rows for audit_history" "600|t" \
+    "$(q -c "SELECT (SELECT count(*) FROM audit_record_index),
+                    (SELECT count(*) FROM audit_record_filed) = (SELECT count(*) FROM audit_block)")"
 
 # A paused worker (seal_interval = 0, reloaded) seals nothing.
 q -c "ALTER SYSTEM SET lead_audit.seal_interval = 0" && q -c "SELECT pg_reload_conf()" >/dev/null

@@ -15,7 +15,6 @@ use super::block::hash32;
 use crate::error::{AuditError, OrReport};
 use crate::forms::{self, BlockHeader, Hash, Leaf, PG_EPOCH_OFFSET_US};
 use crate::objects::{self, Objects};
-use crate::record::Shape;
 
 /// Rows per block at most: a block's leaves stay a few hundred kB.
 pub const MAX_BLOCK_ROWS: usize = 10_000;
@@ -111,14 +110,13 @@ fn seal(
         .detach_into_name();
     let mut out = Vec::new();
     loop {
-        let (leaves, filed) = fetch_leaves(client, &cursor)?;
+        let leaves = fetch_leaves(client, &cursor)?;
         if leaves.is_empty() {
             break;
         }
         let header = next_block(prev, &leaves, (from_xid, horizon), sealed_at_us);
         let hash = header.hash();
         insert_block(client, objs, &header, &leaves, hash)?;
-        file_records(client, objs, filed)?;
         prev = (header.id, hash);
         out.push((header, hash));
     }
@@ -126,36 +124,6 @@ fn seal(
         summarize(client, objs)?;
     }
     Ok(out)
-}
-
-/// Sealed rows by record: audit_record_index's entries of one block, the
-/// hashes and the ids in step.
-#[derive(Default)]
-struct Filed {
-    hashes: Vec<i64>,
-    ids: Vec<i64>,
-}
-
-/// Files a block's rows in audit_record_index (in the block's transaction:
-/// a row is in the index exactly when it is sealed).
-/// Until `ALTER EXTENSION lead_audit UPDATE` (audit_log still in 0.1.0's
-/// shape) there is no index to file in: the update files what was sealed.
-fn file_records(
-    client: &mut SpiClient<'_>,
-    objs: &Objects,
-    filed: Filed,
-) -> Result<(), AuditError> {
-    if filed.ids.is_empty() || objs.shape == Shape::V1 {
-        return Ok(());
-    }
-    client
-        .update(
-            &objs.sql(include_str!("../../sql/queries/seal_index_rows.sql")),
-            None,
-            &[filed.hashes.into(), filed.ids.into()],
-        )
-        .map_err(AuditError::spi("could not file the sealed rows by record"))?;
-    Ok(())
 }
 
 /// Summarises audit_log's new BRIN ranges (see the query), unless another
@@ -229,17 +197,12 @@ fn chain_head(
     }
 }
 
-/// The next rows of the cursor, at most a block's worth, and their entries
-/// in the record index.
-fn fetch_leaves(
-    client: &mut SpiClient<'_>,
-    cursor: &str,
-) -> Result<(Vec<Leaf>, Filed), AuditError> {
+/// The next rows of the cursor, at most a block's worth.
+fn fetch_leaves(client: &mut SpiClient<'_>, cursor: &str) -> Result<Vec<Leaf>, AuditError> {
     let mut rows = client
         .find_cursor(cursor)
         .map_err(AuditError::spi("could not find the sealing cursor"))?;
     let mut leaves = Vec::with_capacity(MAX_BLOCK_ROWS);
-    let mut filed = Filed::default();
     for row in rows
         .fetch(MAX_BLOCK_ROWS as i64)
         .map_err(AuditError::spi("could not read audit_log"))?
@@ -250,24 +213,17 @@ fn fetch_leaves(
         let checksum = row
             .get::<Vec<u8>>(2)
             .map_err(AuditError::spi("could not read audit_log"))?;
-        let pk_hash = row
-            .get::<i64>(3)
-            .map_err(AuditError::spi("could not read audit_log"))?;
         let (Some(id), Some(checksum)) = (id, checksum.as_deref().and_then(hash32)) else {
             return Err(corrupt(format!(
                 "audit_log row {id:?} has a NULL id or a checksum that is not 32 bytes; it cannot be sealed"
             )));
         };
-        if let Some(h) = pk_hash {
-            filed.hashes.push(h);
-            filed.ids.push(id);
-        }
         leaves.push(Leaf { id, checksum });
     }
     if !leaves.is_empty() {
         rows.detach_into_name(); // keep the cursor open for the next block
     }
-    Ok((leaves, filed))
+    Ok(leaves)
 }
 
 fn insert_block(

@@ -1,5 +1,6 @@
--- audit_history(): the audit rows of one record, in order. Sealed rows are
--- found through the record index the sealer fills, the others by tx_id.
+-- audit_history(): the audit rows of one record, in order. Rows of sealed
+-- blocks filed by audit_index_history() (the background sealer runs it) are
+-- found through the record index, the others by tx_id.
 \i sql/prelude.psql
 CREATE TABLE leads (id int PRIMARY KEY, status text);
 CREATE TABLE other (id int PRIMARY KEY, status text);
@@ -15,8 +16,12 @@ UPDATE leads SET status = 'contacted' WHERE id = 7;
 SELECT action, old_values, new_values FROM audit_history('leads', '{"id": 7}');
 SELECT count(*) AS filed FROM audit_record_index;
 
--- Sealed: every row that names a record is filed, once.
+-- Sealed, not filed yet: still found, by tx_id.
 SELECT count(*) > 0 AS sealed FROM audit_seal();
+SELECT count(*) AS rows_of_7_sealed FROM audit_history('leads', '{"id": 7}');
+-- Filed: every row that names a record, once, and every block marked.
+SELECT audit_index_history() > 0 AS filed, audit_index_history() AS nothing_left;
+SELECT (SELECT count(*) FROM audit_record_filed) = (SELECT count(*) FROM audit_block) AS every_block_filed;
 SELECT (SELECT count(*) FROM audit_record_index)
      = (SELECT count(*) FROM audit_log WHERE record_pk IS NOT NULL) AS every_row_filed,
        (SELECT count(DISTINCT id) FROM audit_record_index)
@@ -28,7 +33,7 @@ UPDATE leads SET status = 'qualified' WHERE id = 7;
 DELETE FROM leads WHERE id = 7;
 INSERT INTO leads VALUES (7, 'again');
 SELECT action, old_values, new_values FROM audit_history('leads', '{"id": 7}');
-SELECT count(*) > 0 AS sealed_again FROM audit_seal();
+SELECT count(*) > 0 AS sealed_again FROM audit_seal();  -- sealed, not filed
 UPDATE leads SET status = 'won' WHERE id = 7;
 -- The same rows, in the same order, as a scan of the whole log finds.
 SELECT (SELECT array_agg(id) FROM audit_history('leads', '{"id": 7}'))
@@ -47,15 +52,25 @@ SELECT jsonb_hash_extended('{"id": 7}', 'leads'::regclass::oid::bigint), id
 FROM audit_log WHERE table_oid = 'other'::regclass OR record_pk = '{"id": 8}';
 SELECT count(*) AS rows_of_7_still FROM audit_history('leads', '{"id": 7}');
 
+-- Once filed, the same history, now through the index.
+SELECT audit_index_history(1) > 0 AS filed_one_block;
+SELECT (SELECT array_agg(id) FROM audit_history('leads', '{"id": 7}'))
+     = (SELECT array_agg(id ORDER BY id) FROM audit_log
+        WHERE table_oid = 'leads'::regclass AND record_pk = '{"id": 7}') AS same_after_filing;
+
 -- The record index is append-only, like the log, and cannot be audited.
 SELECT try('DELETE FROM audit_record_index');
 SELECT try('UPDATE audit_record_index SET id = 0');
 SELECT try('TRUNCATE audit_record_index');
+SELECT try('DELETE FROM audit_record_filed');
 SELECT try($$SELECT audit_enable('audit_record_index')$$);
+SELECT try($$SELECT audit_enable('audit_record_filed')$$);
+SELECT try('SELECT audit_index_history(-1)');
 
 -- Reading it needs what reading the log needs.
 CREATE ROLE history_app;
 SET ROLE history_app;
 SELECT try($$SELECT count(*) FROM audit_history('leads', '{"id": 7}')$$);
+SELECT try('SELECT audit_index_history()');
 RESET ROLE;
 DROP ROLE history_app;
