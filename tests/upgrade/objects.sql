@@ -21,11 +21,12 @@ SELECT 'function', p.oid::regprocedure, p.proacl, obj_description(p.oid, 'pg_pro
 FROM member m JOIN pg_proc p ON m.classid = 'pg_proc'::regclass AND p.oid = m.objid
 ORDER BY p.oid::regprocedure::text;
 
--- Tables, sequences, views: kind, privileges, options, comment, columns.
+-- Tables, sequences, views: kind, privileges, options, comment, columns
+-- (with their storage).
 SELECT 'relation', c.oid::regclass, c.relkind, c.relacl, c.reloptions, obj_description(c.oid, 'pg_class'),
-       (SELECT string_agg(format('%s %s%s%s', a.attname, format_type(a.atttypid, a.atttypmod),
+       (SELECT string_agg(format('%s %s%s%s storage %s', a.attname, format_type(a.atttypid, a.atttypmod),
                                  CASE WHEN a.attnotnull THEN ' NOT NULL' END,
-                                 ' DEFAULT ' || pg_get_expr(ad.adbin, ad.adrelid)), ', ' ORDER BY a.attnum)
+                                 ' DEFAULT ' || pg_get_expr(ad.adbin, ad.adrelid), a.attstorage), ', ' ORDER BY a.attnum)
         FROM pg_attribute a LEFT JOIN pg_attrdef ad ON ad.adrelid = a.attrelid AND ad.adnum = a.attnum
         WHERE a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped)
 FROM member m JOIN pg_class c ON m.classid = 'pg_class'::regclass AND c.oid = m.objid
