@@ -105,7 +105,7 @@ SELECT audit_digest() AS digest \gset
 \echo :digest
 \echo '==> verify_audit(digest): every checksum, block and link recomputed'
 SELECT * FROM verify_audit(:'digest');
-\echo '==> the history of lead 1, in order (sealed rows through the sealer'"'"'s index)'
+\echo '==> the history of lead 1, in order of its changes (filed rows through the record index)'
 SELECT id, outcome, action, soft_delete, changed_columns, new_values, actor_id
 FROM audit_history('leads', '{"id": 1}');
 
