@@ -335,7 +335,8 @@ $$;
 -- after each seal. Kept apart from audit_seal(), which stays as fast as the
 -- ledger alone: filing is a btree insert per row, and a block not filed yet
 -- only makes audit_history() read its rows by tx_id, never miss them.
--- Filers and sealers take turns on the sealers' advisory lock.
+-- Filers and sealers take turns on the sealers' advisory lock (the key is
+-- SEAL_LOCK_KEY in src/ledger/seal.rs).
 -- ---------------------------------------------------------------------------
 CREATE FUNCTION audit_index_history(max_blocks integer DEFAULT NULL) RETURNS bigint
 LANGUAGE plpgsql

@@ -18,7 +18,8 @@ use crate::objects::{self, Objects};
 
 /// Rows per block at most: a block's leaves stay a few hundred kB.
 pub const MAX_BLOCK_ROWS: usize = 10_000;
-/// Advisory lock key that serialises sealers ("lead" "a0d1").
+/// Advisory lock key that serialises sealers ("lead" "a0d1"); `audit_index_history()`
+/// (sql/api.sql) takes the same key, written there as `x'1eada0d1'`.
 const SEAL_LOCK_KEY: i64 = 0x1ead_a0d1;
 
 /// The block that seals `leaves` (sorted by id, at most [`MAX_BLOCK_ROWS`])

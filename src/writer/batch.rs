@@ -99,7 +99,7 @@ pub fn hold(row: &mut Row) {
     };
     // SAFETY: reads the current subtransaction's id.
     let sub = unsafe { pg_sys::GetCurrentSubTransactionId() };
-    let held = HELD.with_borrow_mut(|h| h.push(sub, Held(tuple)));
+    let held = with_held(|h| h.push(sub, Held(tuple)));
     // SAFETY: a tuple heap_form_tuple just returned.
     BYTES.set(BYTES.get() + unsafe { (*tuple).t_len } as usize);
     if held >= MAX_ROWS || BYTES.get() >= MAX_BYTES {
@@ -122,8 +122,7 @@ fn write_current() {
     }
     // SAFETY: reads the current subtransaction's id.
     let sub = unsafe { pg_sys::GetCurrentSubTransactionId() };
-    let rows = HELD.with_borrow_mut(|h| h.take_current(sub));
-    write(rows);
+    write(with_held(|h| h.take_current(sub)));
 }
 
 fn write(rows: Vec<Held>) {
@@ -149,9 +148,10 @@ fn free(rows: Vec<Held>) {
     }
 }
 
-/// What `f` takes out of the held rows; nothing when they cannot be reached
-/// (the backend is exiting, or they are being changed further up the stack).
-fn taken(f: impl FnOnce(&mut Segments<Held>) -> Vec<Held>) -> Vec<Held> {
+/// `f` applied to the held rows; `R::default()` (nothing held, nothing
+/// taken) when they cannot be reached (the backend is exiting, or they are
+/// being changed further up the stack).
+fn with_held<R: Default>(f: impl FnOnce(&mut Segments<Held>) -> R) -> R {
     HELD.try_with(|h| {
         h.try_borrow_mut()
             .map(|mut h| f(&mut h))
@@ -163,7 +163,7 @@ fn taken(f: impl FnOnce(&mut Segments<Held>) -> Vec<Held>) -> Vec<Held> {
 /// The transaction is over: nothing is held any more.
 fn forget_all() {
     // The pointers go; the memory goes with the context's reset below.
-    drop(taken(|h| h.take_all()));
+    drop(with_held(|h| h.take_all()));
     BYTES.set(0);
     DIRECT.set(false);
     if !CONTEXT.get().is_null() {
@@ -177,10 +177,9 @@ unsafe extern "C-unwind" fn on_xact(event: pg_sys::XactEvent::Type, _arg: *mut c
     use pg_sys::XactEvent::*;
     match event {
         // Still inside the transaction: the rows commit with it.
-        XACT_EVENT_PRE_COMMIT | XACT_EVENT_PRE_PREPARE => write(taken(|h| h.take_all())),
+        XACT_EVENT_PRE_COMMIT | XACT_EVENT_PRE_PREPARE => write(with_held(|h| h.take_all())),
         XACT_EVENT_COMMIT | XACT_EVENT_PREPARE => {
-            let left = HELD.try_with(|h| h.try_borrow().is_ok_and(|h| !h.is_empty()));
-            if left == Ok(true) {
+            if with_held(|h| !h.is_empty()) {
                 // Captured after the pre-commit step (another extension's
                 // callback writing an audited table): too late to write.
                 warning!("lead_audit: audit rows captured after the transaction's pre-commit step could not be written");
@@ -202,14 +201,9 @@ unsafe extern "C-unwind" fn on_subxact(
     use pg_sys::SubXactEvent::*;
     match event {
         // Still inside the subtransaction: its rows are written in it.
-        SUBXACT_EVENT_PRE_COMMIT_SUB => write(taken(|h| h.take_current(my_subid))),
-        SUBXACT_EVENT_COMMIT_SUB => {
-            taken(|h| {
-                h.commit_sub(my_subid, parent_subid);
-                Vec::new()
-            });
-        }
-        SUBXACT_EVENT_ABORT_SUB => free(taken(|h| h.abort_sub(my_subid))),
+        SUBXACT_EVENT_PRE_COMMIT_SUB => write(with_held(|h| h.take_current(my_subid))),
+        SUBXACT_EVENT_COMMIT_SUB => with_held(|h| h.commit_sub(my_subid, parent_subid)),
+        SUBXACT_EVENT_ABORT_SUB => free(with_held(|h| h.abort_sub(my_subid))),
         _ => {}
     }
 }
