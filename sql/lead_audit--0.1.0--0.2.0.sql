@@ -33,10 +33,11 @@ STABLE STRICT PARALLEL SAFE
 LANGUAGE c AS 'MODULE_PATHNAME', 'attempts_recorded_wrapper';
 
 -- The log records events as well as row changes: DDL on audited tables
--- ('DDL') and writes made while a superuser had auditing off ('UNAUDITED').
+-- ('DDL'), writes made while a superuser had auditing off ('UNAUDITED'),
+-- and the rows present when auditing started ('SNAPSHOT').
 ALTER TABLE audit_log DROP CONSTRAINT audit_log_action_check,
     ADD CONSTRAINT audit_log_action_check
-        CHECK (action IN ('INSERT', 'UPDATE', 'DELETE', 'TRUNCATE', 'DDL', 'UNAUDITED'));
+        CHECK (action IN ('INSERT', 'UPDATE', 'DELETE', 'TRUNCATE', 'DDL', 'UNAUDITED', 'SNAPSHOT'));
 
 CREATE FUNCTION _audit_ddl_quiet(quiet_on boolean) RETURNS void
 STRICT
@@ -506,6 +507,17 @@ CREATE TRIGGER audit_record_filed_no_truncate
     BEFORE TRUNCATE ON audit_record_filed
     FOR EACH STATEMENT EXECUTE FUNCTION _audit_log_append_only();
 
+-- The key an UPDATE's record had before it: record_pk with the key columns
+-- it changed put back; NULL when it changed none.
+CREATE FUNCTION _audit_old_key(record_pk jsonb, old_values jsonb) RETURNS jsonb
+LANGUAGE sql IMMUTABLE PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp
+AS $$
+    SELECT jsonb_object_agg(k.key, coalesce(old_values -> k.key, k.value))
+    FROM jsonb_each(record_pk) AS k
+    HAVING bool_or(old_values ? k.key AND old_values -> k.key IS DISTINCT FROM k.value)
+$$;
+
 CREATE FUNCTION audit_index_history(max_blocks integer DEFAULT NULL) RETURNS bigint
 LANGUAGE plpgsql
 SECURITY DEFINER
@@ -529,10 +541,16 @@ BEGIN
         LIMIT max_blocks
     LOOP
         INSERT INTO @extschema@.audit_record_index (pk_hash, id)
-        SELECT jsonb_hash_extended(l.record_pk, l.table_oid::bigint), l.id
+        SELECT k.pk_hash, l.id
         FROM unnest(blk.row_ids) AS r (id)
         JOIN @extschema@.audit_log l ON l.id = r.id
-        WHERE l.record_pk IS NOT NULL
+        CROSS JOIN LATERAL (
+            SELECT jsonb_hash_extended(coalesce(l.record_pk, 'null'), l.table_oid::bigint)
+            UNION ALL
+            SELECT jsonb_hash_extended(o.key, l.table_oid::bigint)
+            FROM (SELECT @extschema@._audit_old_key(l.record_pk, l.old_values)) AS o (key)
+            WHERE l.action = 'UPDATE' AND l.changed_columns IS NOT NULL AND o.key IS NOT NULL
+        ) AS k (pk_hash)
         ORDER BY 1;  -- btree inserts in key order
         GET DIAGNOSTICS n = ROW_COUNT;
         filed := filed + n;
@@ -545,23 +563,82 @@ REVOKE ALL ON FUNCTION audit_index_history(integer) FROM PUBLIC;
 
 SELECT audit_index_history();
 
-CREATE FUNCTION audit_history(target regclass, pk jsonb) RETURNS SETOF audit_log
+CREATE FUNCTION _audit_rows(target regclass, key jsonb) RETURNS SETOF audit_log
 LANGUAGE sql STABLE
 SET search_path = pg_catalog, pg_temp
 SET max_parallel_workers_per_gather = 0
 AS $$
+    WITH tables AS (
+        SELECT array_agg(p.relid::oid) AS oids,
+               array_agg(jsonb_hash_extended(coalesce(key, 'null'), p.relid::oid::bigint)) AS hashes
+        FROM (SELECT target AS relid UNION SELECT t.relid FROM pg_partition_tree(target) t) p
+    )
     SELECT l.*
-    FROM @extschema@.audit_log l
+    FROM @extschema@.audit_log l, tables
     WHERE l.id IN (SELECT i.id FROM @extschema@.audit_record_index i
-                   WHERE i.pk_hash = jsonb_hash_extended(pk, target::oid::bigint))
-      AND l.table_oid = target AND l.record_pk = pk
+                   WHERE i.pk_hash = ANY(tables.hashes))
+      AND l.table_oid = ANY(tables.oids)
+      AND (l.record_pk IS NOT DISTINCT FROM key
+           OR (key IS NOT NULL AND l.action = 'UPDATE'
+               AND @extschema@._audit_old_key(l.record_pk, l.old_values) = key))
     UNION ALL
     SELECT l.*
-    FROM @extschema@.audit_log l
+    FROM @extschema@.audit_log l, tables
     WHERE l.tx_id >= coalesce((SELECT b.to_xid FROM @extschema@.audit_block b
                                WHERE b.id = (SELECT max(f.block_id) FROM @extschema@.audit_record_filed f)), 0)
-      AND l.table_oid = target AND l.record_pk = pk
-    ORDER BY 1
+      AND l.table_oid = ANY(tables.oids)
+      AND (l.record_pk IS NOT DISTINCT FROM key
+           OR (key IS NOT NULL AND l.action = 'UPDATE'
+               AND @extschema@._audit_old_key(l.record_pk, l.old_values) = key))
+$$;
+
+-- ---------------------------------------------------------------------------
+-- audit_history(table, pk): every audit row of one record, in id order (the
+-- order of the changes), following primary-key changes: when an UPDATE gave
+-- the record this key, the rows of the key it had before, up to that change;
+-- when an UPDATE moved it to another key, the rows of that key from then on.
+-- ---------------------------------------------------------------------------
+CREATE FUNCTION audit_history(target regclass, pk jsonb) RETURNS SETOF audit_log
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, pg_temp
+SET max_parallel_workers_per_gather = 0
+AS $$
+DECLARE
+    keys   jsonb[] := ARRAY[pk];
+    lows   bigint[] := ARRAY[0::bigint];
+    highs  bigint[] := ARRAY[9223372036854775807];
+    found  @extschema@.audit_log[] := '{}';
+    ids    bigint[] := '{}';
+    r      @extschema@.audit_log;
+    old    jsonb;
+    i      int := 1;
+BEGIN
+    IF target IS NULL OR pk IS NULL THEN
+        RAISE EXCEPTION 'lead_audit: audit_history() needs a table and a primary key, got NULL'
+            USING ERRCODE = 'null_value_not_allowed';
+    END IF;
+    -- Each key with the id range in which it named this record; a chain of
+    -- key changes is followed at most 1000 keys deep.
+    WHILE i <= cardinality(keys) AND i <= 1000 LOOP
+        FOR r IN SELECT * FROM @extschema@._audit_rows(target, keys[i]) x
+                 WHERE x.id BETWEEN lows[i] AND highs[i] ORDER BY x.id LOOP
+            IF NOT r.id = ANY(ids) THEN
+                ids := ids || r.id;
+                found := found || r;
+            END IF;
+            CONTINUE WHEN r.action <> 'UPDATE';
+            old := @extschema@._audit_old_key(r.record_pk, r.old_values);
+            CONTINUE WHEN old IS NULL;
+            IF r.record_pk = keys[i] AND NOT old = ANY(keys) THEN
+                keys := keys || old; lows := lows || lows[i]; highs := highs || r.id;
+            ELSIF old = keys[i] AND NOT r.record_pk = ANY(keys) THEN
+                keys := keys || r.record_pk; lows := lows || r.id; highs := highs || highs[i];
+            END IF;
+        END LOOP;
+        i := i + 1;
+    END LOOP;
+    RETURN QUERY SELECT * FROM unnest(found) x ORDER BY x.id;
+END;
 $$;
 
 -- A block's leaves are stored out of line without compression (pglz trying
@@ -569,3 +646,801 @@ $$;
 -- blocks sealed before stay as they are, and read the same.
 ALTER TABLE audit_block ALTER COLUMN row_ids SET STORAGE EXTERNAL,
                         ALTER COLUMN row_checksums SET STORAGE EXTERNAL;
+
+-- ---------------------------------------------------------------------------
+-- Options, time travel, revert, health.
+-- ---------------------------------------------------------------------------
+
+-- audit_changes() reads a time range.
+CREATE INDEX audit_log_logged_at_idx ON audit_log USING brin (logged_at);
+
+-- The options of audit_enable.
+ALTER TABLE audit_table
+    ADD COLUMN exclude text[] NOT NULL DEFAULT '{}',
+    ADD COLUMN redact text[] NOT NULL DEFAULT '{}',
+    ADD COLUMN full_rows boolean NOT NULL DEFAULT false;
+
+CREATE TABLE audit_secret (
+    only_row   boolean     NOT NULL PRIMARY KEY DEFAULT true CHECK (only_row),
+    secret     bytea       NOT NULL,
+    created_at timestamptz NOT NULL DEFAULT now()
+);
+COMMENT ON TABLE audit_secret IS 'lead_audit: the key of redacted values (superusers only)';
+SELECT pg_catalog.pg_extension_config_dump('audit_secret', '');
+REVOKE ALL ON audit_secret FROM PUBLIC;
+
+CREATE FUNCTION "_audit_baseline"(
+	"table" oid /* pg_sys :: Oid */
+) RETURNS bigint /* i64 */
+STRICT 
+LANGUAGE c /* Rust */
+AS 'MODULE_PATHNAME', 'baseline_wrapper';
+
+CREATE FUNCTION "_audit_attempts_backlog"() RETURNS TABLE (
+	"queued" bigint,  /* i64 */
+	"dropped" bigint,  /* i64 */
+	"dropped_since_start" bigint  /* i64 */
+)
+STRICT STABLE PARALLEL SAFE 
+LANGUAGE c /* Rust */
+AS 'MODULE_PATHNAME', 'attempts_backlog_wrapper';
+
+-- audit_enable takes the new options by name.
+DROP FUNCTION audit_enable(regclass, name, boolean);
+-- ---------------------------------------------------------------------------
+-- audit_enable(table, options...): starts auditing a table, or changes its
+-- options. Options not given keep their values (on a first call, their
+-- defaults); every call is itself recorded in the log (a DDL row with the
+-- options before and after).
+--   soft_delete_column: NULL detects a boolean "is_deleted" or a timestamp
+--     "deleted_at" column (first call); '' means the table has none.
+--   truncate_rows: TRUNCATE also records every removed row (default true).
+--   exclude: columns never recorded; an UPDATE of those alone writes nothing.
+--   redact: columns recorded as a keyed hash (see _audit_secret()).
+--   full_rows: an UPDATE records the whole old and new row (default false).
+--   baseline: records one SNAPSHOT row per row present now (default false).
+-- Calling it again also adds the TRUNCATE trigger to partitions created since.
+-- ---------------------------------------------------------------------------
+CREATE FUNCTION audit_enable(
+    target regclass,
+    soft_delete_column name DEFAULT NULL,
+    truncate_rows boolean DEFAULT NULL,
+    exclude text[] DEFAULT NULL,
+    redact text[] DEFAULT NULL,
+    full_rows boolean DEFAULT NULL,
+    baseline boolean DEFAULT false
+) RETURNS text
+LANGUAGE plpgsql
+SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    rel        record;
+    old        @extschema@.audit_table;
+    soft_col   name;
+    soft_type  regtype;
+    part       regclass;
+    opt        record;
+    bad        text;
+    snapshots  bigint := 0;
+BEGIN
+    IF target IS NULL THEN
+        RAISE EXCEPTION 'lead_audit: audit_enable() needs a table, got NULL'
+            USING ERRCODE = 'null_value_not_allowed';
+    END IF;
+    IF baseline IS NULL THEN
+        RAISE EXCEPTION 'lead_audit: baseline must be true or false, got NULL'
+            USING ERRCODE = 'null_value_not_allowed';
+    END IF;
+    SELECT c.relkind, c.relowner INTO rel FROM pg_class c WHERE c.oid = target;
+    IF NOT FOUND THEN
+        RAISE EXCEPTION 'lead_audit: table with oid % does not exist', target::oid
+            USING ERRCODE = 'undefined_table';
+    END IF;
+    IF NOT pg_has_role(session_user, rel.relowner, 'MEMBER') THEN
+        RAISE EXCEPTION 'lead_audit: must be the owner of table % to audit it', target
+            USING ERRCODE = 'insufficient_privilege';
+    END IF;
+    IF rel.relkind NOT IN ('r', 'p') THEN
+        RAISE EXCEPTION 'lead_audit: % is not a table', target
+            USING ERRCODE = 'wrong_object_type',
+                  HINT = 'Only ordinary and partitioned tables can be audited.';
+    END IF;
+    IF target IN ('@extschema@.audit_log'::regclass, '@extschema@.audit_table'::regclass,
+                  '@extschema@.audit_block'::regclass, '@extschema@.audit_record_index'::regclass,
+                  '@extschema@.audit_record_filed'::regclass, '@extschema@.audit_secret'::regclass) THEN
+        RAISE EXCEPTION 'lead_audit: % cannot audit itself', target
+            USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    IF NOT EXISTS (SELECT 1 FROM pg_constraint WHERE conrelid = target AND contype = 'p') THEN
+        RAISE EXCEPTION 'lead_audit: table % has no primary key', target
+            USING ERRCODE = 'object_not_in_prerequisite_state',
+                  DETAIL = 'Every audit row names the changed record by its primary key.',
+                  HINT = format('Add one (ALTER TABLE %s ADD PRIMARY KEY (...)) and call audit_enable again.', target);
+    END IF;
+
+    -- Writers wait from here until this transaction ends (CREATE TRIGGER
+    -- would take this lock anyway): no change can fall between the options,
+    -- the trigger and the baseline.
+    EXECUTE format('LOCK TABLE %s IN SHARE ROW EXCLUSIVE MODE', target);
+    SELECT * INTO old FROM @extschema@.audit_table t WHERE t.relid = target;
+
+    -- The soft-delete column: named, none (''), kept, or detected.
+    IF soft_delete_column = '' THEN
+        soft_col := NULL;
+    ELSIF soft_delete_column IS NOT NULL THEN
+        SELECT a.attname, a.atttypid::regtype INTO soft_col, soft_type
+        FROM pg_attribute a
+        WHERE a.attrelid = target AND a.attname = soft_delete_column
+          AND a.attnum > 0 AND NOT a.attisdropped;
+        IF NOT FOUND THEN
+            RAISE EXCEPTION 'lead_audit: table % has no column "%"', target, soft_delete_column
+                USING ERRCODE = 'undefined_column';
+        END IF;
+        IF soft_type NOT IN ('boolean'::regtype, 'timestamptz'::regtype, 'timestamp'::regtype, 'date'::regtype) THEN
+            RAISE EXCEPTION 'lead_audit: soft-delete column "%" of % is %, not boolean or a timestamp',
+                soft_delete_column, target, soft_type
+                USING ERRCODE = 'datatype_mismatch';
+        END IF;
+    ELSIF old.relid IS NOT NULL THEN
+        soft_col := old.soft_delete_column;
+    ELSE
+        SELECT a.attname INTO soft_col
+        FROM pg_attribute a
+        WHERE a.attrelid = target AND a.attnum > 0 AND NOT a.attisdropped
+          AND ((a.attname = 'is_deleted' AND a.atttypid = 'boolean'::regtype)
+            OR (a.attname = 'deleted_at' AND a.atttypid IN ('timestamptz'::regtype, 'timestamp'::regtype)))
+        ORDER BY a.attname = 'is_deleted' DESC
+        LIMIT 1;
+    END IF;
+
+    -- The other options: given, kept, or their defaults; each list sorted
+    -- and without duplicates.
+    truncate_rows := coalesce(truncate_rows, old.truncate_rows, true);
+    full_rows := coalesce(full_rows, old.full_rows, false);
+    exclude := coalesce(exclude, old.exclude, '{}');
+    redact := coalesce(redact, old.redact, '{}');
+    IF array_position(exclude, NULL) IS NOT NULL OR array_position(redact, NULL) IS NOT NULL THEN
+        RAISE EXCEPTION 'lead_audit: exclude and redact name columns, and a name cannot be NULL'
+            USING ERRCODE = 'null_value_not_allowed';
+    END IF;
+    exclude := ARRAY(SELECT DISTINCT x FROM unnest(exclude) x ORDER BY x);
+    redact := ARRAY(SELECT DISTINCT x FROM unnest(redact) x ORDER BY x);
+    FOR opt IN SELECT 'exclude' AS name, x AS col FROM unnest(exclude) x
+               UNION ALL SELECT 'redact', x FROM unnest(redact) x LOOP
+        IF NOT EXISTS (SELECT 1 FROM pg_attribute a WHERE a.attrelid = target AND a.attname = opt.col
+                       AND a.attnum > 0 AND NOT a.attisdropped) THEN
+            RAISE EXCEPTION 'lead_audit: table % has no column "%" (in %)', target, opt.col, opt.name
+                USING ERRCODE = 'undefined_column';
+        END IF;
+        IF opt.col = soft_col THEN
+            RAISE EXCEPTION 'lead_audit: the soft-delete column "%" of % cannot be in %', opt.col, target, opt.name
+                USING ERRCODE = 'invalid_parameter_value',
+                      DETAIL = 'Soft deletes and restores are recorded from its values.';
+        END IF;
+        IF EXISTS (SELECT 1 FROM pg_index i JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = ANY(i.indkey)
+                   WHERE i.indrelid = target AND i.indisprimary AND a.attname = opt.col) THEN
+            RAISE EXCEPTION 'lead_audit: the primary key column "%" of % cannot be in %', opt.col, target, opt.name
+                USING ERRCODE = 'invalid_parameter_value',
+                      DETAIL = 'Every audit row names its record by the primary key, in clear.';
+        END IF;
+    END LOOP;
+    SELECT string_agg(format('"%s"', x), ', ') INTO bad FROM unnest(exclude) x WHERE x = ANY(redact);
+    IF bad IS NOT NULL THEN
+        RAISE EXCEPTION 'lead_audit: % of % cannot be both excluded and redacted', bad, target
+            USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    IF cardinality(redact) > 0 THEN
+        -- The key of the hashes, made once per database (32 random bytes).
+        INSERT INTO @extschema@.audit_secret (secret)
+        SELECT decode(replace(gen_random_uuid()::text || gen_random_uuid()::text, '-', ''), 'hex')
+        ON CONFLICT (only_row) DO NOTHING;
+    END IF;
+
+    INSERT INTO @extschema@.audit_table AS t (relid, soft_delete_column, truncate_rows, exclude, redact, full_rows)
+    VALUES (target, soft_col, audit_enable.truncate_rows, audit_enable.exclude, audit_enable.redact,
+            audit_enable.full_rows)
+    ON CONFLICT (relid) DO UPDATE
+        SET soft_delete_column = EXCLUDED.soft_delete_column,
+            truncate_rows = EXCLUDED.truncate_rows,
+            exclude = EXCLUDED.exclude,
+            redact = EXCLUDED.redact,
+            full_rows = EXCLUDED.full_rows;
+
+    -- The row trigger on the table (PostgreSQL clones it onto partitions,
+    -- present and future).
+    -- Both fire ALWAYS: also in replica mode (session_replication_role =
+    -- replica) and for changes applied by logical replication. This DDL is
+    -- recorded once, as audit_enable, below.
+    PERFORM @extschema@._audit_ddl_quiet(true);
+    IF NOT EXISTS (SELECT 1 FROM pg_trigger
+                   WHERE tgrelid = target AND tgname = 'lead_audit_capture' AND tgparentid = 0) THEN
+        EXECUTE format('CREATE TRIGGER lead_audit_capture AFTER INSERT OR UPDATE OR DELETE ON %s '
+                       'FOR EACH ROW EXECUTE FUNCTION @extschema@.audit_capture_row()', target);
+    END IF;
+    EXECUTE format('ALTER TABLE %s ENABLE ALWAYS TRIGGER lead_audit_capture', target);
+    -- TRUNCATE triggers are not cloned: put one on the table and each partition.
+    FOR part IN SELECT target UNION SELECT relid FROM pg_partition_tree(target) LOOP
+        IF NOT EXISTS (SELECT 1 FROM pg_trigger WHERE tgrelid = part AND tgname = 'lead_audit_truncate') THEN
+            EXECUTE format('CREATE TRIGGER lead_audit_truncate BEFORE TRUNCATE ON %s '
+                           'FOR EACH STATEMENT EXECUTE FUNCTION @extschema@.audit_capture_truncate()', part);
+        END IF;
+        EXECUTE format('ALTER TABLE %s ENABLE ALWAYS TRIGGER lead_audit_truncate', part);
+        PERFORM @extschema@._audit_invalidate(part);
+    END LOOP;
+    PERFORM @extschema@._audit_ddl_quiet(false);
+    PERFORM @extschema@._audit_append_ddl(target, NULL, jsonb_build_object(
+        'command', 'audit_enable', 'statement', current_query(),
+        'options', @extschema@._audit_options(t.*),
+        'previous', CASE WHEN old.relid IS NOT NULL THEN @extschema@._audit_options(old) END,
+        'baseline', audit_enable.baseline,
+        'columns', @extschema@._audit_columns(target))::text)
+    FROM @extschema@.audit_table t WHERE t.relid = target;
+
+    IF baseline THEN
+        SELECT coalesce(sum(@extschema@._audit_baseline(p.relid)), 0) INTO snapshots
+        FROM (SELECT target AS relid UNION SELECT t.relid FROM pg_partition_tree(target) t) p;
+    END IF;
+
+    IF NOT @extschema@._audit_attempts_recorded() THEN
+        RAISE NOTICE 'lead_audit: failed attempts on % will not be recorded', target
+            USING DETAIL = 'lead_audit is not in shared_preload_libraries: committed changes are recorded, writes that fail leave no record.',
+                  HINT = 'Add lead_audit to shared_preload_libraries and restart the server.';
+    END IF;
+    RETURN format('lead_audit: auditing %s (soft-delete column: %s, TRUNCATE records rows: %s%s%s%s%s)',
+                  target, coalesce(soft_col::text, 'none'), audit_enable.truncate_rows,
+                  CASE WHEN cardinality(exclude) > 0 THEN ', excluded: ' || array_to_string(exclude, ', ') ELSE '' END,
+                  CASE WHEN cardinality(redact) > 0 THEN ', redacted: ' || array_to_string(redact, ', ') ELSE '' END,
+                  CASE WHEN audit_enable.full_rows THEN ', full rows' ELSE '' END,
+                  CASE WHEN baseline THEN format(', baseline: %s rows', snapshots) ELSE '' END);
+END;
+$$;
+
+-- A table's options as audit_enable takes them (for the log and audit_tables).
+CREATE FUNCTION _audit_options(t @extschema@.audit_table) RETURNS jsonb
+LANGUAGE sql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+    SELECT jsonb_build_object('soft_delete_column', t.soft_delete_column, 'truncate_rows', t.truncate_rows,
+                              'exclude', to_jsonb(t.exclude), 'redact', to_jsonb(t.redact),
+                              'full_rows', t.full_rows)
+$$;
+
+-- A table's live columns, in order: attnum, name, and the value rows that
+-- were there before ADD COLUMN got (its non-volatile default, when there is
+-- one). Recorded with every DDL row, so that audit_row_as_of() can follow
+-- renamed, dropped and added columns.
+CREATE FUNCTION _audit_columns(target regclass) RETURNS jsonb
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    a       record;
+    missing jsonb;
+    cols    jsonb := '[]';
+BEGIN
+    FOR a IN SELECT x.attnum, x.attname, x.atthasmissing, x.attmissingval::text AS missingval,
+                    format_type(x.atttypid, x.atttypmod) AS typ
+             FROM pg_attribute x
+             WHERE x.attrelid = target AND x.attnum > 0 AND NOT x.attisdropped
+             ORDER BY x.attnum LOOP
+        missing := NULL;
+        IF a.atthasmissing AND a.missingval IS NOT NULL THEN
+            EXECUTE format('SELECT to_jsonb((%L::%s[])[1])', a.missingval, a.typ) INTO missing;
+        END IF;
+        cols := cols || jsonb_build_array(jsonb_strip_nulls(jsonb_build_object(
+            'attnum', a.attnum, 'name', a.attname, 'missing', missing)));
+    END LOOP;
+    RETURN cols;
+END;
+$$;
+
+-- The redaction key, for the capture triggers (which run as the writing
+-- role, and fetch it through the function manager, which checks no EXECUTE
+-- privilege): an empty bytea when there is none.
+CREATE FUNCTION _audit_secret() RETURNS bytea
+LANGUAGE sql STABLE
+SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+    SELECT coalesce((SELECT s.secret FROM @extschema@.audit_secret s), ''::bytea)
+$$;
+
+-- The audited tables and their options.
+CREATE VIEW audit_tables AS
+SELECT t.relid AS table_name,
+       t.soft_delete_column,
+       t.truncate_rows,
+       t.exclude,
+       t.redact,
+       t.full_rows,
+       t.enabled_at,
+       t.enabled_by,
+       EXISTS (SELECT 1 FROM pg_catalog.pg_trigger g
+               WHERE g.tgrelid OPERATOR(pg_catalog.=) t.relid
+                 AND g.tgname OPERATOR(pg_catalog.=) 'lead_audit_capture'
+                 AND g.tgenabled OPERATOR(pg_catalog.=) 'A') AS capturing
+FROM @extschema@.audit_table t;
+
+COMMENT ON VIEW audit_tables IS 'lead_audit: the audited tables and their options';
+GRANT SELECT ON audit_tables TO PUBLIC;
+
+REVOKE ALL ON FUNCTION audit_enable(regclass, name, boolean, text[], text[], boolean, boolean) FROM PUBLIC;
+REVOKE ALL ON FUNCTION _audit_secret() FROM PUBLIC;
+REVOKE ALL ON FUNCTION _audit_baseline(oid) FROM PUBLIC;
+
+-- Column names of an option, after a DDL command took the table's columns
+-- from `before` to `after` (by attnum): a renamed column keeps its place
+-- under its new name, a dropped one leaves; a name `before` does not know
+-- stays as it is.
+CREATE FUNCTION _audit_follow(names text[], before jsonb, after jsonb) RETURNS text[]
+LANGUAGE sql IMMUTABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+    SELECT coalesce(array_agg(DISTINCT CASE WHEN b.attnum IS NULL THEN n ELSE a.name END)
+                        FILTER (WHERE b.attnum IS NULL OR a.name IS NOT NULL), '{}')
+    FROM unnest(names) AS n
+    LEFT JOIN jsonb_to_recordset(before) AS b (attnum int, name text) ON b.name = n
+    LEFT JOIN jsonb_to_recordset(after) AS a (attnum int, name text) ON a.attnum = b.attnum
+$$;
+
+-- ---------------------------------------------------------------------------
+-- Time travel. A record's state is rebuilt by replaying its rows in id
+-- order: INSERT and SNAPSHOT give the row, an UPDATE lays its new values
+-- over it, DELETE and TRUNCATE end it; a key change carries the state to the
+-- new key. The table's DDL rows rename, drop and add columns (each records
+-- the table's columns after it, by attnum), and a TRUNCATE that did not
+-- record its rows ends every record. Failed attempts change nothing. The
+-- events are the table's own (on a partitioned table, those of the root: a
+-- partition's TRUNCATE records its rows, with truncate_rows).
+-- `states` maps each record's key (as jsonb text) to its state.
+-- ---------------------------------------------------------------------------
+CREATE FUNCTION _audit_replay_row(states jsonb, r audit_log) RETURNS jsonb
+LANGUAGE plpgsql IMMUTABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    k   text := r.record_pk::text;
+    old jsonb;
+BEGIN
+    IF r.record_pk IS NULL OR r.outcome = 'failed' THEN
+        RETURN states;
+    END IF;
+    CASE r.action
+    WHEN 'INSERT', 'SNAPSHOT' THEN
+        RETURN states || jsonb_build_object(k, r.new_values);
+    WHEN 'UPDATE' THEN
+        old := @extschema@._audit_old_key(r.record_pk, r.old_values);
+        IF old IS NOT NULL THEN
+            RETURN (states - old::text)
+                || jsonb_build_object(k, coalesce(states -> old::text, '{}') || r.new_values);
+        END IF;
+        RETURN states || jsonb_build_object(k, coalesce(states -> k, '{}') || r.new_values);
+    WHEN 'DELETE', 'TRUNCATE' THEN
+        RETURN states - k;
+    ELSE
+        RETURN states;
+    END CASE;
+END;
+$$;
+
+-- A table event: returns [states, columns] after it.
+CREATE FUNCTION _audit_replay_event(states jsonb, cols jsonb, r audit_log) RETURNS jsonb
+LANGUAGE plpgsql IMMUTABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    after jsonb;
+BEGIN
+    IF r.action = 'TRUNCATE' AND r.outcome IS DISTINCT FROM 'failed' THEN
+        RETURN jsonb_build_array('{}'::jsonb, cols);
+    END IF;
+    IF r.action <> 'DDL' OR NOT coalesce(r.new_values ? 'columns', false) THEN
+        RETURN jsonb_build_array(states, cols);
+    END IF;
+    after := r.new_values -> 'columns';
+    IF cols IS NULL THEN
+        RETURN jsonb_build_array(states, after);
+    END IF;
+    RETURN jsonb_build_array(
+        coalesce((SELECT jsonb_object_agg(s.key, @extschema@._audit_remap(s.value, cols, after))
+                  FROM jsonb_each(states) s), '{}'),
+        after);
+END;
+$$;
+
+-- One record's state under the table's columns `after`, from the columns
+-- `before` (by attnum): renamed columns keep their values, dropped ones go,
+-- added ones get the value rows had when they were added.
+CREATE FUNCTION _audit_remap(state jsonb, before jsonb, after jsonb) RETURNS jsonb
+LANGUAGE sql IMMUTABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+    SELECT coalesce(jsonb_object_agg(a.name, CASE WHEN b.name IS NULL THEN coalesce(a.missing, 'null')
+                                                  ELSE state -> b.name END)
+                        FILTER (WHERE b.name IS NULL OR state ? b.name), '{}')
+    FROM jsonb_to_recordset(after) AS a (attnum int, name text, missing jsonb)
+    LEFT JOIN jsonb_to_recordset(before) AS b (attnum int, name text) ON b.attnum = a.attnum
+$$;
+
+-- ---------------------------------------------------------------------------
+-- audit_row_as_of(table, pk, at): the record as it was at `at` (by the rows'
+-- logged_at, the start of the statement that made each change), as jsonb;
+-- NULL when it did not exist then. Columns excluded from the log are not in
+-- it; redacted ones hold their hashes.
+-- ---------------------------------------------------------------------------
+CREATE FUNCTION audit_row_as_of(target regclass, pk jsonb, at timestamptz) RETURNS jsonb
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, pg_temp
+SET max_parallel_workers_per_gather = 0
+AS $$
+DECLARE
+    states jsonb := '{}';
+    cols   jsonb;
+    r      @extschema@.audit_log;
+    ev     jsonb;
+BEGIN
+    IF target IS NULL OR pk IS NULL OR at IS NULL THEN
+        RAISE EXCEPTION 'lead_audit: audit_row_as_of() needs a table, a primary key and a time, got NULL'
+            USING ERRCODE = 'null_value_not_allowed';
+    END IF;
+    FOR r IN SELECT * FROM (SELECT * FROM @extschema@.audit_history(target, pk)
+                            UNION ALL
+                            SELECT * FROM @extschema@._audit_rows(target, NULL) e
+                            WHERE e.table_oid = target) x
+             WHERE x.logged_at <= at ORDER BY x.id LOOP
+        IF r.record_pk IS NULL THEN
+            ev := @extschema@._audit_replay_event(states, cols, r);
+            states := ev -> 0;
+            cols := ev -> 1;
+        ELSE
+            states := @extschema@._audit_replay_row(states, r);
+        END IF;
+    END LOOP;
+    RETURN states -> pk::text;
+END;
+$$;
+
+-- ---------------------------------------------------------------------------
+-- audit_table_as_of(table, at): every record of the table as it was at `at`
+-- (SETOF jsonb, one per record that existed then). Reads every row the log
+-- holds for the table up to then: records are replayed one after another
+-- (records linked by key changes together), each with the table's events.
+-- ---------------------------------------------------------------------------
+CREATE FUNCTION audit_table_as_of(target regclass, at timestamptz) RETURNS SETOF jsonb
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    events @extschema@.audit_log[];
+    roots  jsonb := '{}';
+    r      record;
+    a      text;
+    b      text;
+    cur    text;
+    states jsonb := '{}';
+    cols   jsonb;
+    e      int := 1;
+    ev     jsonb;
+BEGIN
+    IF target IS NULL OR at IS NULL THEN
+        RAISE EXCEPTION 'lead_audit: audit_table_as_of() needs a table and a time, got NULL'
+            USING ERRCODE = 'null_value_not_allowed';
+    END IF;
+    events := ARRAY(SELECT x FROM @extschema@._audit_rows(target, NULL) x
+                    WHERE x.table_oid = target AND x.logged_at <= at ORDER BY x.id);
+    -- Keys linked by key changes share one replay, named by its first key.
+    FOR r IN SELECT @extschema@._audit_old_key(l.record_pk, l.old_values)::text AS old, l.record_pk::text AS new
+             FROM @extschema@.audit_log l
+             WHERE l.table_oid IN (SELECT target UNION SELECT t.relid FROM pg_partition_tree(target) t)
+               AND l.action = 'UPDATE' AND l.logged_at <= at
+               AND @extschema@._audit_old_key(l.record_pk, l.old_values) IS NOT NULL
+             ORDER BY l.id LOOP
+        a := coalesce(roots ->> r.old, r.old);
+        b := coalesce(roots ->> r.new, r.new);
+        CONTINUE WHEN a = b;
+        -- Everything named b now belongs to a.
+        roots := (SELECT coalesce(jsonb_object_agg(k.key, CASE WHEN k.value #>> '{}' = b THEN to_jsonb(a) ELSE k.value END), '{}')
+                  FROM jsonb_each(roots) k) || jsonb_build_object(b, a);
+    END LOOP;
+    FOR r IN SELECT l AS row, coalesce(roots ->> l.record_pk::text, l.record_pk::text) AS replay
+             FROM @extschema@.audit_log l
+             WHERE l.table_oid IN (SELECT target UNION SELECT t.relid FROM pg_partition_tree(target) t)
+               AND l.record_pk IS NOT NULL AND l.logged_at <= at
+             ORDER BY 2, l.id LOOP
+        IF cur IS DISTINCT FROM r.replay THEN
+            IF cur IS NOT NULL THEN
+                WHILE e <= cardinality(events) LOOP
+                    ev := @extschema@._audit_replay_event(states, cols, events[e]);
+                    states := ev -> 0; cols := ev -> 1; e := e + 1;
+                END LOOP;
+                RETURN QUERY SELECT s.value FROM jsonb_each(states) s;
+            END IF;
+            cur := r.replay; states := '{}'; cols := NULL; e := 1;
+        END IF;
+        WHILE e <= cardinality(events) AND events[e].id < (r.row).id LOOP
+            ev := @extschema@._audit_replay_event(states, cols, events[e]);
+            states := ev -> 0; cols := ev -> 1; e := e + 1;
+        END LOOP;
+        states := @extschema@._audit_replay_row(states, r.row);
+    END LOOP;
+    IF cur IS NOT NULL THEN
+        WHILE e <= cardinality(events) LOOP
+            ev := @extschema@._audit_replay_event(states, cols, events[e]);
+            states := ev -> 0; cols := ev -> 1; e := e + 1;
+        END LOOP;
+        RETURN QUERY SELECT s.value FROM jsonb_each(states) s;
+    END IF;
+END;
+$$;
+
+-- ---------------------------------------------------------------------------
+-- audit_changes(table, since, until, actor_id, request_id): the rows logged
+-- in [since, until) for a table and its partitions (NULL: every table),
+-- optionally only one actor's or one request's, in id order. Found through
+-- the BRIN index on logged_at.
+-- ---------------------------------------------------------------------------
+CREATE FUNCTION audit_changes(
+    target regclass,
+    since timestamptz,
+    until timestamptz DEFAULT NULL,
+    actor_id text DEFAULT NULL,
+    request_id text DEFAULT NULL
+) RETURNS SETOF audit_log
+LANGUAGE sql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+    SELECT l.*
+    FROM @extschema@.audit_log l
+    WHERE l.logged_at >= since
+      AND (until IS NULL OR l.logged_at < until)
+      AND (target IS NULL
+           OR l.table_oid IN (SELECT target UNION SELECT t.relid FROM pg_partition_tree(target) t))
+      AND (audit_changes.actor_id IS NULL OR l.actor_id = audit_changes.actor_id)
+      AND (audit_changes.request_id IS NULL OR l.request_id = audit_changes.request_id)
+    ORDER BY l.id
+$$;
+
+-- ---------------------------------------------------------------------------
+-- audit_revert(request_id | tx_id, force): undoes the committed changes of
+-- one request (lead_audit.request_id) or one transaction (tx_id as the log
+-- has it), newest first, as new writes made by the caller, with the caller's
+-- privileges, all in the caller's transaction: each is audited like any
+-- write, with `{"reverts": {...}}` added to the context. Refuses (55000)
+-- when a later change touched one of those records, unless force; refuses
+-- (0A000) a TRUNCATE, or a change to a redacted column (its old value is
+-- not in the log). Returns how many changes it undid.
+-- ---------------------------------------------------------------------------
+CREATE FUNCTION audit_revert(
+    request_id text DEFAULT NULL,
+    tx_id bigint DEFAULT NULL,
+    force boolean DEFAULT false
+) RETURNS bigint
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    changes  @extschema@.audit_log[];
+    ids      bigint[];
+    r        @extschema@.audit_log;
+    later    @extschema@.audit_log;
+    tbl      regclass;
+    root     regclass;
+    before   jsonb;
+    after    jsonb;
+    cols     text;
+    keycols  text;
+    redacted text;
+    n        bigint := 0;
+    cnt      bigint;
+    saved    text := current_setting('lead_audit.context', true);
+BEGIN
+    IF (audit_revert.request_id IS NULL) = (audit_revert.tx_id IS NULL) THEN
+        RAISE EXCEPTION 'lead_audit: audit_revert() takes either a request_id or a tx_id'
+            USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    IF force IS NULL THEN
+        RAISE EXCEPTION 'lead_audit: force must be true or false, got NULL'
+            USING ERRCODE = 'null_value_not_allowed';
+    END IF;
+    changes := ARRAY(
+        SELECT l FROM @extschema@.audit_log l
+        WHERE (l.request_id = audit_revert.request_id OR l.tx_id = audit_revert.tx_id)
+          AND l.action IN ('INSERT', 'UPDATE', 'DELETE', 'TRUNCATE')
+          AND l.record_pk IS NOT NULL
+          AND l.outcome IS DISTINCT FROM 'failed'
+        ORDER BY l.id DESC);
+    IF cardinality(changes) = 0 THEN
+        RAISE EXCEPTION 'lead_audit: no committed change of % % in the log',
+            CASE WHEN audit_revert.request_id IS NOT NULL THEN 'request' ELSE 'transaction' END,
+            coalesce(audit_revert.request_id, audit_revert.tx_id::text)
+            USING ERRCODE = 'no_data_found';
+    END IF;
+    ids := ARRAY(SELECT (c).id FROM unnest(changes) c);
+    FOREACH r IN ARRAY changes LOOP
+        IF r.action = 'TRUNCATE' THEN
+            RAISE EXCEPTION 'lead_audit: audit row % is a TRUNCATE, which audit_revert() does not undo', r.id
+                USING ERRCODE = 'feature_not_supported';
+        END IF;
+        tbl := to_regclass(r.table_oid::regclass::text);
+        IF tbl IS NULL THEN
+            RAISE EXCEPTION 'lead_audit: audit row % is of table %, which no longer exists', r.id, r.table_name
+                USING ERRCODE = 'undefined_table';
+        END IF;
+        SELECT string_agg(format('"%s"', c.key), ', ') INTO redacted
+        FROM jsonb_each(coalesce(r.old_values, '{}')) c
+        WHERE c.key = ANY(coalesce((SELECT t.redact FROM @extschema@.audit_table t
+                                    WHERE t.relid = tbl OR t.relid IN (SELECT relid FROM pg_partition_ancestors(tbl))
+                                    LIMIT 1), '{}'))
+          AND c.value #>> '{}' LIKE 'hmac-sha256:%';
+        IF redacted IS NOT NULL THEN
+            RAISE EXCEPTION 'lead_audit: audit row % changed the redacted column(s) %, whose old values are not in the log', r.id, redacted
+                USING ERRCODE = 'feature_not_supported';
+        END IF;
+        CONTINUE WHEN force;
+        -- A later change to the record (under the key it has after this row).
+        SELECT * INTO later FROM @extschema@._audit_rows(tbl, r.record_pk) x
+        WHERE x.id > r.id AND NOT x.id = ANY(ids) AND x.outcome IS DISTINCT FROM 'failed'
+          AND x.action IN ('INSERT', 'UPDATE', 'DELETE', 'TRUNCATE')
+        ORDER BY x.id LIMIT 1;
+        IF FOUND THEN
+            RAISE EXCEPTION 'lead_audit: cannot revert audit row %: audit row % changed the record % of % later',
+                r.id, later.id, r.record_pk, r.table_name
+                USING ERRCODE = 'object_not_in_prerequisite_state',
+                      HINT = 'audit_revert(..., force => true) reverts anyway, over the later change.';
+        END IF;
+    END LOOP;
+
+    PERFORM set_config('lead_audit.context',
+        (coalesce(nullif(saved, '')::jsonb, '{}') || jsonb_build_object('reverts', jsonb_strip_nulls(
+            jsonb_build_object('request_id', audit_revert.request_id, 'tx_id', audit_revert.tx_id))))::text,
+        true);
+    FOREACH r IN ARRAY changes LOOP
+        tbl := r.table_oid::regclass;
+        -- Columns renamed or dropped since: the values under today's names.
+        root := coalesce((SELECT a.relid FROM pg_partition_ancestors(tbl) a
+                          WHERE a.relid IN (SELECT t.relid FROM @extschema@.audit_table t) LIMIT 1), tbl);
+        SELECT x.new_values -> 'columns' INTO before
+        FROM @extschema@._audit_rows(root, NULL) x
+        WHERE x.table_oid = root AND x.action = 'DDL' AND x.new_values ? 'columns' AND x.id < r.id
+        ORDER BY x.id DESC LIMIT 1;
+        after := @extschema@._audit_columns(root);
+        r.record_pk := @extschema@._audit_rename_keys(r.record_pk, before, after);
+        r.old_values := @extschema@._audit_rename_keys(r.old_values, before, after);
+        SELECT string_agg(quote_ident(k), ', ') INTO keycols FROM jsonb_object_keys(r.record_pk) k;
+        IF r.action = 'INSERT' THEN
+            EXECUTE format('DELETE FROM %s WHERE (%s) = (SELECT %s FROM jsonb_populate_record(NULL::%s, $1))',
+                           tbl, keycols, keycols, tbl) USING r.record_pk;
+        ELSE
+            SELECT string_agg(quote_ident(a.attname), ', ' ORDER BY a.attnum) INTO cols
+            FROM pg_attribute a
+            WHERE a.attrelid = tbl AND a.attnum > 0 AND NOT a.attisdropped AND a.attgenerated = ''
+              AND r.old_values ? a.attname;
+            IF cols IS NULL THEN
+                RAISE EXCEPTION 'lead_audit: cannot revert audit row %: the columns it changed are gone', r.id
+                    USING ERRCODE = 'object_not_in_prerequisite_state';
+            END IF;
+            IF r.action = 'DELETE' THEN
+                EXECUTE format('INSERT INTO %s (%s) OVERRIDING SYSTEM VALUE SELECT %s FROM jsonb_populate_record(NULL::%s, $1)',
+                               tbl, cols, cols, tbl) USING r.old_values;
+            ELSE
+                EXECUTE format('UPDATE %s SET (%s) = (SELECT %s FROM jsonb_populate_record(NULL::%s, $1)) '
+                               'WHERE (%s) = (SELECT %s FROM jsonb_populate_record(NULL::%s, $2))',
+                               tbl, cols, cols, tbl, keycols, keycols, tbl) USING r.old_values, r.record_pk;
+            END IF;
+        END IF;
+        GET DIAGNOSTICS cnt = ROW_COUNT;
+        IF cnt <> 1 THEN
+            RAISE EXCEPTION 'lead_audit: cannot revert audit row %: the record % of % is not there as that change left it',
+                r.id, r.record_pk, r.table_name
+                USING ERRCODE = 'object_not_in_prerequisite_state';
+        END IF;
+        n := n + 1;
+    END LOOP;
+    PERFORM set_config('lead_audit.context', coalesce(saved, ''), true);
+    RETURN n;
+END;
+$$;
+
+-- `values` (a JSON object by column name) under the names the columns have
+-- in `after`, from those they had in `before` (by attnum); values of
+-- columns dropped since are left out. As it is when `before` is unknown.
+CREATE FUNCTION _audit_rename_keys(vals jsonb, before jsonb, after jsonb) RETURNS jsonb
+LANGUAGE sql IMMUTABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+    SELECT CASE WHEN before IS NULL OR vals IS NULL THEN vals ELSE
+        (SELECT coalesce(jsonb_object_agg(a.name, v.value), '{}')
+         FROM jsonb_each(vals) AS v
+         JOIN jsonb_to_recordset(before) AS b (attnum int, name text) ON b.name = v.key
+         JOIN jsonb_to_recordset(after) AS a (attnum int, name text) ON a.attnum = b.attnum)
+    END
+$$;
+
+-- ---------------------------------------------------------------------------
+-- audit_status: one row saying how the log is doing, to alert on (see
+-- README "Health"): rows not sealed yet and the age of the oldest, the last
+-- seal, whether the background sealer runs in this database, the blocks and
+-- the newest digest, and failed attempts waiting or dropped.
+-- ---------------------------------------------------------------------------
+CREATE VIEW audit_status AS
+SELECT u.unsealed_rows,
+       now() - u.oldest_unsealed AS oldest_unsealed_age,
+       b.sealed_at AS last_sealed_at,
+       EXISTS (SELECT 1 FROM pg_catalog.pg_stat_activity a
+               WHERE a.backend_type OPERATOR(pg_catalog.=) 'lead_audit sealer'
+                 AND a.datname OPERATOR(pg_catalog.=) pg_catalog.current_database()) AS sealer_running,
+       (SELECT pg_catalog.count(*) FROM @extschema@.audit_block) AS blocks,
+       @extschema@.audit_digest() AS last_digest,
+       q.queued AS attempts_queued,
+       q.dropped AS attempts_dropped,
+       q.dropped_since_start AS attempts_dropped_since_start,
+       (SELECT pg_catalog.count(*) FROM @extschema@.audit_table) AS audited_tables
+FROM (SELECT NULL) AS one
+LEFT JOIN LATERAL (SELECT x.id, x.sealed_at, x.to_xid FROM @extschema@.audit_block x
+                   ORDER BY x.id DESC LIMIT 1) b ON true
+CROSS JOIN LATERAL (SELECT pg_catalog.count(*) AS unsealed_rows, pg_catalog.min(l.logged_at) AS oldest_unsealed
+                    FROM @extschema@.audit_log l
+                    WHERE l.tx_id OPERATOR(pg_catalog.>=) coalesce(b.to_xid, 0)) u
+CROSS JOIN @extschema@._audit_attempts_backlog() q;
+
+COMMENT ON VIEW audit_status IS 'lead_audit: the health of the log (unsealed rows, last seal, sealer, attempts)';
+
+-- DDL rows record the table's columns, and the options follow renamed columns.
+CREATE OR REPLACE FUNCTION _audit_record_altered(tag text) RETURNS void
+LANGUAGE plpgsql
+SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    c      record;
+    before jsonb;
+    after  jsonb;
+    opts   @extschema@.audit_table;
+BEGIN
+    FOR c IN SELECT x.relid, string_agg(DISTINCT x.object_identity, ', ') AS objects
+             FROM (SELECT CASE WHEN d.classid = 'pg_trigger'::regclass
+                               THEN (SELECT t.tgrelid FROM pg_trigger t WHERE t.oid = d.objid)
+                               ELSE d.objid END AS relid,
+                          d.object_identity
+                   FROM pg_event_trigger_ddl_commands() d
+                   WHERE (d.object_type IN ('table', 'table column') AND d.classid = 'pg_class'::regclass)
+                      OR d.classid = 'pg_trigger'::regclass) x
+             WHERE x.relid IS NOT NULL
+             GROUP BY x.relid LOOP
+        CONTINUE WHEN to_regclass(c.relid::regclass::text) IS NULL
+                   OR NOT @extschema@._audit_is_audited(c.relid::regclass);
+        -- The columns before (from the table's last DDL row) and after: the
+        -- exclude and redact options follow a renamed column, and forget a
+        -- dropped one.
+        after := @extschema@._audit_columns(c.relid::regclass);
+        SELECT x.new_values -> 'columns' INTO before
+        FROM @extschema@._audit_rows(c.relid::regclass, NULL) x
+        WHERE x.table_oid = c.relid AND x.action = 'DDL' AND x.new_values ? 'columns'
+        ORDER BY x.id DESC LIMIT 1;
+        UPDATE @extschema@.audit_table t
+        SET exclude = @extschema@._audit_follow(t.exclude, before, after),
+            redact = @extschema@._audit_follow(t.redact, before, after)
+        WHERE t.relid = c.relid AND before IS NOT NULL
+          AND (t.exclude, t.redact) IS DISTINCT FROM (@extschema@._audit_follow(t.exclude, before, after),
+                                                      @extschema@._audit_follow(t.redact, before, after))
+        RETURNING * INTO opts;
+        IF FOUND THEN
+            PERFORM @extschema@._audit_invalidate(c.relid);
+        END IF;
+        PERFORM @extschema@._audit_append_ddl(c.relid, NULL, (jsonb_build_object(
+            'command', tag, 'objects', c.objects, 'statement', current_query(), 'columns', after)
+            || CASE WHEN opts.relid IS NOT NULL
+                    THEN jsonb_build_object('options', @extschema@._audit_options(opts))
+                    ELSE '{}' END)::text);
+    END LOOP;
+END;
+$$;
+
+-- Each audited table's columns as of now, recorded once: the starting point
+-- from which renamed, dropped and added columns are followed (by the
+-- exclude and redact options, audit_row_as_of and audit_revert).
+SELECT _audit_append_ddl(t.relid, NULL, jsonb_build_object(
+    'command', 'ALTER EXTENSION', 'statement', current_query(),
+    'options', _audit_options(t), 'columns', _audit_columns(t.relid))::text)
+FROM audit_table t;

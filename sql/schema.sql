@@ -10,9 +10,10 @@ CREATE TABLE audit_log (
     table_oid        oid         NOT NULL,
     table_name       text        NOT NULL,
     -- DDL: a command that changed what is captured (since 0.2.0);
-    -- UNAUDITED: a transaction's writes made with lead_audit.enabled = off.
+    -- UNAUDITED: a transaction's writes made with lead_audit.enabled = off;
+    -- SNAPSHOT: a row as it was when auditing started (audit_enable's baseline).
     action           text        NOT NULL
-        CHECK (action IN ('INSERT', 'UPDATE', 'DELETE', 'TRUNCATE', 'DDL', 'UNAUDITED')),
+        CHECK (action IN ('INSERT', 'UPDATE', 'DELETE', 'TRUNCATE', 'DDL', 'UNAUDITED', 'SNAPSHOT')),
     soft_delete      text
         CHECK (soft_delete IN ('deleted', 'restored')),
     record_pk        jsonb,
@@ -50,6 +51,9 @@ ALTER TABLE audit_log ALTER COLUMN id SET DEFAULT nextval('audit_log_id_seq');
 -- tx_id grows with the heap, and an insert into a range not summarised yet
 -- costs next to nothing (a btree here cost writers ~7%).
 CREATE INDEX audit_log_tx_id_idx ON audit_log USING brin (tx_id);
+-- audit_changes() reads a time range (since 0.2.0). BRIN for the same reason:
+-- logged_at grows with the heap, give or take a long statement.
+CREATE INDEX audit_log_logged_at_idx ON audit_log USING brin (logged_at);
 
 -- The ledger: audit rows sealed into hash-chained blocks by audit_seal().
 -- A block covers the rows whose tx_id is in [from_xid, to_xid) (transactions
@@ -79,14 +83,15 @@ ALTER TABLE audit_block ALTER COLUMN row_ids SET STORAGE EXTERNAL,
                         ALTER COLUMN row_checksums SET STORAGE EXTERNAL;
 
 -- History of one record, indexed in bulk in the background instead of row by
--- row by the writers (since 0.2.0): one entry per sealed audit row that names
--- a record, under a 64-bit hash of its record_pk seeded with its table's oid,
--- filed block by block by audit_index_history(), which the background sealer
+-- row by the writers (since 0.2.0): one entry per sealed audit row under a
+-- 64-bit hash of its record_pk seeded with its table's oid (the JSON null
+-- for the table's own events: DDL, TRUNCATE, ...), and one more under the
+-- old key for an UPDATE that changed the key, filed block by block by audit_index_history(), which the background sealer
 -- runs after each seal. A look-up rechecks the audit rows themselves, so a
 -- collision (or a forged entry) can hide nothing that verify_audit() would
 -- not see, and finds rows not filed yet by tx_id (see audit_history()).
 CREATE TABLE audit_record_index (
-    pk_hash bigint NOT NULL,  -- jsonb_hash_extended(record_pk, table_oid)
+    pk_hash bigint NOT NULL,  -- _audit_key_hash(table_oid, key)
     id      bigint NOT NULL   -- audit_log.id
 );
 CREATE INDEX audit_record_index_pk_hash_idx ON audit_record_index (pk_hash, id);
@@ -107,10 +112,26 @@ CREATE TABLE audit_table (
     soft_delete_column name,
     truncate_rows      boolean     NOT NULL DEFAULT true,
     enabled_at         timestamptz NOT NULL DEFAULT now(),
-    enabled_by         text        NOT NULL DEFAULT session_user
+    enabled_by         text        NOT NULL DEFAULT session_user,
+    -- Since 0.2.0 (see audit_enable): columns never recorded, columns
+    -- recorded as a keyed hash, and whether an UPDATE records whole rows.
+    exclude            text[]      NOT NULL DEFAULT '{}',
+    redact             text[]      NOT NULL DEFAULT '{}',
+    full_rows          boolean     NOT NULL DEFAULT false
 );
 
 COMMENT ON TABLE audit_table IS 'lead_audit: the audited tables and their settings';
+
+-- The key of the redacted columns' hashes (since 0.2.0): made by the first
+-- audit_enable() that redacts a column, readable by superusers only. Dumped
+-- with the data, so a restored database keeps comparing redacted values.
+CREATE TABLE audit_secret (
+    only_row   boolean     NOT NULL PRIMARY KEY DEFAULT true CHECK (only_row),
+    secret     bytea       NOT NULL,
+    created_at timestamptz NOT NULL DEFAULT now()
+);
+
+COMMENT ON TABLE audit_secret IS 'lead_audit: the key of redacted values (superusers only)';
 
 -- The clusters the log has lived in, each with the offset added to its
 -- transaction ids (tx_id, and the xid ranges of blocks): a dump restored
@@ -134,9 +155,10 @@ SELECT pg_catalog.pg_extension_config_dump('audit_block', '');
 SELECT pg_catalog.pg_extension_config_dump('audit_epoch', '');
 SELECT pg_catalog.pg_extension_config_dump('audit_record_index', '');
 SELECT pg_catalog.pg_extension_config_dump('audit_record_filed', '');
+SELECT pg_catalog.pg_extension_config_dump('audit_secret', '');
 
 REVOKE ALL ON audit_log, audit_table, audit_block, audit_epoch, audit_record_index, audit_record_filed,
-    audit_log_id_seq FROM PUBLIC;
+    audit_secret, audit_log_id_seq FROM PUBLIC;
 -- The triggers read a table's settings as the writing role; blocks hold only
 -- ids and hashes, and anyone may check them against a digest (the record
 -- index too holds only hashes and ids).

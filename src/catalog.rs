@@ -14,7 +14,7 @@ use pgrx::prelude::*;
 use crate::error::{AuditError, OrReport};
 use crate::objects;
 use crate::pg;
-use crate::to_jsonb::{self, Converter};
+use crate::to_jsonb::{self, Converter, Function};
 
 /// How a soft-delete column marks a row as deleted.
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
@@ -29,6 +29,12 @@ pub struct Column {
     /// The column name: the key of its value in the JSON objects.
     pub key: CString,
     pub dropped: bool,
+    /// Named by the table's `exclude` option: never recorded, and a change
+    /// to it alone writes nothing.
+    pub excluded: bool,
+    /// Named by the `redact` option: recorded as a keyed hash of its text
+    /// form, made with this output function.
+    pub redact: Option<Function>,
     pub typlen: i16,
     pub typbyval: bool,
     pub conv: Option<Converter>,
@@ -40,13 +46,19 @@ pub struct TableInfo {
     pub name: Datum,
     /// One entry per attribute of the relation, in attribute order.
     pub columns: Vec<Column>,
-    /// Live attribute indexes in jsonb key order (what `ObjectBuilder` needs).
+    /// Recorded attribute indexes (live, not excluded) in jsonb key order
+    /// (what `ObjectBuilder` needs).
     pub json_order: Vec<usize>,
     /// Attribute indexes of the primary key, in jsonb key order; empty without one.
     pub pk: Vec<usize>,
     pub soft_delete: Option<(usize, SoftDeleteKind)>,
     /// Whether TRUNCATE records the content of the rows it removes.
     pub truncate_rows: bool,
+    /// Whether an UPDATE records the whole old and new row, not only the
+    /// changed columns.
+    pub full_rows: bool,
+    /// The redaction secret, when a column is redacted.
+    pub secret: Option<Vec<u8>>,
     mcxt: pg_sys::MemoryContext,
 }
 
@@ -103,14 +115,27 @@ unsafe fn load(rel: pg_sys::Relation) -> TableInfo {
         let desc = (*rel).rd_att;
         ((*rel).rd_id, (*desc).attrs.as_slice((*desc).natts as usize))
     };
-    let (soft_delete_column, truncate_rows) = settings(relid).or_report();
+    let settings = settings(relid).or_report();
     let mcxt = pg::cache_context(c"lead_audit table");
+    // SAFETY: an open relation (the caller's contract).
+    let pk_columns = unsafe { primary_key(rel) };
+    let named = |list: &[String], a: &pg_sys::FormData_pg_attribute, i: usize| {
+        // SAFETY: attname is a NUL-terminated NameData.
+        let name = unsafe { CStr::from_ptr(a.attname.data.as_ptr()) };
+        // The key is always recorded, whatever the options say.
+        !pk_columns.contains(&i) && list.iter().any(|n| n.as_bytes() == name.to_bytes())
+    };
     let columns: Vec<Column> = attrs
         .iter()
-        .map(|a| Column {
+        .enumerate()
+        .map(|(i, a)| Column {
             // SAFETY: attname is a NUL-terminated NameData.
             key: CString::from(unsafe { CStr::from_ptr(a.attname.data.as_ptr()) }),
             dropped: a.attisdropped,
+            excluded: !a.attisdropped && named(&settings.exclude, a, i),
+            // SAFETY: the column's type exists; `mcxt` lives as long as this entry.
+            redact: (!a.attisdropped && named(&settings.redact, a, i))
+                .then(|| unsafe { to_jsonb::output_function(a.atttypid, mcxt) }),
             typlen: a.attlen,
             typbyval: a.attbyval,
             // SAFETY: the column's type exists; `mcxt` lives as long as this entry.
@@ -118,6 +143,12 @@ unsafe fn load(rel: pg_sys::Relation) -> TableInfo {
                 .then(|| unsafe { Converter::for_type(a.atttypid, a.attcollation, mcxt) }),
         })
         .collect();
+    let secret = columns
+        .iter()
+        .any(|c| c.redact.is_some())
+        .then(crate::redact::secret);
+    let soft_delete_column = settings.soft_delete_column;
+    let truncate_rows = settings.truncate_rows;
     let soft_delete = soft_delete_column.and_then(|name| {
         let i = columns
             .iter()
@@ -135,11 +166,12 @@ unsafe fn load(rel: pg_sys::Relation) -> TableInfo {
         to_jsonb::jsonb_key_order(columns[*a].key.to_bytes(), columns[*b].key.to_bytes())
     };
     let mut json_order: Vec<usize> = (0..columns.len())
-        .filter(|&i| !columns[i].dropped)
+        .filter(|&i| !columns[i].dropped && !columns[i].excluded)
         .collect();
     json_order.sort_by(by_key);
     // SAFETY: an open relation; its name is copied into `mcxt`.
-    let (mut pk, name) = unsafe { (primary_key(rel), qualified_name(rel, mcxt)) };
+    let name = unsafe { qualified_name(rel, mcxt) };
+    let mut pk = pk_columns;
     pk.sort_by(by_key);
     TableInfo {
         relid,
@@ -149,30 +181,66 @@ unsafe fn load(rel: pg_sys::Relation) -> TableInfo {
         pk,
         soft_delete,
         truncate_rows,
+        full_rows: settings.full_rows,
+        secret,
         mcxt,
+    }
+}
+
+/// A table's options, as `audit_enable` stored them.
+struct Settings {
+    soft_delete_column: Option<String>,
+    truncate_rows: bool,
+    exclude: Vec<String>,
+    redact: Vec<String>,
+    full_rows: bool,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Settings {
+            soft_delete_column: None,
+            truncate_rows: true,
+            exclude: Vec::new(),
+            redact: Vec::new(),
+            full_rows: false,
+        }
     }
 }
 
 /// The table's settings from audit_table, inherited from the nearest audited
 /// ancestor for a partition. A table with our trigger but no settings row
 /// (trigger created by hand) is audited with the defaults.
-fn settings(relid: Oid) -> Result<(Option<String>, bool), AuditError> {
-    let query = objects::objects().sql(include_str!("../sql/queries/table_settings.sql"));
+fn settings(relid: Oid) -> Result<Settings, AuditError> {
+    let objs = objects::objects();
+    let query = objs.sql(include_str!("../sql/queries/table_settings.sql"));
+    // 0.1.0's audit_table has only the first two columns.
+    let query = if objs.shape == crate::record::Shape::V1 {
+        query.replace(
+            "t.exclude::text[], t.redact::text[], t.full_rows",
+            "NULL::text[], NULL::text[], false",
+        )
+    } else {
+        query
+    };
     let found = Spi::connect(|client| {
         let rows = client.select(&query, Some(1), &[relid.into()])?;
         if rows.is_empty() {
             return Ok::<_, pgrx::spi::SpiError>(None);
         }
         let row = rows.first();
-        Ok(Some((
-            row.get::<String>(1)?,
-            row.get::<bool>(2)?.unwrap_or(true),
-        )))
+        Ok(Some(Settings {
+            soft_delete_column: row.get::<String>(1)?,
+            truncate_rows: row.get::<bool>(2)?.unwrap_or(true),
+            exclude: row.get::<Vec<String>>(3)?.unwrap_or_default(),
+            redact: row.get::<Vec<String>>(4)?.unwrap_or_default(),
+            full_rows: row.get::<bool>(5)?.unwrap_or(false),
+        }))
     })
     .map_err(AuditError::spi(
         "could not read a table's settings from audit_table",
     ))?;
-    Ok(found.unwrap_or((None, true)))
+    Ok(found.unwrap_or_default())
 }
 
 /// # Safety

@@ -31,6 +31,9 @@ pub enum AuditError {
     WrongIsolation { function: &'static str },
     /// The extension's own objects are missing or were altered.
     BrokenInstall { reason: String },
+    /// A table redacts columns but the database has no redaction secret
+    /// (`audit_secret` emptied by hand).
+    NoSecret,
     /// Ledger data that cannot be sealed as it is (a superuser edited
     /// audit_log or audit_block); verify_audit() reports where.
     CorruptLedger { reason: String },
@@ -52,9 +55,9 @@ impl AuditError {
             AuditError::InvalidSetting { .. } | AuditError::InvalidArgument { .. } => {
                 ERRCODE_INVALID_PARAMETER_VALUE
             }
-            AuditError::NoPrimaryKey { .. } | AuditError::BrokenInstall { .. } => {
-                ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE
-            }
+            AuditError::NoPrimaryKey { .. }
+            | AuditError::BrokenInstall { .. }
+            | AuditError::NoSecret => ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE,
             AuditError::WrongCall { .. } => ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED,
             AuditError::WrongIsolation { .. } => ERRCODE_INVALID_TRANSACTION_STATE,
             AuditError::CorruptLedger { .. } => ERRCODE_DATA_CORRUPTED,
@@ -79,6 +82,9 @@ impl AuditError {
             AuditError::WrongIsolation { function } => {
                 format!("lead_audit: {function} must run in a READ COMMITTED transaction")
             }
+            AuditError::NoSecret => {
+                "lead_audit: this database has no redaction secret (audit_secret is empty)".into()
+            }
             AuditError::InvalidArgument { reason }
             | AuditError::BrokenInstall { reason }
             | AuditError::CorruptLedger { reason } => format!("lead_audit: {reason}"),
@@ -101,6 +107,10 @@ impl AuditError {
                 Some("Sealing must see blocks other sealers committed: run it on its own, in READ COMMITTED.")
             }
             AuditError::InvalidArgument { .. } => None,
+            AuditError::NoSecret => Some(
+                "Call audit_enable() again with the redact option: it makes a new secret \
+                 (values redacted with the old one will no longer compare equal to new ones).",
+            ),
             AuditError::BrokenInstall { .. } => Some(
                 "Reinstall the extension: DROP EXTENSION lead_audit; CREATE EXTENSION lead_audit.",
             ),

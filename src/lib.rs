@@ -5,7 +5,7 @@
 //! only wires the modules together. Imports run one way, in this order:
 //!
 //! ```text
-//! capture -> catalog, stamp, to_jsonb, events, attempts -> writer (batch, pending) -> forms -> record, objects -> pg, error
+//! capture -> catalog, redact, stamp, to_jsonb, events, attempts -> writer (batch, pending) -> forms -> record, objects -> pg, error
 //! ledger (seal, classify, verify) -> forms, objects, record -> pg, error
 //! attempts (hooks, pending, message, queue, worker) -> actor, writer, record, pg
 //! events (ddl, unaudited) -> stamp -> actor, writer
@@ -28,6 +28,7 @@ mod ledger;
 mod objects;
 mod pg;
 mod record;
+mod redact;
 mod sealer;
 mod stamp;
 mod to_jsonb;

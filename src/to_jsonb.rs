@@ -75,7 +75,7 @@ impl Converter {
 ///
 /// # Safety
 /// `typid` must be an existing type; `mcxt` a valid context.
-unsafe fn output_function(typid: Oid, mcxt: pg_sys::MemoryContext) -> Function {
+pub unsafe fn output_function(typid: Oid, mcxt: pg_sys::MemoryContext) -> Function {
     let mut func = Oid::INVALID;
     let mut is_varlena = false;
     // SAFETY: a zeroed FmgrInfo is what fmgr_info_cxt fills in; the type
@@ -122,12 +122,16 @@ unsafe fn to_jsonb_function(typid: Oid, collation: Oid, mcxt: pg_sys::MemoryCont
 /// no per-object sort, and no `pushJsonbValue` call per key and value.
 pub struct ObjectBuilder {
     pairs: Vec<pg_sys::JsonbPair>,
+    /// String values added by [`add_string`](Self::add_string), kept until
+    /// [`finish`](Self::finish) copies them.
+    strings: Vec<Box<[u8]>>,
 }
 
 impl ObjectBuilder {
     pub fn with_capacity(n: usize) -> Self {
         ObjectBuilder {
             pairs: Vec::with_capacity(n),
+            strings: Vec::new(),
         }
     }
 
@@ -149,6 +153,24 @@ impl ObjectBuilder {
             // SAFETY: the caller guarantees `value` is of the converter's type.
             unsafe { set_value(&mut pair.value, conv, value) };
         }
+        self.pairs.push(pair);
+    }
+
+    /// Adds `key: "value"`, a JSON string, in the same key order as [`add`](Self::add).
+    pub fn add_string(&mut self, key: &CStr, value: String) {
+        let value: Box<[u8]> = value.into_bytes().into_boxed_slice();
+        // SAFETY: JsonbPair is plain data; zeroed is a valid starting point.
+        let mut pair: pg_sys::JsonbPair = unsafe { std::mem::zeroed() };
+        pair.key.type_ = pg_sys::jbvType::jbvString;
+        pair.key.val.string.len = key.to_bytes().len() as i32;
+        pair.key.val.string.val = key.as_ptr().cast_mut();
+        pair.order = self.pairs.len() as u32;
+        pair.value.type_ = pg_sys::jbvType::jbvString;
+        pair.value.val.string.len = value.len() as i32;
+        // The boxed bytes do not move when the box does: the pointer stays
+        // valid while `strings` holds the box.
+        pair.value.val.string.val = value.as_ptr().cast_mut().cast();
+        self.strings.push(value);
         self.pairs.push(pair);
     }
 

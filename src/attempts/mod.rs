@@ -55,5 +55,27 @@ fn attempts_recorded() -> bool {
     settings::recorded()
 }
 
+/// For `audit_status`: this database's failed attempts waiting to be
+/// written, those dropped (queue full) and not recorded yet, and the drops
+/// of the whole server since it started. Zeros when the server does not
+/// record attempts.
+#[pg_extern(name = "_audit_attempts_backlog", stable, parallel_safe)]
+fn attempts_backlog() -> TableIterator<
+    'static,
+    (
+        name!(queued, i64),
+        name!(dropped, i64),
+        name!(dropped_since_start, i64),
+    ),
+> {
+    let (queued, dropped, total) = if settings::recorded() {
+        // SAFETY: reads this backend's database oid.
+        queue::backlog(unsafe { pg_sys::MyDatabaseId })
+    } else {
+        (0, 0, 0)
+    };
+    TableIterator::once((queued as i64, dropped as i64, total as i64))
+}
+
 // Every message fits a queue slot, however long its texts.
 const _: () = assert!(queue::SLOT_BYTES >= message::MIN_CAP);

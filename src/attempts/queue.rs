@@ -42,6 +42,8 @@ struct Writer {
 #[derive(Clone, Copy)]
 pub struct Queue {
     next_seq: u64,
+    /// Messages dropped since the server started, all databases.
+    dropped_total: u64,
     slots: [Slot; SLOTS],
     writers: [Writer; DATABASES],
 }
@@ -52,6 +54,7 @@ unsafe impl PGRXSharedMemory for Queue {}
 impl Queue {
     const EMPTY: Queue = Queue {
         next_seq: 0,
+        dropped_total: 0,
         slots: [Slot {
             used: false,
             seq: 0,
@@ -127,6 +130,21 @@ unsafe extern "C-unwind" fn shmem_startup() {
     }
 }
 
+/// The database's failed attempts waiting in the queue, those the queue
+/// dropped that are not recorded yet (recorded with the next attempt), and
+/// every drop since the server started (all databases).
+pub fn backlog(db: Oid) -> (u64, u64, u64) {
+    let q = QUEUE.share();
+    let db = u32::from(db);
+    let queued = q.slots.iter().filter(|s| s.used && s.db == db).count() as u64;
+    let dropped = q
+        .writers
+        .iter()
+        .find(|w| w.db == db)
+        .map_or(0, |w| w.dropped);
+    (queued, dropped, q.dropped_total)
+}
+
 /// Whether a writer must be started for the database.
 #[must_use]
 pub enum Queued {
@@ -140,6 +158,7 @@ pub fn push(db: Oid, message: &[u8], now: i64) -> Queued {
     let seq = q.next_seq;
     let db = u32::from(db);
     let Some(slot) = q.slots.iter_mut().find(|s| !s.used) else {
+        q.dropped_total += 1;
         if let Some(w) = q.writer(db) {
             w.dropped += 1;
         }

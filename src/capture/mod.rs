@@ -9,19 +9,20 @@
 //! (`to_jsonb`) -> actor context (`actor`) -> record -> writer.
 
 mod diff;
+mod scan;
 mod tuple;
 
 use std::rc::Rc;
 
 use pgrx::pg_sys::{self, Datum};
 use pgrx::prelude::*;
-use pgrx::PgMemoryContexts;
 
 use crate::actor;
 use crate::catalog::{self, SoftDeleteKind, TableInfo};
 use crate::error::AuditError;
 use crate::pg::text_datum;
 use crate::record::{col, Row};
+use crate::redact;
 use crate::stamp;
 use crate::to_jsonb::ObjectBuilder;
 use crate::writer;
@@ -237,12 +238,15 @@ unsafe fn fill(
                 }
                 row.set(col::ACTION, text_datum(b"UPDATE"));
                 row.set(col::RECORD_PK, record_pk(info, &new));
-                let in_key_order: Vec<usize> = info
-                    .json_order
-                    .iter()
-                    .copied()
-                    .filter(|i| changed.contains(i))
-                    .collect();
+                let in_key_order: Vec<usize> = if info.full_rows {
+                    info.json_order.clone()
+                } else {
+                    info.json_order
+                        .iter()
+                        .copied()
+                        .filter(|i| changed.contains(i))
+                        .collect()
+                };
                 row.set(col::OLD_VALUES, object(info, &old, &in_key_order));
                 row.set(col::NEW_VALUES, object(info, &new, &in_key_order));
                 row.set(col::CHANGED_COLUMNS, names_array(info, &changed));
@@ -274,35 +278,44 @@ unsafe fn capture_truncate(rel: pg_sys::Relation) {
     if !info.truncate_rows || relkind != pg_sys::RELKIND_RELATION as std::ffi::c_char {
         return; // a partitioned table has no rows of its own: its partitions' triggers record theirs
     }
-    // SAFETY: a scan of the open relation with a registered snapshot; the
-    // slot, scan and snapshot are released here; per-row memory is reset.
+    // SAFETY: the relation is open; each row is deformed from it.
     unsafe {
-        // TRUNCATE removes every row, whatever our snapshot sees: read the latest.
-        let snapshot = pg_sys::RegisterSnapshot(pg_sys::GetLatestSnapshot());
-        let scan = pg_sys::table_beginscan(rel, snapshot, 0, std::ptr::null_mut());
-        let slot = pg_sys::table_slot_create(rel, std::ptr::null_mut());
-        let per_row = PgMemoryContexts::new("lead_audit truncate row");
-        let natts = (*(*rel).rd_att).natts as usize;
-        while pg_sys::table_scan_getnextslot(
-            scan,
-            pg_sys::ScanDirection::ForwardScanDirection,
-            slot,
-        ) {
-            pg_sys::slot_getallattrs(slot);
-            let old = Deformed::from_slot(slot, natts);
-            PgMemoryContexts::For(per_row.value()).switch_to(|_| {
+        scan::each_row(rel, |old| {
+            let mut row = Row::default();
+            row.set(col::ACTION, text_datum(b"TRUNCATE"));
+            row.set(col::RECORD_PK, record_pk(&info, old));
+            row.set(col::OLD_VALUES, object(&info, old, &info.json_order));
+            append(&info, row);
+        })
+    };
+}
+
+/// `_audit_baseline(table)`: one SNAPSHOT row for every row of `table` (a
+/// table with rows of its own, not a partitioned one) as it is now, so that
+/// each record's history begins complete; returns how many. audit_enable
+/// calls it, holding a lock that keeps writers out until it commits, so no
+/// change falls between the snapshot and the trigger. Not granted to anyone.
+#[pg_extern(name = "_audit_baseline", strict)]
+fn baseline(table: pg_sys::Oid) -> i64 {
+    let mut n = 0i64;
+    // SAFETY: the relation is opened (the caller, audit_enable, already
+    // locks it), scanned and closed here; each row is deformed from it.
+    unsafe {
+        let rel = pg_sys::table_open(table, pg_sys::AccessShareLock as i32);
+        if (*(*rel).rd_rel).relkind == pg_sys::RELKIND_RELATION as std::ffi::c_char {
+            let info = catalog::table_info(rel);
+            scan::each_row(rel, |new| {
                 let mut row = Row::default();
-                row.set(col::ACTION, text_datum(b"TRUNCATE"));
-                row.set(col::RECORD_PK, record_pk(&info, &old));
-                row.set(col::OLD_VALUES, object(&info, &old, &info.json_order));
+                row.set(col::ACTION, text_datum(b"SNAPSHOT"));
+                row.set(col::RECORD_PK, record_pk(&info, new));
+                row.set(col::NEW_VALUES, object(&info, new, &info.json_order));
                 append(&info, row);
+                n += 1;
             });
-            pg_sys::MemoryContextReset(per_row.value());
         }
-        pg_sys::ExecDropSingleTupleTableSlot(slot);
-        pg_sys::table_endscan(scan);
-        pg_sys::UnregisterSnapshot(snapshot);
+        pg_sys::table_close(rel, pg_sys::NoLock as i32);
     }
+    n
 }
 
 /// Stamps the columns every audit row shares, then hands the row to the
@@ -320,6 +333,12 @@ unsafe fn object(info: &TableInfo, tuple: &Deformed, columns: &[usize]) -> Datum
     let mut b = ObjectBuilder::with_capacity(columns.len());
     for &i in columns {
         let c = &info.columns[i];
+        if let (Some(output), Some(secret), false) = (&c.redact, &info.secret, tuple.nulls[i]) {
+            // SAFETY: the datum is of the column's type, for which `output` was looked up.
+            let text = unsafe { redact::output_text(output, tuple.values[i]) };
+            b.add_string(&c.key, redact::redacted(secret, &text));
+            continue;
+        }
         let conv = c.conv.as_ref().expect("dropped columns are skipped");
         // SAFETY: the datum is of the column's type, for which `conv` was made.
         unsafe { b.add(&c.key, conv, tuple.values[i], tuple.nulls[i]) };
@@ -350,7 +369,7 @@ unsafe fn changed_columns(info: &TableInfo, old: &Deformed, new: &Deformed) -> V
     diff::changed(
         &old_vals,
         &new_vals,
-        |i| info.columns[i].dropped,
+        |i| info.columns[i].dropped || info.columns[i].excluded,
         |i, a, b| {
             let c = &info.columns[i];
             // SAFETY: both datums come from tuples of this relation's descriptor.
