@@ -142,6 +142,8 @@ for _ in $(seq 1 80); do
 done
 check "every failure written or counted as dropped" "300" "$((written + dropped))"
 check "the queue was full (some were dropped)" "t" "$([ "$dropped" -gt 0 ] && echo t || echo f)"
+check "audit_status counts the drops, and nothing is left queued" "t|0|0" \
+    "$(q -c "SELECT attempts_dropped_since_start >= $dropped, attempts_queued, attempts_dropped FROM audit_status")"
 n=$(failed)
 
 # 9. Another database: its own writer, its own log; it can still be dropped.

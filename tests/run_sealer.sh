@@ -25,12 +25,15 @@ for _ in $(seq 1 30); do
 done
 check "every row sealed by the worker" 601 "$(q -c "SELECT coalesce(sum(row_count), 0) FROM audit_block")"
 check "verify_audit ok with nothing unsealed" "ok|t" "$(q -c "SELECT status, detail ~ ' 0 not sealed yet' FROM verify_audit()")"
-# ...and files them for audit_history (the 600 rows that name a record).
+check "audit_status: the sealer runs, nothing waits for it" "t|0|t" \
+    "$(q -c "SELECT sealer_running, unsealed_rows, oldest_unsealed_age IS NULL FROM audit_status")"
+# ...and files them for audit_history (the 600 changes, and the DDL row under
+# the table's own key).
 for _ in $(seq 1 20); do
-    [ "$(q -c "SELECT count(*) FROM audit_record_index")" = 600 ] && break
+    [ "$(q -c "SELECT count(*) FROM audit_record_index")" = 601 ] && break
     sleep 0.5
 done
-check "the worker files the sealed rows for audit_history" "600|t" \
+check "the worker files the sealed rows for audit_history" "601|t" \
     "$(q -c "SELECT (SELECT count(*) FROM audit_record_index),
                     (SELECT count(*) FROM audit_record_filed) = (SELECT count(*) FROM audit_block)")"
 
@@ -40,5 +43,7 @@ sleep 2
 q -c "INSERT INTO leads VALUES (1000, 'late')"
 sleep 2
 check "a paused worker seals nothing" 601 "$(q -c "SELECT sum(row_count) FROM audit_block")"
+check "audit_status shows the row waiting" "1|t" \
+    "$(q -c "SELECT unsealed_rows, oldest_unsealed_age > interval '1 second' FROM audit_status")"
 
 finish sealer

@@ -100,8 +100,7 @@ histories_off() {
                                   WHERE l.table_oid = r.table_oid AND l.record_pk = r.record_pk)"
 }
 check "rows sealed under $OLD_VERSION are filed in the record index by the update" t \
-    "$(q -c "SELECT count(*) > 0 AND count(*) = (SELECT count(*) FROM audit_log
-                                              WHERE record_pk IS NOT NULL AND id IN (SELECT unnest(row_ids) FROM audit_block))
+    "$(q -c "SELECT count(DISTINCT id) > 0 AND count(DISTINCT id) = (SELECT count(*) FROM audit_block, unnest(row_ids))
              FROM audit_record_index")"
 check "after the update, every record's audit_history is what a scan finds" 0 "$(histories_off)"
 
@@ -130,6 +129,25 @@ check "after new writes and seals, every record's audit_history is what a scan f
 check "verify_audit is ok after new writes and seals" ok "$(q -c "SELECT string_agg(status, ',') FROM verify_audit()")"
 check "verify_audit is ok after new writes with the digest kept before the upgrade" ok \
     "$(q -v d="$DIGEST" <<<"SELECT string_agg(status, ',') FROM verify_audit(:'d')")"
+
+# ---- what 0.2.0 adds, on tables audited under the old version ------------------
+check "the update records each audited table's columns (the start of as-of and renames)" "leads,scratch" \
+    "$(q -c "SELECT string_agg(table_name, ',' ORDER BY table_name) FROM audit_log
+             WHERE action = 'DDL' AND new_values->>'command' = 'ALTER EXTENSION' AND new_values ? 'columns'" | sed 's/public\.//g')"
+check "a record written under $OLD_VERSION is, as of now, the table's row" t \
+    "$(q -c "SELECT bool_and(audit_row_as_of('leads', jsonb_build_object('id', l.id), now()) = to_jsonb(l))
+             FROM leads l WHERE l.id <= 300")"
+check "the table as of now, rebuilt from rows of both versions, is the table" t \
+    "$(q -c "SELECT (SELECT count(*) FROM audit_table_as_of('leads', now()) s
+                     WHERE s NOT IN (SELECT to_jsonb(l) FROM leads l)) = 0
+                AND (SELECT count(*) FROM audit_table_as_of('leads', now())) = (SELECT count(*) FROM leads)")"
+q -c "SELECT audit_enable('leads', redact => array['email'], exclude => array['meta'])" >/dev/null
+q -c "ALTER TABLE leads RENAME COLUMN email TO mail"
+q -c "UPDATE leads SET mail = 'x@example.com', meta = '{}' WHERE id = 1"
+check "options on a table audited under $OLD_VERSION: redacted (after a rename), excluded" "t|f" \
+    "$(q -c "SELECT new_values->>'mail' LIKE 'hmac-sha256:%', new_values ? 'meta' FROM audit_log ORDER BY id DESC LIMIT 1")"
+q -c "SELECT count(*) FROM audit_seal()" >/dev/null
+check "verify_audit is ok after the options" ok "$(q -c "SELECT string_agg(status, ',') FROM verify_audit()")"
 
 # ---- the objects: exactly those of a fresh install -----------------------------
 DB=fresh q -c "CREATE EXTENSION lead_audit"

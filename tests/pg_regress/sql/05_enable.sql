@@ -29,7 +29,7 @@ SELECT audit_enable('no_pk');
 SELECT try($$ SELECT audit_enable('no_pk') $$);
 SELECT try($$ SELECT audit_enable('no_such_table') $$);
 SELECT try($$ SELECT audit_enable(NULL) $$);
-SELECT try($$ SELECT audit_enable('notes', truncate_rows => NULL) $$);
+SELECT try($$ SELECT audit_enable('notes', baseline => NULL) $$);
 SELECT try($$ SELECT audit_disable(NULL) $$);
 CREATE VIEW lead_view AS SELECT * FROM notes;
 SELECT try($$ SELECT audit_enable('lead_view') $$);

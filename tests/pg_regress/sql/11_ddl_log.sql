@@ -2,8 +2,11 @@
 -- 'DDL'), whoever does it; writes made with auditing off leave one marker row
 -- per transaction (action 'UNAUDITED'). Both are chained like any row.
 \i sql/prelude.psql
+-- (Each DDL row also records the table's columns after it, by attnum, and
+-- audit_enable's its options: shown apart, below.)
 CREATE VIEW events AS
-SELECT action, table_name, new_values - 'statement' AS what, new_values->>'statement' AS statement, db_user
+SELECT action, table_name, new_values - 'statement' - 'columns' - 'options' - 'previous' AS what,
+       new_values->>'statement' AS statement, db_user
 FROM audit_log WHERE action IN ('DDL', 'UNAUDITED') ORDER BY id;
 CREATE TABLE leads (id int PRIMARY KEY, email text);
 SELECT audit_enable('leads') IS NOT NULL AS enabled;
@@ -28,6 +31,10 @@ DROP TRIGGER lead_audit_truncate ON prospects;
 CREATE TABLE notes (id int PRIMARY KEY);
 ALTER TABLE notes ADD COLUMN body text;
 SELECT * FROM events;
+-- The columns after each command: added, renamed (same attnum), retyped.
+SELECT new_values->>'statement' AS statement,
+       (SELECT string_agg(c->>'attnum' || ':' || (c->>'name'), ' ') FROM jsonb_array_elements(new_values->'columns') c) AS columns
+FROM audit_log WHERE action = 'DDL' ORDER BY id;
 
 -- audit_disable and a later DROP TABLE.
 SELECT audit_disable('prospects') IS NOT NULL AS disabled;
