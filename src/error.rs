@@ -17,6 +17,9 @@ pub enum AuditError {
         value: String,
         reason: String,
     },
+    /// A statement's `/* lead_audit {...} */` comment cannot be recorded
+    /// (read when `lead_audit.comment_context` is on).
+    InvalidComment { reason: String },
     /// An audited table lost its primary key after `audit_enable`.
     NoPrimaryKey { table: String },
     /// A trigger function was called as something it is not.
@@ -52,9 +55,9 @@ impl AuditError {
     pub fn code(&self) -> PgSqlErrorCode {
         use PgSqlErrorCode::*;
         match self {
-            AuditError::InvalidSetting { .. } | AuditError::InvalidArgument { .. } => {
-                ERRCODE_INVALID_PARAMETER_VALUE
-            }
+            AuditError::InvalidSetting { .. }
+            | AuditError::InvalidArgument { .. }
+            | AuditError::InvalidComment { .. } => ERRCODE_INVALID_PARAMETER_VALUE,
             AuditError::NoPrimaryKey { .. }
             | AuditError::BrokenInstall { .. }
             | AuditError::NoSecret => ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE,
@@ -70,8 +73,17 @@ impl AuditError {
                 name,
                 value,
                 reason,
-            } => {
+            } if name.starts_with("lead_audit.") => {
                 format!("lead_audit: invalid value for setting \"{name}\": \"{value}\" ({reason})")
+            }
+            // A value of a statement's comment (named "actor_id of the ...").
+            AuditError::InvalidSetting {
+                name,
+                value,
+                reason,
+            } => format!("lead_audit: invalid {name}: \"{value}\" ({reason})"),
+            AuditError::InvalidComment { reason } => {
+                format!("lead_audit: invalid lead_audit comment: {reason}")
             }
             AuditError::NoPrimaryKey { table } => {
                 format!("lead_audit: audited table {table} has no primary key")
@@ -93,9 +105,17 @@ impl AuditError {
 
     pub fn hint(&self) -> Option<&'static str> {
         match self {
+            AuditError::InvalidSetting { name, .. } if !name.starts_with("lead_audit.") => Some(
+                "The change was not made because it could not be audited; fix the statement's \
+                 /* lead_audit {...} */ comment and retry.",
+            ),
             AuditError::InvalidSetting { .. } => Some(
                 "The change was not made because it could not be audited; fix the setting \
                  (SET LOCAL lead_audit.<name> = ...) and retry.",
+            ),
+            AuditError::InvalidComment { .. } => Some(
+                "The change was not made because it could not be audited; the comment is \
+                 /* lead_audit {\"actor_id\": \"...\", \"request_id\": \"...\"} */ before the statement.",
             ),
             AuditError::NoPrimaryKey { .. } => {
                 Some("Restore the primary key, or stop auditing the table with audit_disable().")

@@ -6,6 +6,11 @@ a request; :func:`install_audit_context` makes every transaction a session
 begins copy it into the ``lead_audit.*`` settings, where the extension's trigger
 reads it. ContextVars are per thread and per asyncio task, so concurrent
 requests never see each other's context.
+
+Without a transaction to set it in (autocommit, or a statement-pooling proxy),
+:func:`install_comment_context` puts the context in front of each statement
+instead, as a ``/* lead_audit {...} */`` comment, which the extension reads when
+``lead_audit.comment_context`` is on.
 """
 
 from __future__ import annotations
@@ -16,8 +21,8 @@ from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import Any, Callable, Iterator
 
-from sqlalchemy import event, text
-from sqlalchemy.ext.asyncio import async_sessionmaker
+from sqlalchemy import Engine, event, text
+from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker
 from sqlalchemy.orm import Session, sessionmaker
 
 
@@ -28,6 +33,18 @@ class AuditContext:
     user_agent: str | None = None
     request_id: str | None = None
     extra: dict[str, Any] | None = None  # recorded in audit_log.context
+
+    def comment(self) -> str:
+        """The context as a statement's leading comment (the keys that are set).
+
+        ``*/`` inside a value would end the comment early: JSON may write the
+        slash as ``\\/``, so it does.
+        """
+        values = {k: v for k, v in self.settings().items() if v is not None and k != "context"}
+        if self.extra is not None:
+            values["context"] = self.extra
+        body = json.dumps(values, ensure_ascii=False).replace("*/", "*\\/")
+        return f"/* lead_audit {body} */ "
 
     def settings(self) -> dict[str, str | None]:
         return {
@@ -94,3 +111,33 @@ def install_audit_context(
         ctx = get_context()
         if ctx is not None:
             connection.execute(_SET_CONTEXT, ctx.settings())
+
+
+def install_comment_context(
+    engine: Engine,
+    get_context: Callable[[], AuditContext | None] = audit_context.get,
+) -> None:
+    """Prefix every statement ``engine`` runs with the request's context as a
+    ``/* lead_audit {...} */`` comment (nothing when ``get_context()`` returns None).
+
+    For connections in autocommit mode, or behind a proxy that pools by
+    statement: there is no transaction to ``SET LOCAL`` in, and a session-wide
+    ``SET`` would leak to whoever uses the connection next. The comment
+    travels with its statement. The server reads it only with
+    ``lead_audit.comment_context = on`` (for instance ``ALTER ROLE app SET
+    lead_audit.comment_context = on``); a context it cannot record fails the
+    write, as a bad setting does.
+    """
+    target = engine.sync_engine if isinstance(engine, AsyncEngine) else engine
+
+    @event.listens_for(target, "before_cursor_execute", retval=True)
+    def add_comment(conn, cursor, statement, parameters, context, executemany):
+        ctx = get_context()
+        if ctx is None:
+            return statement, parameters
+        comment = ctx.comment()
+        # With parameters, "format"/"pyformat" drivers (psycopg) read % as a
+        # placeholder: a literal one is written %%.
+        if parameters and conn.dialect.paramstyle in ("format", "pyformat"):
+            comment = comment.replace("%", "%%")
+        return comment + statement, parameters

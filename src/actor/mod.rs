@@ -9,6 +9,12 @@
 //!
 //! Bulk statements audit many rows with the same settings, so each setting is
 //! parsed once and kept (as a varlena in TopMemoryContext) until its text changes.
+//!
+//! With `lead_audit.comment_context` on, a statement may carry its context in
+//! a leading comment instead ([`comment`]): its values take the settings'
+//! place for that statement, and are checked the same way.
+
+mod comment;
 
 use std::cell::RefCell;
 use std::ffi::{CStr, CString};
@@ -24,6 +30,8 @@ use crate::pg::{self, text_datum};
 
 /// Master switch; only a superuser may turn auditing off.
 pub static ENABLED: GucSetting<bool> = GucSetting::<bool>::new(true);
+/// Whether a statement's leading `/* lead_audit {...} */` comment is read.
+static COMMENT_CONTEXT: GucSetting<bool> = GucSetting::<bool>::new(false);
 static ACTOR_ID: GucSetting<Option<CString>> = GucSetting::<Option<CString>>::new(None);
 static CLIENT_IP: GucSetting<Option<CString>> = GucSetting::<Option<CString>>::new(None);
 static USER_AGENT: GucSetting<Option<CString>> = GucSetting::<Option<CString>>::new(None);
@@ -37,6 +45,14 @@ pub fn register_settings() {
         c"When off, lead_audit's triggers record nothing. Only a superuser can change it.",
         &ENABLED,
         GucContext::Suset,
+        GucFlags::default(),
+    );
+    GucRegistry::define_bool_guc(
+        c"lead_audit.comment_context",
+        c"Read the actor context from a statement's leading /* lead_audit {...} */ comment.",
+        c"For clients that cannot SET LOCAL before a statement (autocommit, statement pooling).",
+        &COMMENT_CONTEXT,
+        GucContext::Userset,
         GucFlags::default(),
     );
     let text_settings: [(
@@ -87,6 +103,23 @@ pub fn register_settings() {
         }
     }
 }
+
+/// The context settings, in the order of [`comment::KEYS`], and how a value
+/// from a statement's comment is named in an error.
+const SETTING_NAMES: [&str; 5] = [
+    "lead_audit.actor_id",
+    "lead_audit.client_ip",
+    "lead_audit.user_agent",
+    "lead_audit.request_id",
+    "lead_audit.context",
+];
+const COMMENT_NAMES: [&str; 5] = [
+    "actor_id of the lead_audit comment",
+    "client_ip of the lead_audit comment",
+    "user_agent of the lead_audit comment",
+    "request_id of the lead_audit comment",
+    "context of the lead_audit comment",
+];
 
 /// Bumped whenever a lead_audit.* context setting changes (SET, RESET, end of
 /// transaction), so a bulk statement re-reads the settings only when they moved.
@@ -144,13 +177,11 @@ impl Cached {
         kind: Kind,
         raw: *const std::ffi::c_char,
     ) -> Option<pg_sys::Datum> {
-        let bytes: &[u8] = if raw.is_null() {
-            b""
-        } else {
-            // SAFETY: a GUC string variable is NULL or a valid NUL-terminated
-            // string owned by the GUC machinery, unchanged while we read it.
-            unsafe { CStr::from_ptr(raw) }.to_bytes()
-        };
+        self.get_text(name, kind, setting_bytes(raw))
+    }
+
+    /// As [`get`](Self::get), for a value's text (empty: none).
+    fn get_text(&mut self, name: &'static str, kind: Kind, bytes: &[u8]) -> Option<pg_sys::Datum> {
         if bytes != self.text.as_slice() || (self.datum.is_none() && !bytes.is_empty()) {
             let datum = if bytes.is_empty() {
                 None
@@ -173,8 +204,9 @@ impl Cached {
 }
 
 struct Cache {
-    /// The settings generation the five values below were read at.
-    seen: Option<u64>,
+    /// The settings generation the five values below were read at, and the
+    /// statement whose comment was read with them (when comments are read).
+    seen: Option<(u64, Option<Statement>)>,
     parsed: [Option<pg_sys::Datum>; 5],
     actor_id: Cached,
     client_ip: Cached,
@@ -207,22 +239,29 @@ thread_local! {
 /// (and so fails the write) for a client_ip that is no address or a context
 /// that is no JSON object.
 pub fn current() -> Actor {
+    let statement = COMMENT_CONTEXT.get().then(Statement::current).flatten();
     CACHE.with_borrow_mut(|c| {
         let generation = SETTINGS_GENERATION.load(Ordering::Relaxed);
-        if c.seen != Some(generation) {
-            c.parsed = [
-                c.actor_id
-                    .get("lead_audit.actor_id", Kind::Text, raw(&ACTOR_ID)),
-                c.client_ip
-                    .get("lead_audit.client_ip", Kind::Inet, raw(&CLIENT_IP)),
-                c.user_agent
-                    .get("lead_audit.user_agent", Kind::Text, raw(&USER_AGENT)),
-                c.request_id
-                    .get("lead_audit.request_id", Kind::Text, raw(&REQUEST_ID)),
-                c.context
-                    .get("lead_audit.context", Kind::JsonObject, raw(&CONTEXT)),
-            ];
-            c.seen = Some(generation);
+        if c.seen != Some((generation, statement)) {
+            let comment = statement.map(|s| s.values()).unwrap_or_default();
+            // A value from the comment is checked like the setting's, and
+            // named as coming from the comment when it is wrong.
+            let value = |i: usize, setting: &GucSetting<Option<CString>>| match &comment[i] {
+                Some(v) => (COMMENT_NAMES[i], v.as_bytes().to_vec()),
+                None => (SETTING_NAMES[i], setting_bytes(raw(setting)).to_vec()),
+            };
+            let (name, text) = value(0, &ACTOR_ID);
+            let actor_id = c.actor_id.get_text(name, Kind::Text, &text);
+            let (name, text) = value(1, &CLIENT_IP);
+            let client_ip = c.client_ip.get_text(name, Kind::Inet, &text);
+            let (name, text) = value(2, &USER_AGENT);
+            let user_agent = c.user_agent.get_text(name, Kind::Text, &text);
+            let (name, text) = value(3, &REQUEST_ID);
+            let request_id = c.request_id.get_text(name, Kind::Text, &text);
+            let (name, text) = value(4, &CONTEXT);
+            let context = c.context.get_text(name, Kind::JsonObject, &text);
+            c.parsed = [actor_id, client_ip, user_agent, request_id, context];
+            c.seen = Some((generation, statement));
         }
         let [actor_id, client_ip, user_agent, request_id, context] = c.parsed;
         // SAFETY: PostgreSQL's own GUC variable: NULL or a valid C string.
@@ -267,12 +306,23 @@ pub fn snapshot() -> Snapshot {
             *c.connection_ip.get_or_insert_with(connection_ip),
         )
     });
+    // A comment that cannot be read is left out: the attempt is recorded as
+    // it is (its error may well be that very comment).
+    let comment: comment::Values = COMMENT_CONTEXT
+        .get()
+        .then(Statement::current)
+        .flatten()
+        .and_then(|s| s.try_values().ok())
+        .unwrap_or_default();
+    let [c_actor, c_ip, c_agent, c_request, c_context] = comment;
     Snapshot {
-        actor_id: text(raw(&ACTOR_ID)),
-        client_ip: text(raw(&CLIENT_IP)).or_else(|| ip.map(inet_text)),
-        user_agent: text(raw(&USER_AGENT)),
-        request_id: text(raw(&REQUEST_ID)),
-        context: text(raw(&CONTEXT)),
+        actor_id: c_actor.or_else(|| text(raw(&ACTOR_ID))),
+        client_ip: c_ip
+            .or_else(|| text(raw(&CLIENT_IP)))
+            .or_else(|| ip.map(inet_text)),
+        user_agent: c_agent.or_else(|| text(raw(&USER_AGENT))),
+        request_id: c_request.or_else(|| text(raw(&REQUEST_ID))),
+        context: c_context.or_else(|| text(raw(&CONTEXT))),
         // SAFETY: the cached session user's name, a text datum.
         db_user: String::from_utf8_lossy(unsafe { pg::varlena_bytes(db_user) }).into_owned(),
         // SAFETY: PostgreSQL's own GUC variable.
@@ -284,6 +334,74 @@ pub fn snapshot() -> Snapshot {
 fn inet_text(ip: pg_sys::Datum) -> String {
     // SAFETY: inet_out takes an inet datum and returns a palloc'd C string.
     unsafe { pg::c_text(pg::call1(pg_sys::inet_out, ip).cast_mut_ptr()) }.unwrap_or_default()
+}
+
+/// The statement being run, as far as its comment goes: the client's query
+/// text and the time its message arrived. Its comment is parsed once.
+#[derive(Clone, Copy, PartialEq, Eq)]
+struct Statement {
+    query: *const std::ffi::c_char,
+    started: i64,
+}
+
+thread_local! {
+    /// The last statement whose comment was parsed, and what it said.
+    static PARSED: RefCell<Option<(Statement, Result<comment::Values, String>)>> =
+        const { RefCell::new(None) };
+}
+
+impl Statement {
+    /// None outside a client's statement (a background worker).
+    fn current() -> Option<Statement> {
+        // SAFETY: PostgreSQL's own globals: the client's query text (or NULL)
+        // and the current statement's start time.
+        let (query, started) = unsafe {
+            (
+                pg_sys::debug_query_string,
+                pg_sys::GetCurrentStatementStartTimestamp(),
+            )
+        };
+        (!query.is_null()).then_some(Statement { query, started })
+    }
+
+    /// What the comment says, parsed once per statement.
+    fn try_values(self) -> Result<comment::Values, String> {
+        PARSED.with_borrow_mut(|p| {
+            if let Some((seen, values)) = p.as_ref() {
+                if *seen == self {
+                    return values.clone();
+                }
+            }
+            // SAFETY: debug_query_string is a NUL-terminated string that lives
+            // as long as the statement.
+            let query = unsafe { CStr::from_ptr(self.query) }.to_string_lossy();
+            let values = match comment::leading_comment(&query) {
+                Some(json) => comment::parse(json).map_err(|reason| {
+                    format!("{reason} in {}", json.chars().take(200).collect::<String>())
+                }),
+                None => Ok(Default::default()),
+            };
+            *p = Some((self, values.clone()));
+            values
+        })
+    }
+
+    /// As [`try_values`](Self::try_values); a comment that cannot be read
+    /// fails the write (22023), as a setting that cannot be does.
+    fn values(self) -> comment::Values {
+        self.try_values()
+            .unwrap_or_else(|reason| AuditError::InvalidComment { reason }.report())
+    }
+}
+
+/// A GUC string variable's bytes (empty for NULL).
+fn setting_bytes<'a>(raw: *const std::ffi::c_char) -> &'a [u8] {
+    if raw.is_null() {
+        return b"";
+    }
+    // SAFETY: a GUC string variable is NULL or a valid NUL-terminated string
+    // owned by the GUC machinery, unchanged while we read it.
+    unsafe { CStr::from_ptr(raw) }.to_bytes()
 }
 
 /// A string setting's current value: NULL or a C string owned by the GUC machinery.
