@@ -7,6 +7,9 @@ CREATE FUNCTION audit_capture_row() RETURNS trigger
 LANGUAGE c AS 'MODULE_PATHNAME', 'audit_capture_row_wrapper';
 CREATE FUNCTION audit_capture_truncate() RETURNS trigger
 LANGUAGE c AS 'MODULE_PATHNAME', 'audit_capture_truncate_wrapper';
+-- The stamp option's BEFORE row trigger (src/capture/bookkeeping.rs).
+CREATE FUNCTION audit_stamp_row() RETURNS trigger
+LANGUAGE c AS 'MODULE_PATHNAME', 'audit_stamp_row_wrapper';
 
 -- ---------------------------------------------------------------------------
 -- audit_log is append-only. Nobody holds INSERT/UPDATE/DELETE/TRUNCATE on it
@@ -61,6 +64,10 @@ CREATE TRIGGER audit_record_filed_no_truncate
 --   redact: columns recorded as a keyed hash (see _audit_secret()).
 --   full_rows: an UPDATE records the whole old and new row (default false).
 --   baseline: records one SNAPSHOT row per row present now (default false).
+--   stamp: a BEFORE row trigger fills the table's created_at, updated_at,
+--     created_by, updated_by, deleted_at and deleted_by columns where they
+--     exist (default false); stamp_columns maps those names to the table's
+--     own, e.g. '{"created_by": "author_id"}'.
 -- Calling it again also adds the TRUNCATE trigger to partitions created since.
 -- ---------------------------------------------------------------------------
 CREATE FUNCTION audit_enable(
@@ -70,7 +77,9 @@ CREATE FUNCTION audit_enable(
     exclude text[] DEFAULT NULL,
     redact text[] DEFAULT NULL,
     full_rows boolean DEFAULT NULL,
-    baseline boolean DEFAULT false
+    baseline boolean DEFAULT false,
+    stamp boolean DEFAULT NULL,
+    stamp_columns jsonb DEFAULT NULL
 ) RETURNS text
 LANGUAGE plpgsql
 SECURITY DEFINER
@@ -85,6 +94,9 @@ DECLARE
     opt        record;
     bad        text;
     snapshots  bigint := 0;
+    role       text;
+    col        name;
+    stamped    text[] := '{}';
 BEGIN
     IF target IS NULL THEN
         RAISE EXCEPTION 'lead_audit: audit_enable() needs a table, got NULL'
@@ -192,6 +204,47 @@ BEGIN
         RAISE EXCEPTION 'lead_audit: % of % cannot be both excluded and redacted', bad, target
             USING ERRCODE = 'invalid_parameter_value';
     END IF;
+    -- Bookkeeping columns: the mapped names exist, the times are times.
+    stamp := coalesce(stamp, old.stamp, false);
+    stamp_columns := coalesce(stamp_columns, old.stamp_columns, '{}');
+    IF jsonb_typeof(stamp_columns) <> 'object' THEN
+        RAISE EXCEPTION 'lead_audit: stamp_columns must be a JSON object of role: column name, got %', stamp_columns
+            USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    SELECT string_agg(k, ', ') INTO bad FROM jsonb_object_keys(stamp_columns) k
+    WHERE k NOT IN ('created_at', 'updated_at', 'created_by', 'updated_by', 'deleted_at', 'deleted_by');
+    IF bad IS NOT NULL THEN
+        RAISE EXCEPTION 'lead_audit: stamp_columns has unknown roles: %', bad
+            USING ERRCODE = 'invalid_parameter_value',
+                  HINT = 'The roles are created_at, updated_at, created_by, updated_by, deleted_at and deleted_by.';
+    END IF;
+    IF EXISTS (SELECT 1 FROM jsonb_each(stamp_columns) e WHERE jsonb_typeof(e.value) <> 'string') THEN
+        RAISE EXCEPTION 'lead_audit: stamp_columns maps each role to a column name (a string), got %', stamp_columns
+            USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    FOR role, col IN SELECT r, coalesce(stamp_columns ->> r, r)
+                     FROM unnest(ARRAY['created_at', 'updated_at', 'created_by', 'updated_by', 'deleted_at', 'deleted_by']) r LOOP
+        SELECT a.atttypid::regtype INTO soft_type FROM pg_attribute a
+        WHERE a.attrelid = target AND a.attname = col AND a.attnum > 0 AND NOT a.attisdropped;
+        IF NOT FOUND THEN
+            IF stamp_columns ? role THEN
+                RAISE EXCEPTION 'lead_audit: table % has no column "%" (stamp_columns: %)', target, col, role
+                    USING ERRCODE = 'undefined_column';
+            END IF;
+            CONTINUE;
+        END IF;
+        IF role LIKE '%\_at' AND soft_type NOT IN ('timestamptz'::regtype, 'timestamp'::regtype, 'date'::regtype) THEN
+            RAISE EXCEPTION 'lead_audit: column "%" of % (%) is %, not a timestamp', col, target, role, soft_type
+                USING ERRCODE = 'datatype_mismatch';
+        END IF;
+        stamped := stamped || format('%s', col);
+    END LOOP;
+    IF stamp AND cardinality(stamped) = 0 THEN
+        RAISE EXCEPTION 'lead_audit: table % has none of the columns stamp fills', target
+            USING ERRCODE = 'object_not_in_prerequisite_state',
+                  HINT = 'Add created_at, updated_at, created_by or updated_by columns, or name yours with stamp_columns.';
+    END IF;
+
     IF cardinality(redact) > 0 THEN
         -- The key of the hashes, made once per database (32 random bytes).
         INSERT INTO @extschema@.audit_secret (secret)
@@ -199,15 +252,18 @@ BEGIN
         ON CONFLICT (only_row) DO NOTHING;
     END IF;
 
-    INSERT INTO @extschema@.audit_table AS t (relid, soft_delete_column, truncate_rows, exclude, redact, full_rows)
+    INSERT INTO @extschema@.audit_table AS t (relid, soft_delete_column, truncate_rows, exclude, redact, full_rows,
+                                              stamp, stamp_columns)
     VALUES (target, soft_col, audit_enable.truncate_rows, audit_enable.exclude, audit_enable.redact,
-            audit_enable.full_rows)
+            audit_enable.full_rows, audit_enable.stamp, audit_enable.stamp_columns)
     ON CONFLICT (relid) DO UPDATE
         SET soft_delete_column = EXCLUDED.soft_delete_column,
             truncate_rows = EXCLUDED.truncate_rows,
             exclude = EXCLUDED.exclude,
             redact = EXCLUDED.redact,
-            full_rows = EXCLUDED.full_rows;
+            full_rows = EXCLUDED.full_rows,
+            stamp = EXCLUDED.stamp,
+            stamp_columns = EXCLUDED.stamp_columns;
 
     -- The row trigger on the table (PostgreSQL clones it onto partitions,
     -- present and future).
@@ -221,6 +277,16 @@ BEGIN
                        'FOR EACH ROW EXECUTE FUNCTION @extschema@.audit_capture_row()', target);
     END IF;
     EXECUTE format('ALTER TABLE %s ENABLE ALWAYS TRIGGER lead_audit_capture', target);
+    -- The stamp trigger fires on the origin only (the default): rows that
+    -- logical replication applies keep the stamps their origin gave them.
+    IF stamp AND NOT EXISTS (SELECT 1 FROM pg_trigger
+                             WHERE tgrelid = target AND tgname = 'lead_audit_stamp' AND tgparentid = 0) THEN
+        EXECUTE format('CREATE TRIGGER lead_audit_stamp BEFORE INSERT OR UPDATE ON %s '
+                       'FOR EACH ROW EXECUTE FUNCTION @extschema@.audit_stamp_row()', target);
+    ELSIF NOT stamp AND EXISTS (SELECT 1 FROM pg_trigger
+                                WHERE tgrelid = target AND tgname = 'lead_audit_stamp' AND tgparentid = 0) THEN
+        EXECUTE format('DROP TRIGGER lead_audit_stamp ON %s', target);
+    END IF;
     -- TRUNCATE triggers are not cloned: put one on the table and each partition.
     FOR part IN SELECT target UNION SELECT relid FROM pg_partition_tree(target) LOOP
         IF NOT EXISTS (SELECT 1 FROM pg_trigger WHERE tgrelid = part AND tgname = 'lead_audit_truncate') THEN
@@ -240,8 +306,11 @@ BEGIN
     FROM @extschema@.audit_table t WHERE t.relid = target;
 
     IF baseline THEN
-        SELECT coalesce(sum(@extschema@._audit_baseline(p.relid)), 0) INTO snapshots
-        FROM (SELECT target AS relid UNION SELECT t.relid FROM pg_partition_tree(target) t) p;
+        -- The table, or each partition, in the order of their names.
+        FOR part IN SELECT p.relid FROM (SELECT target AS relid UNION SELECT t.relid FROM pg_partition_tree(target) t) p
+                    ORDER BY p.relid::text LOOP
+            snapshots := snapshots + @extschema@._audit_baseline(part);
+        END LOOP;
     END IF;
 
     IF NOT @extschema@._audit_attempts_recorded() THEN
@@ -249,11 +318,12 @@ BEGIN
             USING DETAIL = 'lead_audit is not in shared_preload_libraries: committed changes are recorded, writes that fail leave no record.',
                   HINT = 'Add lead_audit to shared_preload_libraries and restart the server.';
     END IF;
-    RETURN format('lead_audit: auditing %s (soft-delete column: %s, TRUNCATE records rows: %s%s%s%s%s)',
+    RETURN format('lead_audit: auditing %s (soft-delete column: %s, TRUNCATE records rows: %s%s%s%s%s%s)',
                   target, coalesce(soft_col::text, 'none'), audit_enable.truncate_rows,
                   CASE WHEN cardinality(exclude) > 0 THEN ', excluded: ' || array_to_string(exclude, ', ') ELSE '' END,
                   CASE WHEN cardinality(redact) > 0 THEN ', redacted: ' || array_to_string(redact, ', ') ELSE '' END,
                   CASE WHEN audit_enable.full_rows THEN ', full rows' ELSE '' END,
+                  CASE WHEN stamp THEN ', stamping: ' || array_to_string(stamped, ', ') ELSE '' END,
                   CASE WHEN baseline THEN format(', baseline: %s rows', snapshots) ELSE '' END);
 END;
 $$;
@@ -265,7 +335,7 @@ SET search_path = pg_catalog, pg_temp
 AS $$
     SELECT jsonb_build_object('soft_delete_column', t.soft_delete_column, 'truncate_rows', t.truncate_rows,
                               'exclude', to_jsonb(t.exclude), 'redact', to_jsonb(t.redact),
-                              'full_rows', t.full_rows)
+                              'full_rows', t.full_rows, 'stamp', t.stamp, 'stamp_columns', t.stamp_columns)
 $$;
 
 -- A table's live columns, in order: attnum, name, and the value rows that
@@ -316,6 +386,8 @@ SELECT t.relid AS table_name,
        t.exclude,
        t.redact,
        t.full_rows,
+       t.stamp,
+       t.stamp_columns,
        t.enabled_at,
        t.enabled_by,
        EXISTS (SELECT 1 FROM pg_catalog.pg_trigger g
@@ -360,6 +432,9 @@ BEGIN
     -- Recorded once, as audit_disable, rather than as the triggers' DROPs.
     PERFORM @extschema@._audit_ddl_quiet(true);
     EXECUTE format('DROP TRIGGER IF EXISTS lead_audit_capture ON %s', target);
+    IF EXISTS (SELECT 1 FROM pg_trigger WHERE tgrelid = target AND tgname = 'lead_audit_stamp' AND tgparentid = 0) THEN
+        EXECUTE format('DROP TRIGGER lead_audit_stamp ON %s', target);
+    END IF;
     FOR part IN SELECT target UNION SELECT relid FROM pg_partition_tree(target) LOOP
         EXECUTE format('DROP TRIGGER IF EXISTS lead_audit_truncate ON %s', part);
         PERFORM @extschema@._audit_invalidate(part);
@@ -374,7 +449,7 @@ $$;
 
 -- Turning auditing on or off is for table owners and superusers, and only
 -- through roles granted EXECUTE explicitly.
-REVOKE ALL ON FUNCTION audit_enable(regclass, name, boolean, text[], text[], boolean, boolean) FROM PUBLIC;
+REVOKE ALL ON FUNCTION audit_enable(regclass, name, boolean, text[], text[], boolean, boolean, boolean, jsonb) FROM PUBLIC;
 REVOKE ALL ON FUNCTION _audit_secret() FROM PUBLIC;
 REVOKE ALL ON FUNCTION _audit_baseline(oid) FROM PUBLIC;
 REVOKE ALL ON FUNCTION audit_disable(regclass) FROM PUBLIC;
@@ -522,9 +597,10 @@ BEGIN
         CROSS JOIN LATERAL (
             SELECT jsonb_hash_extended(coalesce(l.record_pk, 'null'), l.table_oid::bigint)
             UNION ALL
-            SELECT jsonb_hash_extended(o.key, l.table_oid::bigint)
-            FROM (SELECT @extschema@._audit_old_key(l.record_pk, l.old_values)) AS o (key)
-            WHERE l.action = 'UPDATE' AND l.changed_columns IS NOT NULL AND o.key IS NOT NULL
+            -- (the key changed: some key column's old value differs; a
+            -- test with operators only, cheap for the many UPDATEs that did not)
+            SELECT jsonb_hash_extended(@extschema@._audit_old_key(l.record_pk, l.old_values), l.table_oid::bigint)
+            WHERE l.action = 'UPDATE' AND NOT (l.record_pk <@ (l.record_pk || l.old_values))
         ) AS k (pk_hash)
         ORDER BY 1;  -- btree inserts in key order
         GET DIAGNOSTICS n = ROW_COUNT;
@@ -576,6 +652,7 @@ AS $$
       AND l.table_oid = ANY(tables.oids)
       AND (l.record_pk IS NOT DISTINCT FROM key
            OR (key IS NOT NULL AND l.action = 'UPDATE'
+               AND NOT (l.record_pk <@ (l.record_pk || l.old_values))
                AND @extschema@._audit_old_key(l.record_pk, l.old_values) = key))
     UNION ALL
     SELECT l.*
@@ -585,6 +662,7 @@ AS $$
       AND l.table_oid = ANY(tables.oids)
       AND (l.record_pk IS NOT DISTINCT FROM key
            OR (key IS NOT NULL AND l.action = 'UPDATE'
+               AND NOT (l.record_pk <@ (l.record_pk || l.old_values))
                AND @extschema@._audit_old_key(l.record_pk, l.old_values) = key))
 $$;
 
@@ -622,9 +700,9 @@ BEGIN
                 ids := ids || r.id;
                 found := found || r;
             END IF;
-            CONTINUE WHEN r.action <> 'UPDATE';
+            CONTINUE WHEN r.action <> 'UPDATE'
+                       OR coalesce(r.record_pk <@ (r.record_pk || r.old_values), true);  -- the key did not change
             old := @extschema@._audit_old_key(r.record_pk, r.old_values);
-            CONTINUE WHEN old IS NULL;
             IF r.record_pk = keys[i] AND NOT old = ANY(keys) THEN
                 keys := keys || old; lows := lows || lows[i]; highs := highs || r.id;
             ELSIF old = keys[i] AND NOT r.record_pk = ANY(keys) THEN
@@ -663,8 +741,8 @@ BEGIN
     WHEN 'INSERT', 'SNAPSHOT' THEN
         RETURN states || jsonb_build_object(k, r.new_values);
     WHEN 'UPDATE' THEN
-        old := @extschema@._audit_old_key(r.record_pk, r.old_values);
-        IF old IS NOT NULL THEN
+        IF NOT (r.record_pk <@ (r.record_pk || r.old_values)) THEN  -- the key changed
+            old := @extschema@._audit_old_key(r.record_pk, r.old_values);
             RETURN (states - old::text)
                 || jsonb_build_object(k, coalesce(states -> old::text, '{}') || r.new_values);
         END IF;
@@ -787,7 +865,7 @@ BEGIN
              FROM @extschema@.audit_log l
              WHERE l.table_oid IN (SELECT target UNION SELECT t.relid FROM pg_partition_tree(target) t)
                AND l.action = 'UPDATE' AND l.logged_at <= at
-               AND @extschema@._audit_old_key(l.record_pk, l.old_values) IS NOT NULL
+               AND NOT (l.record_pk <@ (l.record_pk || l.old_values))
              ORDER BY l.id LOOP
         a := coalesce(roots ->> r.old, r.old);
         b := coalesce(roots ->> r.new, r.new);

@@ -114,10 +114,14 @@ CREATE TABLE audit_table (
     enabled_at         timestamptz NOT NULL DEFAULT now(),
     enabled_by         text        NOT NULL DEFAULT session_user,
     -- Since 0.2.0 (see audit_enable): columns never recorded, columns
-    -- recorded as a keyed hash, and whether an UPDATE records whole rows.
+    -- recorded as a keyed hash, whether an UPDATE records whole rows, and
+    -- whether the table's bookkeeping columns are filled (and their names,
+    -- where they are not the defaults).
     exclude            text[]      NOT NULL DEFAULT '{}',
     redact             text[]      NOT NULL DEFAULT '{}',
-    full_rows          boolean     NOT NULL DEFAULT false
+    full_rows          boolean     NOT NULL DEFAULT false,
+    stamp              boolean     NOT NULL DEFAULT false,
+    stamp_columns      jsonb       NOT NULL DEFAULT '{}'
 );
 
 COMMENT ON TABLE audit_table IS 'lead_audit: the audited tables and their settings';

@@ -59,6 +59,8 @@ pub struct TableInfo {
     pub full_rows: bool,
     /// The redaction secret, when a column is redacted.
     pub secret: Option<Vec<u8>>,
+    /// The bookkeeping columns the `stamp` option fills, when it is on.
+    pub stamp: Option<StampColumns>,
     mcxt: pg_sys::MemoryContext,
 }
 
@@ -147,6 +149,10 @@ unsafe fn load(rel: pg_sys::Relation) -> TableInfo {
         .iter()
         .any(|c| c.redact.is_some())
         .then(crate::redact::secret);
+    // SAFETY: `attrs` are the relation's; `mcxt` lives as long as this entry.
+    let stamp = settings
+        .stamp
+        .then(|| unsafe { stamp_columns(&settings.stamp_columns, &columns, attrs, mcxt) });
     let soft_delete_column = settings.soft_delete_column;
     let truncate_rows = settings.truncate_rows;
     let soft_delete = soft_delete_column.and_then(|name| {
@@ -183,12 +189,76 @@ unsafe fn load(rel: pg_sys::Relation) -> TableInfo {
         truncate_rows,
         full_rows: settings.full_rows,
         secret,
+        stamp,
         mcxt,
     }
 }
 
+/// The bookkeeping columns, by role, in this order (their default names).
+pub const STAMP_ROLES: [&str; 6] = [
+    "created_at",
+    "updated_at",
+    "created_by",
+    "updated_by",
+    "deleted_at",
+    "deleted_by",
+];
+
+/// A bookkeeping column found in the table.
+pub struct StampColumn {
+    /// Attribute index.
+    pub index: usize,
+    pub typid: Oid,
+    pub typmod: i32,
+    /// For an `*_by` column: the type's input function (the actor id is text)
+    /// and its I/O parameter.
+    pub input: Option<(Function, Oid)>,
+}
+
+/// The `stamp` option's columns, by [`STAMP_ROLES`]: None where the table
+/// has no such column.
+pub type StampColumns = [Option<StampColumn>; 6];
+
+/// # Safety
+/// `attrs` must be the relation's attributes, matching `columns`; `mcxt` a
+/// context that lives as long as the result.
+unsafe fn stamp_columns(
+    names: &std::collections::BTreeMap<String, String>,
+    columns: &[Column],
+    attrs: &[pg_sys::FormData_pg_attribute],
+    mcxt: pg_sys::MemoryContext,
+) -> StampColumns {
+    STAMP_ROLES.map(|role| {
+        let name = names.get(role).map_or(role, String::as_str);
+        let index = columns
+            .iter()
+            .position(|c| !c.dropped && c.key.to_bytes() == name.as_bytes())?;
+        let a = &attrs[index];
+        let input = role.ends_with("_by").then(|| {
+            let (mut func, mut ioparam) = (Oid::INVALID, Oid::INVALID);
+            // SAFETY: a zeroed FmgrInfo is what fmgr_info_cxt fills in; the
+            // column's type exists and `mcxt` is valid (the caller's contract).
+            unsafe {
+                pg_sys::getTypeInputInfo(a.atttypid, &mut func, &mut ioparam);
+                let finfo: Function = Box::new(std::cell::UnsafeCell::new(std::mem::zeroed()));
+                pg_sys::fmgr_info_cxt(func, finfo.get(), mcxt);
+                (finfo, ioparam)
+            }
+        });
+        Some(StampColumn {
+            index,
+            typid: a.atttypid,
+            typmod: a.atttypmod,
+            input,
+        })
+    })
+}
+
 /// A table's options, as `audit_enable` stored them.
 struct Settings {
+    stamp: bool,
+    /// Column names by role, where they differ from the role's name.
+    stamp_columns: std::collections::BTreeMap<String, String>,
     soft_delete_column: Option<String>,
     truncate_rows: bool,
     exclude: Vec<String>,
@@ -199,6 +269,8 @@ struct Settings {
 impl Default for Settings {
     fn default() -> Self {
         Settings {
+            stamp: false,
+            stamp_columns: Default::default(),
             soft_delete_column: None,
             truncate_rows: true,
             exclude: Vec::new(),
@@ -217,8 +289,8 @@ fn settings(relid: Oid) -> Result<Settings, AuditError> {
     // 0.1.0's audit_table has only the first two columns.
     let query = if objs.shape == crate::record::Shape::V1 {
         query.replace(
-            "t.exclude::text[], t.redact::text[], t.full_rows",
-            "NULL::text[], NULL::text[], false",
+            "t.exclude::text[], t.redact::text[], t.full_rows, t.stamp, t.stamp_columns::text",
+            "NULL::text[], NULL::text[], false, false, NULL::text",
         )
     } else {
         query
@@ -235,6 +307,11 @@ fn settings(relid: Oid) -> Result<Settings, AuditError> {
             exclude: row.get::<Vec<String>>(3)?.unwrap_or_default(),
             redact: row.get::<Vec<String>>(4)?.unwrap_or_default(),
             full_rows: row.get::<bool>(5)?.unwrap_or(false),
+            stamp: row.get::<bool>(6)?.unwrap_or(false),
+            stamp_columns: row
+                .get::<String>(7)?
+                .and_then(|j| serde_json::from_str(&j).ok())
+                .unwrap_or_default(),
         }))
     })
     .map_err(AuditError::spi(

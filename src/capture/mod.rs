@@ -8,6 +8,7 @@
 //! Data flows one way: tuple ([`tuple`]) -> diff ([`diff`]) -> jsonb
 //! (`to_jsonb`) -> actor context (`actor`) -> record -> writer.
 
+mod bookkeeping;
 mod diff;
 mod scan;
 mod tuple;
@@ -93,6 +94,39 @@ pub unsafe extern "C-unwind" fn audit_capture_truncate_wrapper(
         unsafe { count_unaudited(td.tg_relation, event) };
     }
     Datum::from(0) // a statement trigger returns NULL
+}
+
+/// `audit_stamp_row()`: BEFORE INSERT OR UPDATE ... FOR EACH ROW, installed
+/// by the `stamp` option (see [`bookkeeping`]).
+///
+/// # Safety
+/// Called by PostgreSQL's function manager with a valid `fcinfo`.
+#[pg_guard]
+#[unsafe(no_mangle)]
+pub unsafe extern "C-unwind" fn audit_stamp_row_wrapper(fcinfo: pg_sys::FunctionCallInfo) -> Datum {
+    // SAFETY: the function manager's fcinfo.
+    let td = unsafe { trigger_data(fcinfo, "audit_stamp_row()") };
+    let event = td.tg_event;
+    let op = event & pg_sys::TRIGGER_EVENT_OPMASK;
+    if !pgrx::trigger_support::trigger_fired_before(event)
+        || !pgrx::trigger_support::trigger_fired_for_row(event)
+        || !(op == pg_sys::TRIGGER_EVENT_INSERT || op == pg_sys::TRIGGER_EVENT_UPDATE)
+    {
+        AuditError::WrongCall {
+            function: "audit_stamp_row()",
+            reason: "must be a BEFORE INSERT OR UPDATE ... FOR EACH ROW trigger",
+        }
+        .report();
+    }
+    // SAFETY: PostgreSQL passes a valid TriggerData with the tuples of this event.
+    let tuple = unsafe { bookkeeping::stamp_row(td, op == pg_sys::TRIGGER_EVENT_INSERT) };
+    Datum::from(tuple)
+}
+
+#[unsafe(no_mangle)]
+pub extern "C" fn pg_finfo_audit_stamp_row_wrapper() -> &'static pg_sys::Pg_finfo_record {
+    const V1: pg_sys::Pg_finfo_record = pg_sys::Pg_finfo_record { api_version: 1 };
+    &V1
 }
 
 /// Version-1 calling convention for both.
