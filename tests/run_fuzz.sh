@@ -42,10 +42,18 @@ INSERT INTO candidates VALUES
   ('text', 'NULL'), ('text', ''''''), ('text', '''garbage'''), ('text', 'repeat(''é'', 100000)'),
   ('text', '''{"command": "x"}'''), ('text', '''{"a": 1e400}'''), ('text', '''public.leads'''),
   ('text', 'E''\\x01'''),
+  ('text[]', 'NULL'), ('text[]', '''{}'''), ('text[]', '''{nope}'''), ('text[]', '''{email}'''),
+  ('text[]', '''{id}'''), ('text[]', 'ARRAY[NULL]'), ('text[]', '''{email,email,score}'''),
+  ('timestamptz', 'NULL'), ('timestamptz', 'now()'), ('timestamptz', '''-infinity'''),
+  ('timestamptz', '''infinity'''), ('timestamptz', '''1970-01-01'''),
+  ('audit_log', 'NULL'), ('audit_log', '(SELECT l FROM audit_log l ORDER BY id LIMIT 1)'),
+  ('audit_log', '(SELECT l FROM audit_log l ORDER BY id DESC LIMIT 1)'),
+  ('audit_table', 'NULL'), ('audit_table', '(SELECT t FROM audit_table t LIMIT 1)'),
   ('jsonb', 'NULL'), ('jsonb', '''null'''), ('jsonb', '''[]'''), ('jsonb', '''"s"'''), ('jsonb', '''{}'''),
   ('jsonb', '''{"block_id": 1e400, "block_hash": "00"}'''), ('jsonb', '''{"block_id": -1, "block_hash": ""}'''),
   ('jsonb', '''{"block_id": 1, "block_hash": "zz"}'''), ('jsonb', '''{"block_id": "1", "block_hash": "00"}'''),
-  ('jsonb', 'repeat(''['', 1000) || repeat('']'', 1000)'),
+  ('jsonb', 'repeat(''['', 1000) || repeat('']'', 1000)'), ('jsonb', '''{"id": 1}'''),
+  ('jsonb', '''{"created_by": "email"}'''), ('jsonb', '''[{"attnum": 1, "name": "id"}]'''),
   ('jsonb', '''{"block_id": 1, "block_hash": 1, "x": '' || repeat(''{"a":'', 300) || ''1'' || repeat(''}'', 300) || ''}''');
 GRANT SELECT ON candidates TO app;
 

@@ -335,8 +335,24 @@ fn baseline(table: pg_sys::Oid) -> i64 {
     // SAFETY: the relation is opened (the caller, audit_enable, already
     // locks it), scanned and closed here; each row is deformed from it.
     unsafe {
-        let rel = pg_sys::table_open(table, pg_sys::AccessShareLock as i32);
-        if (*(*rel).rd_rel).relkind == pg_sys::RELKIND_RELATION as std::ffi::c_char {
+        let rel = pg_sys::try_relation_open(table, pg_sys::AccessShareLock as i32);
+        if rel.is_null() {
+            AuditError::InvalidArgument {
+                reason: format!("no table has oid {}", table.to_u32()),
+            }
+            .report();
+        }
+        let relkind = (*(*rel).rd_rel).relkind;
+        if relkind != pg_sys::RELKIND_RELATION as std::ffi::c_char
+            && relkind != pg_sys::RELKIND_PARTITIONED_TABLE as std::ffi::c_char
+        {
+            pg_sys::relation_close(rel, pg_sys::AccessShareLock as i32);
+            AuditError::InvalidArgument {
+                reason: format!("oid {} is not a table", table.to_u32()),
+            }
+            .report();
+        }
+        if relkind == pg_sys::RELKIND_RELATION as std::ffi::c_char {
             let info = catalog::table_info(rel);
             scan::each_row(rel, |new| {
                 let mut row = Row::default();
@@ -347,7 +363,7 @@ fn baseline(table: pg_sys::Oid) -> i64 {
                 n += 1;
             });
         }
-        pg_sys::table_close(rel, pg_sys::NoLock as i32);
+        pg_sys::relation_close(rel, pg_sys::NoLock as i32);
     }
     n
 }
