@@ -215,10 +215,11 @@ if [ "$HAVE_EXT" = 1 ] &&
     psql_ -v rows="$HISTORY_ROWS" -v keys="$H_KEYS" -v tail="$H_TAIL" -f sql/history.sql
     psql_ -c "CHECKPOINT"
     probe=$(psql_ -At -v rows="$HISTORY_ROWS" -v keys="$H_KEYS" -v tail="$H_TAIL" -f sql/history_probe.sql)
-    R[history,lead_audit]=${probe% *}
-    R[history_ok,lead_audit]=${probe#* }
-    echo "    median ${R[history,lead_audit]} ms, every history complete: ${R[history_ok,lead_audit]}"
+    read -r R[history,lead_audit] R[history_ok,lead_audit] R[as_of,lead_audit] R[as_of_ok,lead_audit] <<<"$probe"
+    echo "    audit_history: median ${R[history,lead_audit]} ms, every history complete: ${R[history_ok,lead_audit]}"
+    echo "    audit_row_as_of: median ${R[as_of,lead_audit]} ms, every state right: ${R[as_of_ok,lead_audit]}"
     [ "${R[history_ok,lead_audit]}" = true ] || { echo "bench: audit_history missed rows" >&2; exit 1; }
+    [ "${R[as_of_ok,lead_audit]}" = true ] || { echo "bench: audit_row_as_of gave a wrong state" >&2; exit 1; }
     psql_ -c "DROP EXTENSION lead_audit CASCADE" -c "VACUUM"
 fi
 
@@ -338,6 +339,8 @@ report() {
     if [ -n "${R[history,lead_audit]:-}" ]; then
         echo "| audit_history() of one record on a log of $HISTORY_ROWS rows (ms, median of 100 records) | — | — | — |" \
             "${R[history,lead_audit]} | ≤ 5 ms: $(verdict "${R[history,lead_audit]}" "<=" 5) | — | — |"
+        echo "| audit_row_as_of() of the same records, now (ms, median of 100 records) | — | — | — |" \
+            "${R[as_of,lead_audit]} | — | — | — |"
     fi
     if [ -n "${R[insert,floor]:-}" ]; then
         echo

@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # The lead_audit demo: a throwaway PostgreSQL 15 cluster (lead_audit preloaded),
 # a leads table written by an application role with actor context, failed
-# attempts recorded, the audit log, verify_audit(), and a superuser's tampering
-# caught. Run by `make demo` after installing.
+# attempts recorded, the audit log, verify_audit(), a lead's history and its
+# state before a request, per-table options (redaction, stamping), the context
+# from a statement comment, a revert, the health view, and a superuser's
+# tampering caught. Run by `make demo` after installing.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -109,12 +111,62 @@ SELECT * FROM verify_audit(:'digest');
 SELECT id, outcome, action, soft_delete, changed_columns, new_values, actor_id
 FROM audit_history('leads', '{"id": 1}');
 
-\echo '==> 5. A superuser bypasses the append-only guard and rewrites history...'
+\echo '==> lead 1 as it was before request req-a11b, and as it is now'
+SELECT min(logged_at) - interval '1 microsecond' AS before_a11b FROM audit_log WHERE request_id = 'req-a11b' \gset
+SELECT audit_row_as_of('leads', '{"id": 1}', :'before_a11b') AS before_req_a11b;
+SELECT audit_row_as_of('leads', '{"id": 1}', now()) AS now;
+
+\echo '==> 5. Per-table options: redact phone numbers and emails, let the database stamp updated_at'
+SELECT audit_enable('leads', redact => array['email', 'phone'], stamp => true);
+SELECT table_name, redact, stamp FROM audit_tables;
+SQL
+# The digest kept at step 4, for the end.
+DIGEST=$(command psql -X -At -h 127.0.0.1 -p "$PORT" -U postgres -d postgres -c "SELECT audit_digest()")
+
+psql -U crm_app -d postgres <<'SQL'
+\echo '==> the application in autocommit mode: its context in a statement comment'
+SET lead_audit.comment_context = on;
+/* lead_audit {"actor_id": "42", "request_id": "req-c0de"} */ UPDATE leads SET phone = '+44 20 7946 0000' WHERE id = 1;
+SELECT id, phone, updated_at = created_at AS updated_at_untouched FROM leads WHERE id = 1;
+SQL
+
+psql -U postgres -d postgres -v digest="$DIGEST" <<'SQL'
+\echo '==> the log has the phone number only as a keyed hash'
+SELECT id, action, changed_columns, new_values, actor_id, request_id
+FROM audit_log WHERE request_id = 'req-c0de';
+
+\echo '==> 6. A mistaken request, then its undo; the undo is itself audited'
+BEGIN;
+SET LOCAL lead_audit.actor_id = '7';
+SET LOCAL lead_audit.request_id = 'req-oops';
+UPDATE leads SET status = 'lost', score = 0 WHERE id = 1;
+INSERT INTO leads (email, full_name) VALUES ('junk@example.com', 'Test Test');
+COMMIT;
+SELECT id, status, score FROM leads ORDER BY id;
+BEGIN;
+SET LOCAL lead_audit.actor_id = 'admin-1';
+SELECT audit_revert(request_id => 'req-oops') AS changes_undone;
+COMMIT;
+SELECT id, status, score FROM leads ORDER BY id;
+SELECT id, action, record_pk, old_values, new_values, actor_id, context
+FROM audit_log WHERE context ? 'reverts' ORDER BY id;
+\echo '==> an older request is refused: later changes touched its leads (force => true would go over them)'
+\set ON_ERROR_STOP 0
+SELECT audit_revert(request_id => 'req-a11b');
+\set ON_ERROR_STOP 1
+
+\echo '==> 7. The health view, to alert on'
+SELECT * FROM audit_seal();
+\x on
+SELECT * FROM audit_status;
+\x off
+
+\echo '==> 8. A superuser bypasses the append-only guard and rewrites history...'
 SET session_replication_role = replica;
 UPDATE audit_log SET actor_id = '1' WHERE id = 4;      -- blame someone else
 DELETE FROM audit_log WHERE id = 8;                    -- hide a delete
 RESET session_replication_role;
-\echo '==> ...and verify_audit() catches both'
+\echo '==> ...and verify_audit(), with the digest kept at step 4, catches both'
 SELECT * FROM verify_audit(:'digest');
 SQL
 echo "==> demo finished; stopping the cluster"
