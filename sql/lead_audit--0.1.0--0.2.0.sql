@@ -1489,12 +1489,17 @@ BEGIN
                    OR NOT @extschema@._audit_is_audited(c.relid::regclass);
         -- The columns before (from the table's last DDL row) and after: the
         -- exclude and redact options follow a renamed column, and forget a
-        -- dropped one.
+        -- dropped one. (Looked up only for a table with such options: the
+        -- look-up reads the rows not filed yet.)
         after := @extschema@._audit_columns(c.relid::regclass);
-        SELECT x.new_values -> 'columns' INTO before
-        FROM @extschema@._audit_rows(c.relid::regclass, NULL) x
-        WHERE x.table_oid = c.relid AND x.action = 'DDL' AND x.new_values ? 'columns'
-        ORDER BY x.id DESC LIMIT 1;
+        before := NULL;
+        IF EXISTS (SELECT 1 FROM @extschema@.audit_table t
+                   WHERE t.relid = c.relid AND cardinality(t.exclude) + cardinality(t.redact) > 0) THEN
+            SELECT x.new_values -> 'columns' INTO before
+            FROM @extschema@._audit_rows(c.relid::regclass, NULL) x
+            WHERE x.table_oid = c.relid AND x.action = 'DDL' AND x.new_values ? 'columns'
+            ORDER BY x.id DESC LIMIT 1;
+        END IF;
         UPDATE @extschema@.audit_table t
         SET exclude = @extschema@._audit_follow(t.exclude, before, after),
             redact = @extschema@._audit_follow(t.redact, before, after)
