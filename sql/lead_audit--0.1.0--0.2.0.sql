@@ -271,129 +271,6 @@ BEGIN
 END;
 $$;
 
--- audit_enable refuses audit_block and the history index's tables too
--- (auditing them made every seal write rows for the next seal to seal, for
--- ever), and says when failed attempts
--- will not be recorded. Same signature, so privileges stay.
-CREATE OR REPLACE FUNCTION audit_enable(
-    target regclass,
-    soft_delete_column name DEFAULT NULL,
-    truncate_rows boolean DEFAULT true
-) RETURNS text
-LANGUAGE plpgsql
-SECURITY DEFINER
-SET search_path = pg_catalog, pg_temp
-AS $$
-DECLARE
-    rel        record;
-    soft_col   name;
-    soft_type  regtype;
-    part       regclass;
-BEGIN
-    IF target IS NULL THEN
-        RAISE EXCEPTION 'lead_audit: audit_enable() needs a table, got NULL'
-            USING ERRCODE = 'null_value_not_allowed';
-    END IF;
-    IF truncate_rows IS NULL THEN
-        RAISE EXCEPTION 'lead_audit: truncate_rows must be true or false, got NULL'
-            USING ERRCODE = 'null_value_not_allowed';
-    END IF;
-    SELECT c.relkind, c.relowner INTO rel FROM pg_class c WHERE c.oid = target;
-    IF NOT FOUND THEN
-        RAISE EXCEPTION 'lead_audit: table with oid % does not exist', target::oid
-            USING ERRCODE = 'undefined_table';
-    END IF;
-    IF NOT pg_has_role(session_user, rel.relowner, 'MEMBER') THEN
-        RAISE EXCEPTION 'lead_audit: must be the owner of table % to audit it', target
-            USING ERRCODE = 'insufficient_privilege';
-    END IF;
-    IF rel.relkind NOT IN ('r', 'p') THEN
-        RAISE EXCEPTION 'lead_audit: % is not a table', target
-            USING ERRCODE = 'wrong_object_type',
-                  HINT = 'Only ordinary and partitioned tables can be audited.';
-    END IF;
-    IF target IN ('@extschema@.audit_log'::regclass, '@extschema@.audit_table'::regclass,
-                  '@extschema@.audit_block'::regclass, '@extschema@.audit_record_index'::regclass,
-                  '@extschema@.audit_record_filed'::regclass) THEN
-        RAISE EXCEPTION 'lead_audit: % cannot audit itself', target
-            USING ERRCODE = 'invalid_parameter_value';
-    END IF;
-    IF NOT EXISTS (SELECT 1 FROM pg_constraint WHERE conrelid = target AND contype = 'p') THEN
-        RAISE EXCEPTION 'lead_audit: table % has no primary key', target
-            USING ERRCODE = 'object_not_in_prerequisite_state',
-                  DETAIL = 'Every audit row names the changed record by its primary key.',
-                  HINT = format('Add one (ALTER TABLE %s ADD PRIMARY KEY (...)) and call audit_enable again.', target);
-    END IF;
-
-    -- The soft-delete column: named, none (''), or detected.
-    IF soft_delete_column = '' THEN
-        soft_col := NULL;
-    ELSIF soft_delete_column IS NOT NULL THEN
-        SELECT a.attname, a.atttypid::regtype INTO soft_col, soft_type
-        FROM pg_attribute a
-        WHERE a.attrelid = target AND a.attname = soft_delete_column
-          AND a.attnum > 0 AND NOT a.attisdropped;
-        IF NOT FOUND THEN
-            RAISE EXCEPTION 'lead_audit: table % has no column "%"', target, soft_delete_column
-                USING ERRCODE = 'undefined_column';
-        END IF;
-        IF soft_type NOT IN ('boolean'::regtype, 'timestamptz'::regtype, 'timestamp'::regtype, 'date'::regtype) THEN
-            RAISE EXCEPTION 'lead_audit: soft-delete column "%" of % is %, not boolean or a timestamp',
-                soft_delete_column, target, soft_type
-                USING ERRCODE = 'datatype_mismatch';
-        END IF;
-    ELSE
-        SELECT a.attname INTO soft_col
-        FROM pg_attribute a
-        WHERE a.attrelid = target AND a.attnum > 0 AND NOT a.attisdropped
-          AND ((a.attname = 'is_deleted' AND a.atttypid = 'boolean'::regtype)
-            OR (a.attname = 'deleted_at' AND a.atttypid IN ('timestamptz'::regtype, 'timestamp'::regtype)))
-        ORDER BY a.attname = 'is_deleted' DESC
-        LIMIT 1;
-    END IF;
-
-    INSERT INTO @extschema@.audit_table AS t (relid, soft_delete_column, truncate_rows)
-    VALUES (target, soft_col, audit_enable.truncate_rows)
-    ON CONFLICT (relid) DO UPDATE
-        SET soft_delete_column = EXCLUDED.soft_delete_column,
-            truncate_rows = EXCLUDED.truncate_rows;
-
-    -- The row trigger on the table (PostgreSQL clones it onto partitions,
-    -- present and future).
-    -- Both fire ALWAYS: also in replica mode (session_replication_role =
-    -- replica) and for changes applied by logical replication. This DDL is
-    -- recorded once, as audit_enable, below.
-    PERFORM @extschema@._audit_ddl_quiet(true);
-    IF NOT EXISTS (SELECT 1 FROM pg_trigger
-                   WHERE tgrelid = target AND tgname = 'lead_audit_capture' AND tgparentid = 0) THEN
-        EXECUTE format('CREATE TRIGGER lead_audit_capture AFTER INSERT OR UPDATE OR DELETE ON %s '
-                       'FOR EACH ROW EXECUTE FUNCTION @extschema@.audit_capture_row()', target);
-    END IF;
-    EXECUTE format('ALTER TABLE %s ENABLE ALWAYS TRIGGER lead_audit_capture', target);
-    -- TRUNCATE triggers are not cloned: put one on the table and each partition.
-    FOR part IN SELECT target UNION SELECT relid FROM pg_partition_tree(target) LOOP
-        IF NOT EXISTS (SELECT 1 FROM pg_trigger WHERE tgrelid = part AND tgname = 'lead_audit_truncate') THEN
-            EXECUTE format('CREATE TRIGGER lead_audit_truncate BEFORE TRUNCATE ON %s '
-                           'FOR EACH STATEMENT EXECUTE FUNCTION @extschema@.audit_capture_truncate()', part);
-        END IF;
-        EXECUTE format('ALTER TABLE %s ENABLE ALWAYS TRIGGER lead_audit_truncate', part);
-        PERFORM @extschema@._audit_invalidate(part);
-    END LOOP;
-    PERFORM @extschema@._audit_ddl_quiet(false);
-    PERFORM @extschema@._audit_append_ddl(target, NULL, jsonb_build_object(
-        'command', 'audit_enable', 'statement', current_query(),
-        'soft_delete_column', soft_col, 'truncate_rows', audit_enable.truncate_rows)::text);
-
-    IF NOT @extschema@._audit_attempts_recorded() THEN
-        RAISE NOTICE 'lead_audit: failed attempts on % will not be recorded', target
-            USING DETAIL = 'lead_audit is not in shared_preload_libraries: committed changes are recorded, writes that fail leave no record.',
-                  HINT = 'Add lead_audit to shared_preload_libraries and restart the server.';
-    END IF;
-    RETURN format('lead_audit: auditing %s (soft-delete column: %s, TRUNCATE records rows: %s)',
-                  target, coalesce(soft_col::text, 'none'), audit_enable.truncate_rows);
-END;
-$$;
-
 -- The DDL guard knows lead_audit's triggers by their functions, not by their
 -- names, and refuses renaming them: ALTER TRIGGER ... RENAME followed by
 -- DISABLE or DROP of the renamed trigger switched auditing off unseen.
@@ -567,36 +444,45 @@ REVOKE ALL ON FUNCTION audit_index_history(integer) FROM PUBLIC;
 
 SELECT audit_index_history();
 
+-- A table and its partitions (their oids), as the log names them.
+CREATE FUNCTION _audit_tree(target regclass) RETURNS oid[]
+LANGUAGE sql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+    SELECT array_agg(DISTINCT p.relid::oid)
+    FROM (SELECT target AS relid UNION ALL SELECT t.relid FROM pg_partition_tree(target) t) AS p
+$$;
+
 CREATE FUNCTION _audit_rows(target regclass, key jsonb) RETURNS SETOF audit_log
 LANGUAGE sql STABLE
 SET search_path = pg_catalog, pg_temp
 SET max_parallel_workers_per_gather = 0
+SET jit = off
 AS $$
-    WITH tables AS (
-        SELECT array_agg(p.relid::oid) AS oids,
-               array_agg(jsonb_hash_extended(coalesce(key, 'null'), p.relid::oid::bigint)) AS hashes
-        FROM (SELECT target AS relid UNION SELECT t.relid FROM pg_partition_tree(target) t) p
-    )
+    -- (The table's oids and their hashes are scalar sub-selects, computed
+    -- once before the scans, so that they can drive the index scans.)
     SELECT l.*
-    FROM @extschema@.audit_log l, tables
+    FROM @extschema@.audit_log l
     WHERE l.id IN (SELECT i.id FROM @extschema@.audit_record_index i
-                   WHERE i.pk_hash = ANY(tables.hashes))
-      AND l.table_oid = ANY(tables.oids)
+                   WHERE i.pk_hash = ANY ((SELECT array_agg(jsonb_hash_extended(coalesce(key, 'null'), o::bigint))
+                                           FROM unnest(@extschema@._audit_tree(target)) AS o)::bigint[]))
+      AND l.table_oid = ANY ((SELECT @extschema@._audit_tree(target))::oid[])
       AND (l.record_pk IS NOT DISTINCT FROM key
-           OR (key IS NOT NULL AND l.action = 'UPDATE'
+           OR (key IS NOT NULL AND l.action = 'UPDATE' AND l.old_values IS NOT NULL
                AND NOT (l.record_pk <@ (l.record_pk || l.old_values))
                AND @extschema@._audit_old_key(l.record_pk, l.old_values) = key))
     UNION ALL
     SELECT l.*
-    FROM @extschema@.audit_log l, tables
+    FROM @extschema@.audit_log l
     WHERE l.tx_id >= coalesce((SELECT b.to_xid FROM @extschema@.audit_block b
                                WHERE b.id = (SELECT max(f.block_id) FROM @extschema@.audit_record_filed f)), 0)
-      AND l.table_oid = ANY(tables.oids)
+      AND l.table_oid = ANY ((SELECT @extschema@._audit_tree(target))::oid[])
       AND (l.record_pk IS NOT DISTINCT FROM key
-           OR (key IS NOT NULL AND l.action = 'UPDATE'
+           OR (key IS NOT NULL AND l.action = 'UPDATE' AND l.old_values IS NOT NULL
                AND NOT (l.record_pk <@ (l.record_pk || l.old_values))
                AND @extschema@._audit_old_key(l.record_pk, l.old_values) = key))
 $$;
+
 
 -- ---------------------------------------------------------------------------
 -- audit_history(table, pk): every audit row of one record, in id order (the

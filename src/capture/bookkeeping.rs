@@ -12,10 +12,9 @@
 
 use pgrx::pg_sys::{self, Datum};
 
-use super::diff;
 use super::tuple::Deformed;
 use crate::actor;
-use crate::catalog::{self, SoftDeleteKind, StampColumn, TableInfo};
+use crate::catalog::{self, StampColumn};
 use crate::error::AuditError;
 
 /// Where a bookkeeping column's new value comes from.
@@ -41,7 +40,7 @@ const DELETED_BY: usize = 5;
 /// What to write in which role's column. `present`: the roles the table has
 /// (the soft-delete column itself is never one: a `deleted_at` that marks
 /// deletion is the application's to set); `soft`: the soft-delete flip of an
-/// UPDATE, as `diff::soft_delete_transition` says.
+/// UPDATE, as the capture's soft-delete check says.
 pub fn plan(
     insert: bool,
     present: [bool; 6],
@@ -102,7 +101,7 @@ pub unsafe fn stamp_row(td: &pg_sys::TriggerData, insert: bool) -> pg_sys::HeapT
     let old = (!insert).then(|| unsafe { Deformed::from_tuple(td.tg_trigtuple, desc) });
     let soft = match &old {
         // SAFETY: the new row of this relation.
-        Some(old) => soft_delete_flip(&info, old, &unsafe {
+        Some(old) => super::soft_delete(&info, old, &unsafe {
             Deformed::from_tuple(new_tuple, desc)
         }),
         None => None,
@@ -140,16 +139,6 @@ pub unsafe fn stamp_row(td: &pg_sys::TriggerData, insert: bool) -> pg_sys::HeapT
             nulls.as_mut_ptr(),
         )
     }
-}
-
-fn soft_delete_flip(info: &TableInfo, old: &Deformed, new: &Deformed) -> Option<&'static str> {
-    let (i, kind) = info.soft_delete?;
-    let marked = |d: &Deformed| match (kind, d.get(i)) {
-        (_, None) => false,
-        (SoftDeleteKind::Flag, Some(v)) => v.value() != 0,
-        (SoftDeleteKind::Timestamp, Some(_)) => true,
-    };
-    diff::soft_delete_transition(marked(old), marked(new))
 }
 
 /// The statement's start time, as the column's type.
