@@ -5,7 +5,7 @@ PG_CONFIG  ?= /usr/lib/postgresql/15/bin/pg_config
 PGRX_TEST_DATA ?= /tmp/lead_audit_pgrx_test
 SUDO_FLAG  := $(if $(filter 0,$(shell id -u)),,--sudo)
 
-.PHONY: all deps install install-debug demo test test-unit test-regress test-ledger test-attempts test-replication test-robustness test-upgrade test-examples lint bench clean
+.PHONY: all deps install install-debug package demo test test-unit test-regress test-ledger test-attempts test-replication test-robustness test-upgrade test-examples test-package lint bench clean
 
 all: install
 
@@ -20,6 +20,10 @@ install: deps
 install-debug: deps
 	cargo pgrx install --pg-config $(PG_CONFIG) $(SUDO_FLAG)
 
+## The Debian package postgresql-15-lead-audit (release build), in target/debian/.
+package: deps
+	bash scripts/package.sh
+
 ## The whole story on a throwaway cluster: audit a leads table, show the log,
 ## verify it, tamper with it, catch the tampering.
 demo: install
@@ -28,7 +32,7 @@ demo: install
 ## Every test: lint, Rust unit and #[pg_test] tests, pg_regress scenarios,
 ## the ledger end to end, the upgrade from the last release, the SQLAlchemy
 ## example's pytest suite.
-test: lint test-unit test-regress test-ledger test-attempts test-replication test-robustness test-upgrade test-examples
+test: lint test-unit test-regress test-ledger test-attempts test-replication test-robustness test-upgrade test-examples test-package
 	@echo "make test: all test suites passed"
 
 test-unit: deps
@@ -67,6 +71,10 @@ test-upgrade: install-debug
 
 test-examples: install-debug
 	bash examples/sqlalchemy/run_tests.sh
+
+# Builds the Debian package, installs it with dpkg, uses it, removes it.
+test-package: deps
+	bash tests/run_package.sh
 
 # Cargo.toml denies unsafe operations in unsafe fns without an unsafe block
 # (unsafe_op_in_unsafe_fn) and unsafe blocks without a SAFETY comment
