@@ -343,28 +343,18 @@ $$;
 -- one). Recorded with every DDL row, so that audit_row_as_of() can follow
 -- renamed, dropped and added columns.
 CREATE FUNCTION _audit_columns(target regclass) RETURNS jsonb
-LANGUAGE plpgsql STABLE
+LANGUAGE sql STABLE
 SET search_path = pg_catalog, pg_temp
 AS $$
-DECLARE
-    a       record;
-    missing jsonb;
-    cols    jsonb := '[]';
-BEGIN
-    FOR a IN SELECT x.attnum, x.attname, x.atthasmissing, x.attmissingval::text AS missingval,
-                    format_type(x.atttypid, x.atttypmod) AS typ
-             FROM pg_attribute x
-             WHERE x.attrelid = target AND x.attnum > 0 AND NOT x.attisdropped
-             ORDER BY x.attnum LOOP
-        missing := NULL;
-        IF a.atthasmissing AND a.missingval IS NOT NULL THEN
-            EXECUTE format('SELECT to_jsonb((%L::%s[])[1])', a.missingval, a.typ) INTO missing;
-        END IF;
-        cols := cols || jsonb_build_array(jsonb_strip_nulls(jsonb_build_object(
-            'attnum', a.attnum, 'name', a.attname, 'missing', missing)));
-    END LOOP;
-    RETURN cols;
-END;
+    -- (The missing value is rendered by output functions only: this runs in
+    -- SECURITY DEFINER code, where a type's input function or a domain's
+    -- check must not run.)
+    SELECT coalesce(jsonb_agg(jsonb_strip_nulls(jsonb_build_object(
+               'attnum', a.attnum, 'name', a.attname,
+               'missing', CASE WHEN a.atthasmissing THEN array_to_json(a.attmissingval)::jsonb -> 0 END))
+               ORDER BY a.attnum), '[]')
+    FROM pg_attribute a
+    WHERE a.attrelid = target AND a.attnum > 0 AND NOT a.attisdropped
 $$;
 
 -- The redaction key, for the capture triggers (which run as the writing
@@ -784,24 +774,29 @@ BEGIN
         RETURN jsonb_build_array(states, after);
     END IF;
     RETURN jsonb_build_array(
-        coalesce((SELECT jsonb_object_agg(s.key, @extschema@._audit_remap(s.value, cols, after))
+        coalesce((SELECT jsonb_object_agg(s.key, @extschema@._audit_remap(s.value, cols, after, true))
                   FROM jsonb_each(states) s), '{}'),
         after);
 END;
 $$;
 
--- One record's state under the table's columns `after`, from the columns
--- `before` (by attnum): renamed columns keep their values, dropped ones go,
--- added ones get the value rows had when they were added.
-CREATE FUNCTION _audit_remap(state jsonb, before jsonb, after jsonb) RETURNS jsonb
+-- A JSON object by column name (a record's state, or an audit row's values)
+-- under the table's columns `after`, from the columns `before` (each a DDL
+-- row's list, by attnum): renamed columns keep their values under their new
+-- names, dropped ones go, and with `added` the columns added since appear
+-- with the value rows got when they were added. As it is when `before` is
+-- unknown.
+CREATE FUNCTION _audit_remap(vals jsonb, before jsonb, after jsonb, added boolean) RETURNS jsonb
 LANGUAGE sql IMMUTABLE
 SET search_path = pg_catalog, pg_temp
 AS $$
-    SELECT coalesce(jsonb_object_agg(a.name, CASE WHEN b.name IS NULL THEN coalesce(a.missing, 'null')
-                                                  ELSE state -> b.name END)
-                        FILTER (WHERE b.name IS NULL OR state ? b.name), '{}')
-    FROM jsonb_to_recordset(after) AS a (attnum int, name text, missing jsonb)
-    LEFT JOIN jsonb_to_recordset(before) AS b (attnum int, name text) ON b.attnum = a.attnum
+    SELECT CASE WHEN before IS NULL OR vals IS NULL THEN vals ELSE
+        (SELECT coalesce(jsonb_object_agg(a.name, CASE WHEN b.name IS NULL THEN coalesce(a.missing, 'null')
+                                                       ELSE vals -> b.name END)
+                             FILTER (WHERE (b.name IS NULL AND added) OR vals ? b.name), '{}')
+         FROM jsonb_to_recordset(after) AS a (attnum int, name text, missing jsonb)
+         LEFT JOIN jsonb_to_recordset(before) AS b (attnum int, name text) ON b.attnum = a.attnum)
+    END
 $$;
 
 -- ---------------------------------------------------------------------------
@@ -1046,8 +1041,8 @@ BEGIN
         WHERE x.table_oid = root AND x.action = 'DDL' AND x.new_values ? 'columns' AND x.id < r.id
         ORDER BY x.id DESC LIMIT 1;
         after := @extschema@._audit_columns(root);
-        r.record_pk := @extschema@._audit_rename_keys(r.record_pk, before, after);
-        r.old_values := @extschema@._audit_rename_keys(r.old_values, before, after);
+        r.record_pk := @extschema@._audit_remap(r.record_pk, before, after, false);
+        r.old_values := @extschema@._audit_remap(r.old_values, before, after, false);
         SELECT string_agg(quote_ident(k), ', ') INTO keycols FROM jsonb_object_keys(r.record_pk) k;
         IF r.action = 'INSERT' THEN
             EXECUTE format('DELETE FROM %s WHERE (%s) = (SELECT %s FROM jsonb_populate_record(NULL::%s, $1))',
@@ -1081,21 +1076,6 @@ BEGIN
     PERFORM set_config('lead_audit.context', coalesce(saved, ''), true);
     RETURN n;
 END;
-$$;
-
--- `values` (a JSON object by column name) under the names the columns have
--- in `after`, from those they had in `before` (by attnum); values of
--- columns dropped since are left out. As it is when `before` is unknown.
-CREATE FUNCTION _audit_rename_keys(vals jsonb, before jsonb, after jsonb) RETURNS jsonb
-LANGUAGE sql IMMUTABLE
-SET search_path = pg_catalog, pg_temp
-AS $$
-    SELECT CASE WHEN before IS NULL OR vals IS NULL THEN vals ELSE
-        (SELECT coalesce(jsonb_object_agg(a.name, v.value), '{}')
-         FROM jsonb_each(vals) AS v
-         JOIN jsonb_to_recordset(before) AS b (attnum int, name text) ON b.name = v.key
-         JOIN jsonb_to_recordset(after) AS a (attnum int, name text) ON a.attnum = b.attnum)
-    END
 $$;
 
 -- ---------------------------------------------------------------------------

@@ -354,6 +354,18 @@ fn baseline(table: pg_sys::Oid) -> i64 {
         }
         if relkind == pg_sys::RELKIND_RELATION as std::ffi::c_char {
             let info = catalog::table_info(rel);
+            // audit_enable runs as the extension's owner; the table's values
+            // are rendered as its owner, in a restricted operation (as
+            // ANALYZE does), so that no function of the owner's (a cast to
+            // json of a type of theirs) runs with the extension owner's rights.
+            let (mut user, mut context) = (pg_sys::Oid::INVALID, 0);
+            pg_sys::GetUserIdAndSecContext(&mut user, &mut context);
+            pg_sys::SetUserIdAndSecContext(
+                (*(*rel).rd_rel).relowner,
+                context
+                    | pg_sys::SECURITY_RESTRICTED_OPERATION as i32
+                    | pg_sys::SECURITY_LOCAL_USERID_CHANGE as i32,
+            );
             scan::each_row(rel, |new| {
                 let mut row = Row::default();
                 row.set(col::ACTION, text_datum(b"SNAPSHOT"));
@@ -362,6 +374,9 @@ fn baseline(table: pg_sys::Oid) -> i64 {
                 append(&info, row);
                 n += 1;
             });
+            // (An error on the way restores them too: the (sub)transaction's
+            // abort resets the user and security context.)
+            pg_sys::SetUserIdAndSecContext(user, context);
         }
         pg_sys::relation_close(rel, pg_sys::NoLock as i32);
     }

@@ -84,3 +84,29 @@ SELECT try($$ SELECT audit_enable('leads', exclude => array['name'], redact => a
 SELECT try($$ SELECT audit_enable('leads', exclude => array[NULL]) $$);
 SELECT try($$ SELECT audit_enable('leads', exclude => array['is_deleted']) $$);
 SELECT table_name, exclude, redact, full_rows FROM audit_tables ORDER BY 1;
+
+-- A baseline renders the table's values as the table's owner, not as the
+-- extension's owner that audit_enable runs as: a function of the owner's
+-- (here a cast to json of a type of theirs, which to_jsonb calls) never
+-- runs with a superuser's rights.
+DROP ROLE IF EXISTS table_owner;
+CREATE ROLE table_owner LOGIN;
+GRANT CREATE, USAGE ON SCHEMA public TO table_owner;
+GRANT EXECUTE ON FUNCTION audit_enable(regclass, name, boolean, text[], text[], boolean, boolean, boolean, jsonb) TO table_owner;
+CREATE TABLE whoami (who name);
+GRANT INSERT ON whoami TO table_owner;
+\c - table_owner
+CREATE TYPE mood AS ENUM ('calm', 'cross');
+CREATE FUNCTION mood_json(m mood) RETURNS json LANGUAGE plpgsql AS $$
+BEGIN
+    INSERT INTO public.whoami VALUES (current_user);
+    RETURN pg_catalog.to_json(m::text);
+END;
+$$;
+CREATE CAST (mood AS json) WITH FUNCTION mood_json(mood);
+CREATE TABLE moods (id int PRIMARY KEY, m mood);
+INSERT INTO moods VALUES (1, 'calm'), (2, 'cross');
+SELECT audit_enable('moods', baseline => true) IS NOT NULL AS enabled;
+\c - postgres
+SELECT DISTINCT who FROM whoami;
+SELECT new_values FROM audit_log WHERE table_name = 'public.moods' AND action = 'SNAPSHOT' ORDER BY id;

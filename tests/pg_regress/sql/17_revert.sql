@@ -69,6 +69,17 @@ UPDATE leads SET name = 'Ada L.' WHERE id = 1;
 RESET lead_audit.request_id;
 SELECT try($$ SELECT audit_revert(request_id => 'r-5') $$);
 
+-- A column renamed since the change: reverted under its name of today.
+CREATE TABLE deals (id int PRIMARY KEY, amount int, stage text);
+SELECT audit_enable('deals') IS NOT NULL AS deals;
+INSERT INTO deals VALUES (1, 100, 'open');
+SET lead_audit.request_id = 'r-6';
+UPDATE deals SET amount = 999, stage = 'won' WHERE id = 1;
+RESET lead_audit.request_id;
+ALTER TABLE deals RENAME COLUMN amount TO value;
+SELECT audit_revert(request_id => 'r-6') AS reverted;
+SELECT * FROM deals;
+
 -- Bad arguments.
 SELECT try($$ SELECT audit_revert() $$);
 SELECT try($$ SELECT audit_revert(request_id => 'r-1', tx_id => 1) $$);
