@@ -5,7 +5,7 @@ PG_CONFIG  ?= /usr/lib/postgresql/15/bin/pg_config
 PGRX_TEST_DATA ?= /tmp/lead_audit_pgrx_test
 SUDO_FLAG  := $(if $(filter 0,$(shell id -u)),,--sudo)
 
-.PHONY: all deps install install-debug package demo test test-unit test-regress test-ledger test-attempts test-replication test-robustness test-upgrade test-examples test-package lint bench clean
+.PHONY: all deps install install-debug package demo test test-unit test-regress test-ledger test-attempts test-replication test-robustness test-upgrade test-examples test-pooler test-package lint bench clean
 
 all: install
 
@@ -32,7 +32,7 @@ demo: install
 ## Every test: lint, Rust unit and #[pg_test] tests, pg_regress scenarios,
 ## the ledger end to end, the upgrade from the last release, the SQLAlchemy
 ## example's pytest suite.
-test: lint test-unit test-regress test-ledger test-attempts test-replication test-robustness test-upgrade test-examples test-package
+test: lint test-unit test-regress test-ledger test-attempts test-replication test-robustness test-upgrade test-examples test-pooler test-package
 	@echo "make test: all test suites passed"
 
 test-unit: deps
@@ -71,6 +71,10 @@ test-upgrade: install-debug
 
 test-examples: install-debug
 	bash examples/sqlalchemy/run_tests.sh
+
+# The SQLAlchemy example's pooler tests behind PgBouncer in transaction mode.
+test-pooler: install-debug
+	bash tests/run_pgbouncer.sh
 
 # Builds the Debian package, installs it with dpkg, uses it, removes it.
 test-package: deps

@@ -8,7 +8,7 @@ PG_CONFIG=/usr/lib/postgresql/15/bin/pg_config
 SUDO=""
 [ "$(id -u)" = 0 ] || SUDO=sudo
 
-packages=(postgresql-15 postgresql-server-dev-15 libclang-dev clang sudo binutils)  # binutils: the package (strip, objdump)
+packages=(postgresql-15 postgresql-server-dev-15 libclang-dev clang sudo binutils pgbouncer)  # binutils: the package (strip, objdump); pgbouncer: the pooler test
 # The Python example needs venv; Debian's python3 ships it separately.
 python3 -m venv --help >/dev/null 2>&1 || packages+=(python3-venv)
 missing=()
