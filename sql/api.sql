@@ -879,19 +879,24 @@ BEGIN
         roots := (SELECT coalesce(jsonb_object_agg(k.key, CASE WHEN k.value #>> '{}' = b THEN to_jsonb(a) ELSE k.value END), '{}')
                   FROM jsonb_each(roots) k) || jsonb_build_object(b, a);
     END LOOP;
-    FOR r IN SELECT l AS row, coalesce(roots ->> l.record_pk::text, l.record_pk::text) AS replay
-             FROM @extschema@.audit_log l
-             WHERE l.table_oid IN (SELECT target UNION SELECT t.relid FROM pg_partition_tree(target) t)
-               AND l.record_pk IS NOT NULL AND l.logged_at <= at
-             ORDER BY 2, l.id LOOP
+    FOR r IN SELECT x.row, x.replay
+             FROM (SELECT l AS row, coalesce(roots ->> l.record_pk::text, l.record_pk::text) AS replay, l.id
+                   FROM @extschema@.audit_log l
+                   WHERE l.table_oid IN (SELECT target UNION SELECT t.relid FROM pg_partition_tree(target) t)
+                     AND l.record_pk IS NOT NULL AND l.logged_at <= at
+                   UNION ALL
+                   SELECT NULL, NULL, NULL) AS x  -- an empty last row, that ends the last replay
+             ORDER BY x.replay NULLS LAST, x.id LOOP
+        IF cur IS DISTINCT FROM r.replay AND cur IS NOT NULL THEN
+            -- A replay ends: the table's later events, then its records as they are.
+            WHILE e <= cardinality(events) LOOP
+                ev := @extschema@._audit_replay_event(states, cols, events[e]);
+                states := ev -> 0; cols := ev -> 1; e := e + 1;
+            END LOOP;
+            RETURN QUERY SELECT s.value FROM jsonb_each(states) s;
+        END IF;
+        EXIT WHEN r.replay IS NULL;
         IF cur IS DISTINCT FROM r.replay THEN
-            IF cur IS NOT NULL THEN
-                WHILE e <= cardinality(events) LOOP
-                    ev := @extschema@._audit_replay_event(states, cols, events[e]);
-                    states := ev -> 0; cols := ev -> 1; e := e + 1;
-                END LOOP;
-                RETURN QUERY SELECT s.value FROM jsonb_each(states) s;
-            END IF;
             cur := r.replay; states := '{}'; cols := NULL; e := 1;
         END IF;
         WHILE e <= cardinality(events) AND events[e].id < (r.row).id LOOP
@@ -900,13 +905,6 @@ BEGIN
         END LOOP;
         states := @extschema@._audit_replay_row(states, r.row);
     END LOOP;
-    IF cur IS NOT NULL THEN
-        WHILE e <= cardinality(events) LOOP
-            ev := @extschema@._audit_replay_event(states, cols, events[e]);
-            states := ev -> 0; cols := ev -> 1; e := e + 1;
-        END LOOP;
-        RETURN QUERY SELECT s.value FROM jsonb_each(states) s;
-    END IF;
 END;
 $$;
 

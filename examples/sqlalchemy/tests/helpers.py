@@ -1,9 +1,11 @@
-"""Assertions shared by the tests."""
+"""Assertions and steps shared by the tests."""
 
 from __future__ import annotations
 
 import os
 from typing import Any
+
+from lead_service.service import bulk_update_status, create_lead, restore_lead, soft_delete_lead, update_lead
 
 APP_NAME = "lead-service-tests"
 DB_USER = os.environ.get("PGUSER", "postgres")
@@ -29,3 +31,27 @@ def assert_no_context(row: dict[str, Any], connection_ip: str | None):
 LEAD_COLUMNS = {
     "id", "email", "full_name", "status", "score", "metadata", "is_deleted", "created_at", "updated_at",
 }
+
+
+class LeadSteps:
+    """The steps the concurrency tests' requests take, one lead per user i:
+    created and updated (one transaction), soft-deleted (another), then
+    restored and bulk-updated (a third). `ids` maps each user to their lead."""
+
+    ACTIONS = [("INSERT", None), ("UPDATE", None), ("UPDATE", "deleted"), ("UPDATE", "restored"), ("UPDATE", None)]
+
+    def __init__(self, name: str):
+        self.name = name
+        self.ids: dict[int, int] = {}
+
+    def create_and_update(self, session, i: int) -> None:
+        lead = create_lead(session, f"{self.name}-{i}@example.com", score=i)
+        self.ids[i] = lead.id
+        update_lead(session, lead.id, status=f"{self.name}-1-{i}")
+
+    def soft_delete(self, session, i: int) -> None:
+        soft_delete_lead(session, self.ids[i])
+
+    def restore_and_bulk_update(self, session, i: int) -> None:
+        restore_lead(session, self.ids[i])
+        bulk_update_status(session, [self.ids[i]], f"{self.name}-2-{i}")

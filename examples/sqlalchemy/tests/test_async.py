@@ -9,11 +9,10 @@ from contextlib import nullcontext
 import pytest
 from sqlalchemy import text
 
-from helpers import APP_NAME, assert_context, assert_no_context
+from helpers import APP_NAME, LeadSteps, assert_context, assert_no_context
 from lead_service import audit_context, request_context
 from lead_service.db import make_async
 from lead_service.service import (
-    bulk_update_status,
     create_lead,
     delete_lead,
     restore_lead,
@@ -102,47 +101,29 @@ async def test_concurrent_requests_keep_their_own_context(async_db, audit, conne
 
     # Round 1: every request has a context; each creates a lead and updates it
     # (one transaction), then soft-deletes it (another transaction).
-    lead_ids: dict[int, int] = {}
-
-    def create_and_update(session, i):
-        lead = create_lead(session, f"concurrent-{i}@example.com", score=i)
-        lead_ids[i] = lead.id
-        update_lead(session, lead.id, status=f"round-1-{i}")
-
-    def soft_delete(session, i):
-        soft_delete_lead(session, lead_ids[i])
-
+    steps = LeadSteps("concurrent")
     round1 = await asyncio.gather(
-        *(request(i, "r1", True, [create_and_update, soft_delete]) for i in range(TASKS))
+        *(request(i, "r1", True, [steps.create_and_update, steps.soft_delete]) for i in range(TASKS))
     )
     pids = set().union(*round1)
     assert len(pids) <= POOL_SIZE < TASKS
 
     # Round 2: even requests have a context, odd ones have none, concurrently,
     # on connections that just carried round 1's contexts.
-    def restore_and_bulk_update(session, i):
-        restore_lead(session, lead_ids[i])
-        bulk_update_status(session, [lead_ids[i]], f"round-2-{i}")
-
     round2 = await asyncio.gather(
-        *(request(i, "r2", i % 2 == 0, [restore_and_bulk_update]) for i in range(TASKS))
+        *(request(i, "r2", i % 2 == 0, [steps.restore_and_bulk_update]) for i in range(TASKS))
     )
     assert len(set().union(*round2)) <= POOL_SIZE
 
+    lead_ids = steps.ids
     for i in range(TASKS):
         rows = audit.for_lead(lead_ids[i])
-        assert [(r["action"], r["soft_delete"]) for r in rows] == [
-            ("INSERT", None),
-            ("UPDATE", None),
-            ("UPDATE", "deleted"),
-            ("UPDATE", "restored"),
-            ("UPDATE", None),
-        ], f"lead of request {i}"
+        assert [(r["action"], r["soft_delete"]) for r in rows] == LeadSteps.ACTIONS, f"lead of request {i}"
         insert, update, deleted, restored, bulk = rows
         assert insert["new_values"]["score"] == i
         assert insert["tx_id"] == update["tx_id"] != deleted["tx_id"]
-        assert update["new_values"]["status"] == f"round-1-{i}"
-        assert bulk["new_values"]["status"] == f"round-2-{i}"
+        assert update["new_values"]["status"] == f"concurrent-1-{i}"
+        assert bulk["new_values"]["status"] == f"concurrent-2-{i}"
         for row in (insert, update, deleted):
             assert_context(row, **context_for(i, "r1"))
         for row in (restored, bulk):

@@ -11,7 +11,6 @@ from sqlalchemy.exc import DBAPIError
 from helpers import assert_context, assert_no_context
 from lead_service import install_comment_context, request_context
 from lead_service.db import make_sync
-from lead_service.models import Lead
 from lead_service.service import create_lead, update_lead
 
 BOB = dict(actor_id=7, client_ip="198.51.100.4", user_agent="curl/8 */ 100%", request_id="req-comment-1")

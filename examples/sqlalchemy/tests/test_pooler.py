@@ -15,6 +15,7 @@ from __future__ import annotations
 import asyncio
 import os
 from collections import defaultdict
+from contextlib import nullcontext
 from uuid import uuid4
 
 import psycopg
@@ -23,10 +24,10 @@ from sqlalchemy import create_engine, text
 from sqlalchemy.ext.asyncio import async_sessionmaker, create_async_engine
 from sqlalchemy.orm import sessionmaker
 
-from helpers import assert_context, assert_no_context
+from helpers import LeadSteps, assert_context, assert_no_context
 from lead_service import install_audit_context, install_comment_context, request_context
 from lead_service.db import database_url
-from lead_service.service import bulk_update_status, create_lead, restore_lead, soft_delete_lead, update_lead
+from lead_service.service import create_lead, update_lead
 
 POOLER_PORT = os.environ.get("LEAD_AUDIT_POOLER_PORT")
 pytestmark = pytest.mark.skipif(
@@ -73,45 +74,31 @@ def context_for(i: int, round_: str) -> dict:
 
 async def test_eight_users_share_two_server_connections_without_sharing_context(pooled, audit):
     factory = pooled
-    lead_ids: dict[int, int] = {}
+    steps = LeadSteps("pooled")
     served: dict[int, set[str]] = defaultdict(set)  # server pid -> the requests it served
 
-    async def request(i: int, round_: str, with_context: bool, steps) -> None:
+    async def request(i: int, round_: str, with_context: bool, work) -> None:
         ctx = context_for(i, round_)
-        with request_context(**ctx) if with_context else _no_context():
-            for step in steps:
+        with request_context(**ctx) if with_context else nullcontext():
+            for step in work:
                 async with factory.begin() as session:
                     pid = (await session.execute(text("SELECT pg_backend_pid()"))).scalar()
                     served[pid].add(f"{round_}-{i}")
                     await asyncio.sleep(0.003 * ((i * 7) % 5))  # hold the server connection, interleave
                     await session.run_sync(step, i)
 
-    def create_and_update(session, i):
-        lead = create_lead(session, f"pooled-{i}@example.com", score=i)
-        lead_ids[i] = lead.id
-        update_lead(session, lead.id, status=f"pooled-1-{i}")
-
-    def soft_delete(session, i):
-        soft_delete_lead(session, lead_ids[i])
-
-    def restore_and_bulk(session, i):
-        restore_lead(session, lead_ids[i])
-        bulk_update_status(session, [lead_ids[i]], f"pooled-2-{i}")
-
-    await asyncio.gather(*(request(i, "r1", True, [create_and_update, soft_delete]) for i in range(USERS)))
+    await asyncio.gather(*(request(i, "r1", True, [steps.create_and_update, steps.soft_delete]) for i in range(USERS)))
     # Round 2: even users with a context, odd ones without, on the server
     # connections round 1's contexts went through.
-    await asyncio.gather(*(request(i, "r2", i % 2 == 0, [restore_and_bulk]) for i in range(USERS)))
+    await asyncio.gather(*(request(i, "r2", i % 2 == 0, [steps.restore_and_bulk_update]) for i in range(USERS)))
 
     # The pooler really multiplexed: 24 transactions of 16 requests on at most 2 backends.
     assert 1 <= len(served) <= SERVER_CONNECTIONS
     assert max(len(requests) for requests in served.values()) > 1
 
     for i in range(USERS):
-        rows = audit.for_lead(lead_ids[i])
-        assert [(r["action"], r["soft_delete"]) for r in rows] == [
-            ("INSERT", None), ("UPDATE", None), ("UPDATE", "deleted"), ("UPDATE", "restored"), ("UPDATE", None),
-        ], f"lead of user {i}"
+        rows = audit.for_lead(steps.ids[i])
+        assert [(r["action"], r["soft_delete"]) for r in rows] == LeadSteps.ACTIONS, f"lead of user {i}"
         insert, update, deleted, restored, bulk = rows
         for row in (insert, update, deleted):
             assert_context(row, **context_for(i, "r1"))
@@ -152,10 +139,3 @@ def test_autocommit_statements_carry_their_context_through_the_pooler(database, 
         for row in rows:
             assert_context(row, **context_for(i, "ac"))
 
-
-class _no_context:
-    def __enter__(self):
-        return None
-
-    def __exit__(self, *exc):
-        return False
