@@ -234,17 +234,10 @@ unsafe fn stamp_columns(
             .iter()
             .position(|c| !c.dropped && c.key.to_bytes() == name.as_bytes())?;
         let a = &attrs[index];
-        let input = role.ends_with("_by").then(|| {
-            let (mut func, mut ioparam) = (Oid::INVALID, Oid::INVALID);
-            // SAFETY: a zeroed FmgrInfo is what fmgr_info_cxt fills in; the
-            // column's type exists and `mcxt` is valid (the caller's contract).
-            unsafe {
-                pg_sys::getTypeInputInfo(a.atttypid, &mut func, &mut ioparam);
-                let finfo: Function = Box::new(std::cell::UnsafeCell::new(std::mem::zeroed()));
-                pg_sys::fmgr_info_cxt(func, finfo.get(), mcxt);
-                (finfo, ioparam)
-            }
-        });
+        // SAFETY: the column's type exists and `mcxt` is valid (the caller's contract).
+        let input = role
+            .ends_with("_by")
+            .then(|| unsafe { to_jsonb::input_function(a.atttypid, mcxt) });
         Some(StampColumn {
             index,
             typid: a.atttypid,
@@ -255,6 +248,7 @@ unsafe fn stamp_columns(
 }
 
 /// A table's options, as `audit_enable` stored them.
+#[derive(Debug, PartialEq)]
 struct Settings {
     stamp: bool,
     /// Column names by role, where they differ from the role's name.
@@ -268,14 +262,36 @@ struct Settings {
 
 impl Default for Settings {
     fn default() -> Self {
+        Settings::from_row(&serde_json::Value::Null)
+    }
+}
+
+impl Settings {
+    /// The settings in an audit_table row (as `to_jsonb` gives it); a
+    /// column this version's table lacks, or a NULL, has its default.
+    fn from_row(row: &serde_json::Value) -> Settings {
+        let flag = |key: &str, default: bool| row[key].as_bool().unwrap_or(default);
+        let names = |key: &str| -> Vec<String> {
+            row[key]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .filter_map(|v| v.as_str().map(String::from))
+                .collect()
+        };
         Settings {
-            stamp: false,
-            stamp_columns: Default::default(),
-            soft_delete_column: None,
-            truncate_rows: true,
-            exclude: Vec::new(),
-            redact: Vec::new(),
-            full_rows: false,
+            stamp: flag("stamp", false),
+            stamp_columns: row["stamp_columns"]
+                .as_object()
+                .into_iter()
+                .flatten()
+                .filter_map(|(k, v)| Some((k.clone(), v.as_str()?.to_string())))
+                .collect(),
+            soft_delete_column: row["soft_delete_column"].as_str().map(String::from),
+            truncate_rows: flag("truncate_rows", true),
+            exclude: names("exclude"),
+            redact: names("redact"),
+            full_rows: flag("full_rows", false),
         }
     }
 }
@@ -284,40 +300,21 @@ impl Default for Settings {
 /// ancestor for a partition. A table with our trigger but no settings row
 /// (trigger created by hand) is audited with the defaults.
 fn settings(relid: Oid) -> Result<Settings, AuditError> {
-    let objs = objects::objects();
-    let query = objs.sql(include_str!("../sql/queries/table_settings.sql"));
-    // 0.1.0's audit_table has only the first two columns.
-    let query = if objs.shape == crate::record::Shape::V1 {
-        query.replace(
-            "t.exclude::text[], t.redact::text[], t.full_rows, t.stamp, t.stamp_columns::text",
-            "NULL::text[], NULL::text[], false, false, NULL::text",
-        )
-    } else {
-        query
-    };
+    let query = objects::objects().sql(include_str!("../sql/queries/table_settings.sql"));
     let found = Spi::connect(|client| {
         let rows = client.select(&query, Some(1), &[relid.into()])?;
         if rows.is_empty() {
             return Ok::<_, pgrx::spi::SpiError>(None);
         }
-        let row = rows.first();
-        Ok(Some(Settings {
-            soft_delete_column: row.get::<String>(1)?,
-            truncate_rows: row.get::<bool>(2)?.unwrap_or(true),
-            exclude: row.get::<Vec<String>>(3)?.unwrap_or_default(),
-            redact: row.get::<Vec<String>>(4)?.unwrap_or_default(),
-            full_rows: row.get::<bool>(5)?.unwrap_or(false),
-            stamp: row.get::<bool>(6)?.unwrap_or(false),
-            stamp_columns: row
-                .get::<String>(7)?
-                .and_then(|j| serde_json::from_str(&j).ok())
-                .unwrap_or_default(),
-        }))
+        rows.first().get::<String>(1)
     })
     .map_err(AuditError::spi(
         "could not read a table's settings from audit_table",
     ))?;
-    Ok(found.unwrap_or_default())
+    Ok(found
+        .and_then(|json| serde_json::from_str(&json).ok())
+        .map(|row| Settings::from_row(&row))
+        .unwrap_or_default())
 }
 
 /// # Safety
@@ -372,4 +369,42 @@ fn audit_invalidate(table: Oid) {
     }
     // SAFETY: queues a relcache invalidation for an existing relation.
     unsafe { pg_sys::CacheInvalidateRelcacheByRelid(table) };
+}
+
+#[cfg(test)]
+mod unit {
+    use super::Settings;
+
+    #[test]
+    fn settings_from_a_current_row() {
+        let row = serde_json::json!({
+            "relid": "leads", "soft_delete_column": "is_deleted", "truncate_rows": false,
+            "exclude": ["score"], "redact": ["email", "phone"], "full_rows": true,
+            "stamp": true, "stamp_columns": {"created_by": "author"}
+        });
+        let s = Settings::from_row(&row);
+        assert_eq!(s.soft_delete_column.as_deref(), Some("is_deleted"));
+        assert!(!s.truncate_rows && s.full_rows && s.stamp);
+        assert_eq!(s.exclude, vec!["score"]);
+        assert_eq!(s.redact, vec!["email", "phone"]);
+        assert_eq!(
+            s.stamp_columns.get("created_by").map(String::as_str),
+            Some("author")
+        );
+    }
+
+    #[test]
+    fn a_0_1_0_row_or_none_gets_the_defaults() {
+        // 0.1.0's audit_table: no options columns; a NULL soft-delete column.
+        let old = serde_json::json!({"relid": "leads", "soft_delete_column": null, "truncate_rows": true});
+        assert_eq!(Settings::from_row(&old), Settings::default());
+        let d = Settings::default();
+        assert!(
+            d.truncate_rows
+                && !d.full_rows
+                && !d.stamp
+                && d.exclude.is_empty()
+                && d.redact.is_empty()
+        );
+    }
 }

@@ -78,10 +78,34 @@ impl Converter {
 pub unsafe fn output_function(typid: Oid, mcxt: pg_sys::MemoryContext) -> Function {
     let mut func = Oid::INVALID;
     let mut is_varlena = false;
-    // SAFETY: a zeroed FmgrInfo is what fmgr_info_cxt fills in; the type
-    // exists and the context is valid (the caller's contract).
+    // SAFETY: the type exists and the context is valid (the caller's contract).
     unsafe {
         pg_sys::getTypeOutputInfo(typid, &mut func, &mut is_varlena);
+        looked_up(func, mcxt)
+    }
+}
+
+/// The type's input function, ready to call, and its I/O parameter.
+///
+/// # Safety
+/// `typid` must be an existing type; `mcxt` a valid context.
+pub unsafe fn input_function(typid: Oid, mcxt: pg_sys::MemoryContext) -> (Function, Oid) {
+    let (mut func, mut ioparam) = (Oid::INVALID, Oid::INVALID);
+    // SAFETY: the type exists and the context is valid (the caller's contract).
+    unsafe {
+        pg_sys::getTypeInputInfo(typid, &mut func, &mut ioparam);
+        (looked_up(func, mcxt), ioparam)
+    }
+}
+
+/// The function `func`, looked up for calls, its state kept in `mcxt`.
+///
+/// # Safety
+/// `func` must be an existing function; `mcxt` a valid context.
+unsafe fn looked_up(func: Oid, mcxt: pg_sys::MemoryContext) -> Function {
+    // SAFETY: a zeroed FmgrInfo is what fmgr_info_cxt fills in (the
+    // caller's contract for the rest).
+    unsafe {
         let finfo: Function = Box::new(UnsafeCell::new(std::mem::zeroed()));
         pg_sys::fmgr_info_cxt(func, finfo.get(), mcxt);
         finfo
@@ -98,8 +122,7 @@ unsafe fn to_jsonb_function(typid: Oid, collation: Oid, mcxt: pg_sys::MemoryCont
     // SAFETY: node and FmgrInfo construction in a valid context (the caller's
     // contract); the expression lives in `mcxt` as long as the FmgrInfo.
     unsafe {
-        let finfo: Function = Box::new(UnsafeCell::new(std::mem::zeroed()));
-        pg_sys::fmgr_info_cxt(pg_sys::Oid::from(pg_sys::F_TO_JSONB), finfo.get(), mcxt);
+        let finfo = looked_up(pg_sys::Oid::from(pg_sys::F_TO_JSONB), mcxt);
         let old = pg_sys::MemoryContextSwitchTo(mcxt);
         let arg = pg_sys::makeNullConst(typid, -1, collation);
         let args = pg_sys::lappend(std::ptr::null_mut(), arg.cast());

@@ -1,6 +1,8 @@
 -- A table's settings from audit_table, inherited from the nearest audited
--- ancestor for a partition ($1: the table's oid).
-SELECT t.soft_delete_column::text, t.truncate_rows, t.exclude::text[], t.redact::text[], t.full_rows, t.stamp, t.stamp_columns::text
+-- ancestor for a partition ($1: the table's oid), as one JSON object: its
+-- keys are whatever columns this version's audit_table has (0.1.0's has
+-- fewer), and the reader gives the others their defaults.
+SELECT pg_catalog.to_jsonb(t)::text
 FROM (SELECT $1::pg_catalog.regclass, 0::bigint
       UNION ALL
       SELECT * FROM pg_catalog.pg_partition_ancestors($1) WITH ORDINALITY) AS a(relid, n)

@@ -104,8 +104,18 @@ pub fn register_settings() {
     }
 }
 
-/// The context settings, in the order of [`comment::KEYS`], and how a value
-/// from a statement's comment is named in an error.
+/// The context settings, in the order of [`comment::KEYS`]: each one's
+/// variable, how its text becomes a datum, its name, and how a value from a
+/// statement's comment is named in an error.
+static SETTINGS: [&GucSetting<Option<CString>>; 5] =
+    [&ACTOR_ID, &CLIENT_IP, &USER_AGENT, &REQUEST_ID, &CONTEXT];
+const KINDS: [Kind; 5] = [
+    Kind::Text,
+    Kind::Inet,
+    Kind::Text,
+    Kind::Text,
+    Kind::JsonObject,
+];
 const SETTING_NAMES: [&str; 5] = [
     "lead_audit.actor_id",
     "lead_audit.client_ip",
@@ -208,11 +218,8 @@ struct Cache {
     /// statement whose comment was read with them (when comments are read).
     seen: Option<(u64, Option<Statement>)>,
     parsed: [Option<pg_sys::Datum>; 5],
-    actor_id: Cached,
-    client_ip: Cached,
-    user_agent: Cached,
-    request_id: Cached,
-    context: Cached,
+    /// The five context settings, in the order of [`SETTINGS`].
+    settings: [Cached; 5],
     application_name: Cached,
     /// Session user oid and its name as a text datum.
     db_user: Option<(pg_sys::Oid, pg_sys::Datum)>,
@@ -224,11 +231,7 @@ thread_local! {
     static CACHE: RefCell<Cache> = const { RefCell::new(Cache {
         seen: None,
         parsed: [None; 5],
-        actor_id: Cached::empty(),
-        client_ip: Cached::empty(),
-        user_agent: Cached::empty(),
-        request_id: Cached::empty(),
-        context: Cached::empty(),
+        settings: [const { Cached::empty() }; 5],
         application_name: Cached::empty(),
         db_user: None,
         connection_ip: None,
@@ -246,21 +249,13 @@ pub fn current() -> Actor {
             let comment = statement.map(|s| s.values()).unwrap_or_default();
             // A value from the comment is checked like the setting's, and
             // named as coming from the comment when it is wrong.
-            let value = |i: usize, setting: &GucSetting<Option<CString>>| match &comment[i] {
-                Some(v) => (COMMENT_NAMES[i], v.as_bytes().to_vec()),
-                None => (SETTING_NAMES[i], setting_bytes(raw(setting)).to_vec()),
-            };
-            let (name, text) = value(0, &ACTOR_ID);
-            let actor_id = c.actor_id.get_text(name, Kind::Text, &text);
-            let (name, text) = value(1, &CLIENT_IP);
-            let client_ip = c.client_ip.get_text(name, Kind::Inet, &text);
-            let (name, text) = value(2, &USER_AGENT);
-            let user_agent = c.user_agent.get_text(name, Kind::Text, &text);
-            let (name, text) = value(3, &REQUEST_ID);
-            let request_id = c.request_id.get_text(name, Kind::Text, &text);
-            let (name, text) = value(4, &CONTEXT);
-            let context = c.context.get_text(name, Kind::JsonObject, &text);
-            c.parsed = [actor_id, client_ip, user_agent, request_id, context];
+            for i in 0..SETTINGS.len() {
+                let (name, text) = match &comment[i] {
+                    Some(v) => (COMMENT_NAMES[i], v.as_bytes()),
+                    None => (SETTING_NAMES[i], setting_bytes(raw(SETTINGS[i]))),
+                };
+                c.parsed[i] = c.settings[i].get_text(name, KINDS[i], text);
+            }
             c.seen = Some((generation, statement));
         }
         let [actor_id, client_ip, user_agent, request_id, context] = c.parsed;
@@ -314,15 +309,15 @@ pub fn snapshot() -> Snapshot {
         .flatten()
         .and_then(|s| s.try_values().ok())
         .unwrap_or_default();
-    let [c_actor, c_ip, c_agent, c_request, c_context] = comment;
+    // Each value from the comment, else from its setting.
+    let [actor_id, client_ip, user_agent, request_id, context] =
+        std::array::from_fn(|i| comment[i].clone().or_else(|| text(raw(SETTINGS[i]))));
     Snapshot {
-        actor_id: c_actor.or_else(|| text(raw(&ACTOR_ID))),
-        client_ip: c_ip
-            .or_else(|| text(raw(&CLIENT_IP)))
-            .or_else(|| ip.map(inet_text)),
-        user_agent: c_agent.or_else(|| text(raw(&USER_AGENT))),
-        request_id: c_request.or_else(|| text(raw(&REQUEST_ID))),
-        context: c_context.or_else(|| text(raw(&CONTEXT))),
+        actor_id,
+        client_ip: client_ip.or_else(|| ip.map(inet_text)),
+        user_agent,
+        request_id,
+        context,
         // SAFETY: the cached session user's name, a text datum.
         db_user: String::from_utf8_lossy(unsafe { pg::varlena_bytes(db_user) }).into_owned(),
         // SAFETY: PostgreSQL's own GUC variable.
