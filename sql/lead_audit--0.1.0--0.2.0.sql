@@ -1090,7 +1090,7 @@ BEGIN
     -- Keys linked by key changes share one replay, named by its first key.
     FOR r IN SELECT @extschema@._audit_old_key(l.record_pk, l.old_values)::text AS old, l.record_pk::text AS new
              FROM @extschema@.audit_log l
-             WHERE l.table_oid IN (SELECT target UNION SELECT t.relid FROM pg_partition_tree(target) t)
+             WHERE l.table_oid = ANY ((SELECT @extschema@._audit_tree(target))::oid[])
                AND l.action = 'UPDATE' AND l.logged_at <= at
                AND NOT (l.record_pk <@ (l.record_pk || l.old_values))
              ORDER BY l.id LOOP
@@ -1104,7 +1104,7 @@ BEGIN
     FOR r IN SELECT x.row, x.replay
              FROM (SELECT l AS row, coalesce(roots ->> l.record_pk::text, l.record_pk::text) AS replay, l.id
                    FROM @extschema@.audit_log l
-                   WHERE l.table_oid IN (SELECT target UNION SELECT t.relid FROM pg_partition_tree(target) t)
+                   WHERE l.table_oid = ANY ((SELECT @extschema@._audit_tree(target))::oid[])
                      AND l.record_pk IS NOT NULL AND l.logged_at <= at
                    UNION ALL
                    SELECT NULL, NULL, NULL) AS x  -- an empty last row, that ends the last replay
@@ -1151,7 +1151,7 @@ AS $$
     WHERE l.logged_at >= since
       AND (until IS NULL OR l.logged_at < until)
       AND (target IS NULL
-           OR l.table_oid IN (SELECT target UNION SELECT t.relid FROM pg_partition_tree(target) t))
+           OR l.table_oid = ANY ((SELECT @extschema@._audit_tree(target))::oid[]))
       AND (audit_changes.actor_id IS NULL OR l.actor_id = audit_changes.actor_id)
       AND (audit_changes.request_id IS NULL OR l.request_id = audit_changes.request_id)
     ORDER BY l.id
