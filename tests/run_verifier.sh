@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# The independent verifier (tools/verify_ledger.py, Python standard library
+# The independent verifier (lead_audit.verify, the Python client's
+# lead-audit-verify, run here from the source with Python's standard library
 # only) must agree with verify_audit(): same findings (status, audit_id,
 # block_id), same order, exit status 0 when intact and 1 when not. Checked on
 # an intact ledger (several dump time zones, an id range), on a kept digest
@@ -11,12 +12,13 @@ cd "$(dirname "$0")/.."
 . tests/lib.sh
 WORK=$(mktemp -d /tmp/lead_audit_verifier_work.XXXXXX)
 on_exit "rm -rf '$WORK'"
-VERIFY=(python3 tools/verify_ledger.py)
+export PYTHONPATH=$PWD/clients/python/src
+VERIFY=(python3 -m lead_audit.verify)
 export PGCLIENTENCODING=UTF8
 
-echo "== unit tests (tools/test_verify_ledger.py, with the golden vectors of tests/vectors)"
+echo "== unit tests (clients/python/tests/test_verify.py, with the golden vectors of tests/vectors)"
 check_cmd "unit tests of the parsing, the canonical forms and the golden vectors" \
-    python3 -m unittest discover -s tools -p 'test_verify_ledger.py'
+    python3 -m unittest discover -s clients/python/tests -p test_verify.py
 check_cmd "tests/vectors/*.json are what make_vectors.py writes" tests/vectors/make_vectors.py --check
 
 cluster "${LEAD_AUDIT_VERIFIER_DIR:-/tmp/lead_audit_verifier}" "${LEAD_AUDIT_VERIFIER_PORT:-5495}"

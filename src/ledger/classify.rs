@@ -1,8 +1,9 @@
 //! What `verify_audit()` concludes, as pure logic: blocks and scanned rows
 //! in, findings out. No I/O: the verify shell feeds it from the database
 //! through [`Ledger`], the unit tests from the golden vectors in
-//! `tests/vectors/ledger.json`, which `tools/verify_ledger.py` answers to as
-//! well, so both verifiers give the same findings for the same ledger.
+//! `tests/vectors/ledger.json`, which the independent verifier
+//! (`lead_audit.verify` in clients/python) answers to as well, so both
+//! verifiers give the same findings for the same ledger.
 
 use std::collections::HashMap;
 
@@ -466,7 +467,7 @@ mod unit {
     }
 
     /// Every case of tests/vectors/ledger.json gives the findings written
-    /// there by hand, which tools/verify_ledger.py gives too.
+    /// there by hand, which the independent verifier (lead_audit.verify) gives too.
     #[test]
     fn findings_match_the_golden_vectors() {
         let v: serde_json::Value =

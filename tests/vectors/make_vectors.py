@@ -21,7 +21,7 @@ vector whose recomputed hash differs from the stored one.
 
 Read by: src/forms/mod.rs and src/ledger/classify.rs (unit tests), src/tests.rs
 (the SQL re-implementation and the writer, in the database), and
-tools/test_verify_ledger.py (the independent verifier).
+clients/python/tests/test_verify.py (the independent verifier, lead_audit.verify).
 """
 
 import copy
@@ -30,8 +30,8 @@ import os
 import sys
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-sys.path.insert(0, os.path.join(HERE, "..", "..", "tools"))
-import verify_ledger as v  # noqa: E402
+sys.path.insert(0, os.path.join(HERE, "..", "..", "clients", "python", "src"))
+from lead_audit import verify as v  # noqa: E402
 
 
 def text(b):

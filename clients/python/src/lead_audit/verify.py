@@ -1,5 +1,4 @@
-#!/usr/bin/env python3
-"""Verify a lead_audit ledger outside the database.
+"""Verify a lead_audit ledger outside the database (``lead-audit-verify``).
 
 Recomputes every audit row's checksum and every block of the hash chain from
 the output of
@@ -11,8 +10,16 @@ the output of
 Python's standard library, and reports problems with the same statuses and ids
 as the SQL function verify_audit():
 
-    python3 tools/verify_ledger.py audit_log.copy audit_block.copy \\
+    lead-audit-verify audit_log.copy audit_block.copy \\
         [--digest JSON_OR_FILE] [--from-id N] [--to-id N]
+
+or takes the same COPY output from a database itself, in one read-only
+snapshot (needs psycopg: ``pip install 'lead-audit[verify]'``):
+
+    lead-audit-verify --connect "host=... dbname=..." [--digest ...]
+
+Without the package installed, ``python3 -m lead_audit.verify`` with the
+package's ``src`` folder on PYTHONPATH runs the same (file mode).
 
 Prints one line per finding, "status<TAB>audit_id<TAB>block_id<TAB>detail"
 (an empty field for NULL), in verify_audit()'s order, then a summary line.
@@ -21,7 +28,7 @@ Exit status: 0 intact, 1 problems found, 2 bad input or usage.
 The forms are documented in the README ("Tamper evidence: the canonical
 forms") and src/forms/; the checks and statuses follow src/ledger/classify.rs
 rule for rule. Both implementations answer to the golden vectors in
-tests/vectors/ (tools/test_verify_ledger.py reads them): nothing malformed is
+tests/vectors/ (clients/python/tests/test_verify.py reads them): nothing malformed is
 read as zeros; a hash that is not 32 bytes, a block whose lists disagree or a
 seal time that is not finite is a finding.
 """
@@ -36,6 +43,8 @@ import os
 import re
 import sys
 import traceback
+from collections.abc import Iterable, Iterator, Sequence
+from typing import Any
 
 ROW_PREFIX = b"lead_audit:row:v1\n"  # rows without an outcome (written by 0.1.0)
 ROW_V2_PREFIX = b"lead_audit:row:v2\n"  # rows with an outcome (since 0.2.0)
@@ -66,6 +75,13 @@ ZERO_HASH = bytes(32)
 PG_EPOCH_OFFSET_US = 946_684_800_000_000
 
 
+Field = bytes | None  # one COPY field, unescaped; None for NULL
+Finding = tuple[str, "int | None", "int | None", str]  # status, audit_id, block_id, detail
+Range = tuple[int, int]
+Leaf = tuple[int, bytes]  # audit id, sealed checksum
+Digest = tuple[int, str]  # block id, lowercase hex block hash
+
+
 class BadInput(Exception):
     """Input the verifier cannot read (exit status 2)."""
 
@@ -82,7 +98,7 @@ _HEX = frozenset(b"0123456789abcdefABCDEF")
 _HEX_DIGITS = re.compile(rb"(?:[0-9a-fA-F]{2})*")
 
 
-def unescape(field):
+def unescape(field: bytes) -> bytes | None:
     """One field of COPY's text format (bytes, between the tabs) -> its bytes, or None for \\N.
 
     As PostgreSQL's COPY FROM reads it: \\b \\f \\n \\r \\t \\v, \\ooo (1-3 octal
@@ -129,7 +145,7 @@ def unescape(field):
     return bytes(out)
 
 
-def parse_copy_line(line, ncolumns, where="line", fewer=None):
+def parse_copy_line(line: bytes, ncolumns: int, where: str = "line", fewer: int | None = None) -> list[Field]:
     """One line of COPY text output (without its newline) -> list of bytes|None.
 
     `fewer`: a shorter field count also accepted (an older table shape), the
@@ -148,20 +164,38 @@ def parse_copy_line(line, ncolumns, where="line", fewer=None):
     return fields
 
 
-def read_copy(path, ncolumns, fewer=None):
-    """Yields the rows of a COPY text file (a generator: the log is not held in memory)."""
+def parse_copy(lines: Iterable[bytes], ncolumns: int, where: str, fewer: int | None = None) -> Iterator[list[Field]]:
+    """Yields the rows of COPY text output, given line by line (a generator)."""
+    for lineno, line in enumerate(lines, 1):
+        if line.endswith(b"\n"):
+            line = line[:-1]
+        if line == b"\\.":  # end-of-data marker, if the dump has one
+            break
+        yield parse_copy_line(line, ncolumns, f"{where}:{lineno}", fewer)
+
+
+def read_copy(path: str, ncolumns: int, fewer: int | None = None) -> Iterator[list[Field]]:
+    """Yields the rows of a COPY text file (a generator: the file is not held in memory)."""
     with open(path, "rb") as f:
-        for lineno, line in enumerate(f, 1):
-            if line.endswith(b"\n"):
-                line = line[:-1]
-            if line == b"\\.":  # end-of-data marker, if the dump has one
-                break
-            yield parse_copy_line(line, ncolumns, f"{path}:{lineno}", fewer)
+        yield from parse_copy(f, ncolumns, path, fewer)
 
 
-def read_log(path):
+def read_log(path: str) -> Iterator[list[Field]]:
     """audit_log's COPY output, in today's shape or 0.1.0's."""
     return read_copy(path, len(AUDIT_LOG_COLUMNS), len(AUDIT_LOG_COLUMNS_V1))
+
+
+def split_lines(chunks: Iterable[bytes | bytearray | memoryview]) -> Iterator[bytes]:
+    """COPY data arriving in chunks of any size -> its lines (each with its newline)."""
+    rest = b""
+    for chunk in chunks:
+        data = rest + bytes(chunk)
+        lines = data.split(b"\n")
+        rest = lines.pop()
+        for line in lines:
+            yield line + b"\n"
+    if rest:
+        yield rest
 
 
 # ---------------------------------------------------------------------------
@@ -171,7 +205,7 @@ def read_log(path):
 _INT = re.compile(rb"-?[0-9]+")
 
 
-def parse_int(text, what="integer"):
+def parse_int(text: bytes | None, what: str = "integer") -> int:
     """A bigint/oid as PostgreSQL prints it (strict: no spaces, no '+', no '_')."""
     if text is None or not _INT.fullmatch(text):
         raise BadInput(f"{what}: not an integer: {text!r}")
@@ -186,7 +220,7 @@ _TIMESTAMPTZ = re.compile(
 )
 
 
-def days_from_civil(y, m, d):
+def days_from_civil(y: int, m: int, d: int) -> int:
     """Days since 1970-01-01 of a proleptic Gregorian date (astronomical year: 0 = 1 BC)."""
     y -= m <= 2
     era = y // 400
@@ -196,14 +230,14 @@ def days_from_civil(y, m, d):
     return era * 146097 + doe - 719468
 
 
-def _days_in_month(y, m):
+def _days_in_month(y: int, m: int) -> int:
     if m == 2:
         return 29 if (y % 4 == 0 and y % 100 != 0) or y % 400 == 0 else 28
     return 30 if m in (4, 6, 9, 11) else 31
 
 
 @functools.lru_cache(maxsize=4096)  # the rows of one transaction share logged_at
-def timestamptz_us(text):
+def timestamptz_us(text: bytes | None) -> int:
     """A timestamptz as PostgreSQL prints it in DateStyle ISO, with any numeric
     offset (+00, +05:30, -08, +05:53:28, ... BC) -> microseconds since the Unix
     epoch, exactly (integer arithmetic only). 'infinity' and '-infinity' give
@@ -228,12 +262,12 @@ def timestamptz_us(text):
     return seconds * 1_000_000 + frac
 
 
-def wrap_i64(v):
+def wrap_i64(v: int) -> int:
     """v as a two's complement 64-bit integer (Rust's wrapping arithmetic)."""
     return (v + (1 << 63)) % (1 << 64) - (1 << 63)
 
 
-def parse_bytea(text, what="bytea"):
+def parse_bytea(text: bytes | None, what: str = "bytea") -> bytes:
     """A bytea as PostgreSQL prints it: hex (\\x0a1b...) or escape format."""
     if text is None:
         raise BadInput(f"{what}: NULL")
@@ -262,7 +296,7 @@ def parse_bytea(text, what="bytea"):
 _INT_ARRAY = re.compile(rb"(?:(?:\[-?[0-9]+:-?[0-9]+\])+=)?(\{[-0-9,{}A-Za-z]*\})")
 
 
-def parse_int8_array(text, what="bigint[]"):
+def parse_int8_array(text: bytes | None, what: str = "bigint[]") -> list[int | None]:
     """A bigint[] as PostgreSQL prints it ({1,2,3}) -> list of int, None for a NULL
     element. A multidimensional array is read flat, in storage order, as
     verify_audit reads it."""
@@ -280,20 +314,20 @@ def parse_int8_array(text, what="bigint[]"):
 # The canonical forms (README "Tamper evidence"; src/forms/)
 # ---------------------------------------------------------------------------
 
-def field(value):
+def field(value: bytes | None) -> bytes:
     """'~' for NULL, else '<byte length>:<bytes>'."""
     if value is None:
         return b"~"
     return b"%d:%s" % (len(value), value)
 
 
-def canonical_row(fields):
+def canonical_row(fields: Sequence[Field]) -> bytes:
     """The canonical form of an audit_log row: fields as COPY gives them (unescaped),
     in table order. A row with an outcome has the form v2 (the 18 columns before
     checksum, then outcome and error); one without, the form v1 (the 18 columns).
     logged_at becomes Unix microseconds."""
     v2 = len(fields) > OUTCOME and fields[OUTCOME] is not None
-    covered = fields[:CHECKSUM] + (fields[OUTCOME:OUTCOME + 2] if v2 else [])
+    covered = list(fields[:CHECKSUM]) + (list(fields[OUTCOME:OUTCOME + 2]) if v2 else [])
     parts = [ROW_V2_PREFIX if v2 else ROW_PREFIX]
     for i, value in enumerate(covered):
         if i == LOGGED_AT and value is not None:
@@ -302,11 +336,11 @@ def canonical_row(fields):
     return b"".join(parts)
 
 
-def row_checksum(fields):
+def row_checksum(fields: Sequence[Field]) -> bytes:
     return hashlib.sha256(canonical_row(fields)).digest()
 
 
-def rows_hash(leaves):
+def rows_hash(leaves: Iterable[Leaf]) -> bytes:
     """SHA-256 over "<id>:<hex checksum>\\n" for each (id, checksum), in the given order."""
     h = hashlib.sha256()
     for audit_id, checksum in leaves:
@@ -314,8 +348,8 @@ def rows_hash(leaves):
     return h.digest()
 
 
-def block_canonical(block_id, from_xid, to_xid, first_id, last_id, row_count, rows_hash_, prev_hash,
-                    sealed_at_us):
+def block_canonical(block_id: int, from_xid: int, to_xid: int, first_id: int, last_id: int, row_count: int,
+                    rows_hash_: bytes, prev_hash: bytes, sealed_at_us: int) -> bytes:
     values = [b"%d" % v for v in (block_id, from_xid, to_xid, first_id, last_id, row_count)]
     values += [rows_hash_.hex().encode(), prev_hash.hex().encode(), b"%d" % sealed_at_us]
     return BLOCK_PREFIX + b"".join(field(v) for v in values)
@@ -325,7 +359,7 @@ def block_canonical(block_id, from_xid, to_xid, first_id, last_id, row_count, ro
 # The ledger
 # ---------------------------------------------------------------------------
 
-def hash32(value):
+def hash32(value: bytes | None) -> bytes | None:
     """Exactly 32 bytes, or None (a stored hash or checksum of another length)."""
     return value if value is not None and len(value) == 32 else None
 
@@ -334,8 +368,9 @@ class Block:
     """One audit_block row as stored: hashes of whatever length they have, ids
     and checksums as listed (src/ledger/block.rs, StoredBlock)."""
 
-    def __init__(self, block_id, from_xid, to_xid, first_id, last_id, row_count, sealed_at_us,
-                 rows_hash_, prev_hash, block_hash, row_ids, row_checksums):
+    def __init__(self, block_id: int, from_xid: int, to_xid: int, first_id: int, last_id: int, row_count: int,
+                 sealed_at_us: int | None, rows_hash_: bytes, prev_hash: bytes, block_hash: bytes,
+                 row_ids: list[int | None], row_checksums: bytes) -> None:
         self.id, self.from_xid, self.to_xid = block_id, from_xid, to_xid
         self.first_id, self.last_id, self.row_count = first_id, last_id, row_count
         self.sealed_at_us = sealed_at_us  # None: not a finite time
@@ -344,7 +379,7 @@ class Block:
         self.row_checksums = row_checksums  # bytes
 
     @classmethod
-    def from_copy(cls, fields, where="audit_block"):
+    def from_copy(cls, fields: Sequence[Field], where: str = "audit_block") -> "Block":
         (bid, sealed_at, from_xid, to_xid, first_id, last_id, row_count, row_ids, row_checksums,
          rows_hash_, prev_hash, block_hash) = fields
         block_id = parse_int(bid, f"{where}: id")
@@ -362,42 +397,45 @@ class Block:
                    parse_int8_array(row_ids, f"{where}: row_ids"), parse_bytea(row_checksums, f"{where}: row_checksums"))
 
     @classmethod
-    def from_vector(cls, d):
+    def from_vector(cls, d: dict[str, Any]) -> "Block":
         """A block of tests/vectors/ledger.json (hashes and checksums in hex)."""
         return cls(d["id"], d["from_xid"], d["to_xid"], d["first_id"], d["last_id"], d["row_count"],
                    d["sealed_at_us"], bytes.fromhex(d["rows_hash"]), bytes.fromhex(d["prev_hash"]),
                    bytes.fromhex(d["block_hash"]), d["row_ids"], bytes.fromhex(d["row_checksums"]))
 
-    def header_ok(self):
+    def header_ok(self) -> bool:
         """Every part the block's hash covers is well formed."""
         return (self.sealed_at_us is not None and hash32(self.rows_hash) is not None
                 and hash32(self.prev_hash) is not None)
 
-    def canonical(self):
+    def canonical(self) -> bytes:
+        if self.sealed_at_us is None:  # header_ok() is false: nothing to hash
+            raise BadInput(f"block {self.id}: sealed_at is not a finite time")
         return block_canonical(self.id, self.from_xid, self.to_xid, self.first_id, self.last_id,
                                self.row_count, self.rows_hash, self.prev_hash, self.sealed_at_us)
 
-    def computed_hash(self):
+    def computed_hash(self) -> bytes:
         return hashlib.sha256(self.canonical()).digest()
 
-    def hash_matches(self):
+    def hash_matches(self) -> bool:
         return self.header_ok() and self.computed_hash() == self.block_hash
 
-    def leaves(self):
+    def leaves(self) -> list[Leaf] | None:
         """The leaves when the lists agree (no NULL id, 32 bytes per id), else None."""
         ids, sums = self.row_ids, self.row_checksums
-        if len(sums) != 32 * len(ids) or any(i is None for i in ids):
+        whole = [i for i in ids if i is not None]
+        if len(sums) != 32 * len(ids) or len(whole) != len(ids):
             return None
-        return [(audit_id, sums[32 * n:32 * n + 32]) for n, audit_id in enumerate(ids)]
+        return [(audit_id, sums[32 * n:32 * n + 32]) for n, audit_id in enumerate(whole)]
 
-    def listed_leaves(self):
+    def listed_leaves(self) -> list[Leaf]:
         """(id, checksum) as far as the lists agree: each non-NULL id with the whole
         32 bytes at its position; what rows are matched against."""
         whole = len(self.row_checksums) // 32
         return [(audit_id, self.row_checksums[32 * n:32 * n + 32])
                 for n, audit_id in enumerate(self.row_ids[:whole]) if audit_id is not None]
 
-    def leaves_match(self):
+    def leaves_match(self) -> bool:
         leaves = self.leaves()
         if leaves is None:
             return False
@@ -412,25 +450,25 @@ class LogRow:
 
     __slots__ = ("id", "tx_id", "stored", "computed")
 
-    def __init__(self, audit_id, tx_id, stored, computed):
+    def __init__(self, audit_id: int, tx_id: int, stored: bytes | None, computed: bytes) -> None:
         self.id, self.tx_id = audit_id, tx_id
         self.stored = hash32(stored)  # None: NULL or not 32 bytes
         self.computed = computed
 
     @classmethod
-    def from_copy(cls, fields, where="audit_log"):
+    def from_copy(cls, fields: Sequence[Field], where: str = "audit_log") -> "LogRow":
         parse_int(fields[3], f"{where}: table_oid")
         stored = fields[CHECKSUM]
         return cls(parse_int(fields[0], f"{where}: id"), parse_int(fields[1], f"{where}: tx_id"),
                    None if stored is None else parse_bytea(stored, f"{where}: checksum"), row_checksum(fields))
 
     @classmethod
-    def from_vector(cls, d):
+    def from_vector(cls, d: dict[str, Any]) -> "LogRow":
         stored = d["stored"]
         return cls(d["id"], d["tx_id"], None if stored is None else bytes.fromhex(stored), bytes.fromhex(d["computed"]))
 
 
-def _jsonb_number(literal):
+def _jsonb_number(literal: str) -> int | float:
     """A JSON number with a fraction or exponent, as verify_audit sees it once in jsonb:
     a numeric whose scale is max(0, fraction digits - exponent); scale 0 is an integer
     (1e0, 1.50e2), anything else is not (2.0, 20e-1)."""
@@ -440,7 +478,7 @@ def _jsonb_number(literal):
     return float(literal)
 
 
-def parse_digest(text):
+def parse_digest(text: str) -> Digest:
     """A digest as audit_digest() returns it -> (block_id, lowercase block_hash)."""
     try:
         d = json.loads(text, parse_float=_jsonb_number)
@@ -455,14 +493,14 @@ def parse_digest(text):
     return block_id, "".join(c.lower() if c.isascii() else c for c in block_hash)
 
 
-def pass_starts(sorted_ids, rng, every):
+def pass_starts(sorted_ids: list[int], rng: Range, every: int) -> list[int]:
     """The ids at positions 0, every, 2 * every, ... of the ids in rng."""
     frm, to = rng
     inside = sorted_ids[bisect.bisect_left(sorted_ids, frm):bisect.bisect_right(sorted_ids, to)]
     return inside[::every]
 
 
-def passes(starts, rng):
+def passes(starts: list[int], rng: Range) -> list[Range]:
     """verify_audit's id ranges (src/ledger/classify.rs, passes()): the requested
     range cut at the first id of each pass of rows; the first pass begins at the
     range's start, the last ends at its end."""
@@ -477,12 +515,13 @@ def passes(starts, rng):
     return out
 
 
-def _finding(status, audit_id, block_id, detail):
+def _finding(status: str, audit_id: int | None, block_id: int | None, detail: str) -> Finding:
     return (status, audit_id, block_id, detail)
 
 
-def check_chain(blocks):
-    out, prev = [], None
+def check_chain(blocks: list[Block]) -> list[Finding]:
+    out: list[Finding] = []
+    prev: Block | None = None
     for b in blocks:
         expected_id = prev.id + 1 if prev else 1
         expected_prev = prev.block_hash if prev else ZERO_HASH
@@ -502,7 +541,7 @@ def check_chain(blocks):
     return out
 
 
-def check_digest(digest, blocks):
+def check_digest(digest: Digest, blocks: list[Block]) -> list[Finding]:
     block_id, block_hash = digest
     match = next((b for b in blocks if b.id == block_id), None)
     if match is None:
@@ -513,19 +552,19 @@ def check_digest(digest, blocks):
     return []
 
 
-def check_leaves(block):
+def check_leaves(block: Block) -> list[Finding]:
     if not block.leaves_match():
         return [_finding("block_modified", None, block.id, f"block {block.id}'s rows do not match its rows_hash")]
     return []
 
 
-def check_rows(rows, blocks, rng, horizon):
+def check_rows(rows: list["LogRow"], blocks: list[Block], rng: Range, horizon: int) -> tuple[list[Finding], int, int]:
     """The rows of one pass against the leaves listed by the blocks it overlaps
     (src/ledger/classify.rs, Matcher). Returns (findings, rows seen, unsealed rows)."""
     frm, to = rng
     entries = sorted(((audit_id, b.id, checksum) for b in blocks for audit_id, checksum in b.listed_leaves()
                       if frm <= audit_id <= to), key=lambda e: e[0])
-    index = {}
+    index: dict[int, list[int]] = {}
     for n, e in enumerate(entries):
         index.setdefault(e[0], []).append(n)
     seen = [False] * len(entries)
@@ -551,7 +590,7 @@ def check_rows(rows, blocks, rng, horizon):
             if not content_ok:
                 out.append(_finding("modified", r.id, None, "the row's content does not match its checksum"))
     if mismatched:
-        by_checksum = {}
+        by_checksum: dict[bytes | None, int] = {}
         for audit_id, _, checksum in entries:
             by_checksum.setdefault(checksum, audit_id)
         for audit_id, stored, block_id in mismatched:
@@ -567,24 +606,24 @@ def check_rows(rows, blocks, rng, horizon):
     return out, count, unsealed
 
 
-def sort_key(f):
+def sort_key(f: Finding) -> tuple[bool, int, bool, int]:
     """verify_audit's order: by audit_id, then block_id, NULLs first (a stable sort)."""
     return (f[1] is not None, f[1] or 0, f[2] is not None, f[2] or 0)
 
 
 class Result:
-    def __init__(self, findings, rows, unsealed, blocks):
+    def __init__(self, findings: list[Finding], rows: int, unsealed: int, blocks: int) -> None:
         self.findings, self.rows, self.unsealed, self.blocks = findings, rows, unsealed, blocks
 
     @property
-    def problems(self):
+    def problems(self) -> list[Finding]:
         return [f for f in self.findings if f[0] != "unsealed"]
 
-    def summary(self):
+    def summary(self) -> str:
         counts = (f"{self.rows} audit rows verified ({self.rows - self.unsealed} sealed in {self.blocks} blocks, "
                   f"{self.unsealed} not sealed yet)")
         if self.problems:
-            by_status = {}
+            by_status: dict[str, int] = {}
             for f in self.problems:
                 by_status[f[0]] = by_status.get(f[0], 0) + 1
             what = ", ".join(f"{n} {s}" for s, n in by_status.items())
@@ -592,7 +631,8 @@ class Result:
         return f"ok: {counts}; every checksum, block and link matches"
 
 
-def verify(log_rows, block_rows, digest=None, rng=(I64_MIN, I64_MAX), pass_rows=PASS_ROWS):
+def verify(log_rows: Iterable["LogRow | Sequence[Field]"], block_rows: Iterable["Block | Sequence[Field]"],
+           digest: Digest | None = None, rng: Range = (I64_MIN, I64_MAX), pass_rows: int = PASS_ROWS) -> "Result":
     """log_rows, block_rows: parsed COPY rows (lists of bytes|None); digest: (block_id, hex) or None.
     Returns a Result whose findings are (status, audit_id, block_id, detail) in verify_audit's order."""
     blocks = [b if isinstance(b, Block) else Block.from_copy(b) for b in block_rows]
@@ -631,12 +671,12 @@ def verify(log_rows, block_rows, digest=None, rng=(I64_MIN, I64_MAX), pass_rows=
     return Result(findings, total, unsealed, len(blocks))
 
 
-def format_finding(f):
+def format_finding(f: Finding) -> str:
     status, audit_id, block_id, detail = f
     return f"{status}\t{'' if audit_id is None else audit_id}\t{'' if block_id is None else block_id}\t{detail}"
 
 
-def read_digest_arg(arg):
+def read_digest_arg(arg: str) -> Digest:
     """--digest: a file holding the digest, or the JSON text itself."""
     if os.path.isfile(arg):
         with open(arg, "rb") as f:
@@ -646,12 +686,48 @@ def read_digest_arg(arg):
     raise BadInput(f"--digest: no such file, and not a JSON object: {arg!r}")
 
 
-def main(argv=None):
+def read_database(conninfo: str) -> tuple[list[list[Field]], list[list[Field]]]:
+    """The COPY output of audit_log and audit_block, read from a database in one
+    read-only REPEATABLE READ transaction, so the log and the chain are of the
+    same moment. psycopg is imported here only: the file mode needs nothing
+    outside the standard library."""
+    try:
+        import psycopg
+        from psycopg import sql
+    except ImportError:
+        raise BadInput("--connect needs psycopg: pip install 'lead-audit[verify]'") from None
+    try:
+        with psycopg.connect(conninfo, autocommit=True) as conn:
+            conn.execute("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
+            conn.execute("SET LOCAL DateStyle = ISO")
+            found = conn.execute(
+                "SELECT n.nspname FROM pg_extension e JOIN pg_namespace n ON n.oid = e.extnamespace"
+                " WHERE e.extname = 'lead_audit'").fetchone()
+            if found is None:
+                raise BadInput("lead_audit is not installed in this database")
+            tables = []
+            for table, ncolumns, fewer in (("audit_log", len(AUDIT_LOG_COLUMNS), len(AUDIT_LOG_COLUMNS_V1)),
+                                           ("audit_block", len(AUDIT_BLOCK_COLUMNS), None)):
+                query = sql.SQL("COPY {}.{} TO STDOUT").format(sql.Identifier(found[0]), sql.Identifier(table))
+                with conn.cursor().copy(query) as copy:
+                    tables.append(list(parse_copy(split_lines(copy), ncolumns, table, fewer)))
+            conn.execute("COMMIT")
+    except psycopg.Error as e:
+        raise BadInput(f"the database: {str(e).strip()}") from None
+    return tables[0], tables[1]
+
+
+def main(argv: Sequence[str] | None = None) -> int:
     p = argparse.ArgumentParser(
-        description="Verify a lead_audit ledger (COPY dumps of audit_log and audit_block) outside the database.",
+        prog="lead-audit-verify",
+        description="Verify a lead_audit ledger outside the database: COPY dumps of audit_log and "
+                    "audit_block, or the tables of a database (--connect).",
         epilog="Exit status: 0 intact, 1 problems found, 2 bad input or usage.")
-    p.add_argument("audit_log", help="file with the output of COPY audit_log TO STDOUT")
-    p.add_argument("audit_block", help="file with the output of COPY audit_block TO STDOUT")
+    p.add_argument("audit_log", nargs="?", help="file with the output of COPY audit_log TO STDOUT")
+    p.add_argument("audit_block", nargs="?", help="file with the output of COPY audit_block TO STDOUT")
+    p.add_argument("--connect", metavar="CONNINFO",
+                   help="read both tables from this database instead (a libpq connection string or URI; "
+                        "'' for the PG* environment variables); needs psycopg")
     p.add_argument("--digest", metavar="JSON_OR_FILE",
                    help="a digest kept from audit_digest(): its JSON text, or a file holding it")
     p.add_argument("--from-id", type=int, default=I64_MIN, help="verify audit ids from this one (as verify_audit's from_id)")
@@ -659,17 +735,25 @@ def main(argv=None):
     p.add_argument("--pass-rows", type=int, default=PASS_ROWS,
                    help="rows per pass, as lead_audit.verify_pass_rows (for tests; default %(default)s)")
     args = p.parse_args(argv)
+    files = (args.audit_log, args.audit_block)
+    if (args.connect is None) == (None in files) or (args.connect is not None and files != (None, None)):
+        p.error("give the two COPY files, or --connect, not both")
     try:
         digest = read_digest_arg(args.digest) if args.digest is not None else None
-        log_rows = [LogRow.from_copy(r) for r in read_log(args.audit_log)]
-        block_rows = list(read_copy(args.audit_block, len(AUDIT_BLOCK_COLUMNS)))
-        result = verify(log_rows, block_rows, digest, (args.from_id, args.to_id), args.pass_rows)
+        log_copy: Iterable[list[Field]]
+        block_copy: Iterable[list[Field]]
+        if args.connect is not None:
+            log_copy, block_copy = read_database(args.connect)
+        else:
+            log_copy, block_copy = read_log(args.audit_log), read_copy(args.audit_block, len(AUDIT_BLOCK_COLUMNS))
+        log_rows = [LogRow.from_copy(r) for r in log_copy]
+        result = verify(log_rows, list(block_copy), digest, (args.from_id, args.to_id), args.pass_rows)
     except (BadInput, OSError, UnicodeDecodeError) as e:
-        print(f"verify_ledger: {e}", file=sys.stderr)
+        print(f"lead-audit-verify: {e}", file=sys.stderr)
         return 2
     except Exception:  # a bug here must not read as "problems found" (exit 1)
         traceback.print_exc()
-        print("verify_ledger: internal error", file=sys.stderr)
+        print("lead-audit-verify: internal error", file=sys.stderr)
         return 2
     out = sys.stdout
     for f in result.findings:
