@@ -1,17 +1,5 @@
-"""A small Lead service whose change history is kept by the lead_audit extension."""
+"""A small Lead service whose change history is kept by the lead_audit extension.
 
-from .audit_context import (
-    AuditContext,
-    audit_context,
-    install_audit_context,
-    install_comment_context,
-    request_context,
-)
-
-__all__ = [
-    "AuditContext",
-    "audit_context",
-    "install_audit_context",
-    "install_comment_context",
-    "request_context",
-]
+The request's context and the SQLAlchemy hook come from the lead-audit package
+(clients/python): lead_audit.request_context, lead_audit.sqlalchemy.
+"""

@@ -8,7 +8,7 @@ from sqlalchemy import URL, Connection, Engine, create_engine, text
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
 from sqlalchemy.orm import sessionmaker
 
-from .audit_context import install_audit_context
+from lead_audit.sqlalchemy import install_audit_context
 from .models import Base
 
 

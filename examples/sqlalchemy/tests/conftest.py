@@ -68,6 +68,9 @@ class AuditLog:
         record_pk, old_values, new_values, changed_columns, actor_id,
         host(client_ip) AS client_ip, user_agent, request_id, context, db_user,
         application_name"""
+    # Committed changes only: with lead_audit preloaded, a write that fails is
+    # recorded too, by a background worker a moment later (outcome 'failed').
+    COMMITTED = "outcome = 'committed'"
 
     def __init__(self, conn: psycopg.Connection):
         self.conn = conn
@@ -82,13 +85,13 @@ class AuditLog:
 
     def new_rows(self) -> list[dict[str, Any]]:
         return self.conn.execute(
-            f"SELECT {self.COLUMNS} FROM audit_log WHERE id > %s ORDER BY id", (self.start,)
+            f"SELECT {self.COLUMNS} FROM audit_log WHERE id > %s AND {self.COMMITTED} ORDER BY id", (self.start,)
         ).fetchall()
 
     def for_lead(self, lead_id: int) -> list[dict[str, Any]]:
         return self.conn.execute(
             f"""SELECT {self.COLUMNS} FROM audit_log
-                WHERE table_oid = 'leads'::regclass AND record_pk = %s::jsonb AND id > %s
+                WHERE table_oid = 'leads'::regclass AND record_pk = %s::jsonb AND id > %s AND {self.COMMITTED}
                 ORDER BY id""",
             (psycopg.types.json.Jsonb({"id": lead_id}), self.start),
         ).fetchall()

@@ -10,7 +10,7 @@ import pytest
 from sqlalchemy import text
 
 from helpers import APP_NAME, LeadSteps, assert_context, assert_no_context
-from lead_service import audit_context, request_context
+from lead_audit import audit_context, request_context
 from lead_service.db import make_async
 from lead_service.service import (
     create_lead,

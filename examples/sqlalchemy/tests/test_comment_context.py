@@ -9,7 +9,8 @@ from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError
 
 from helpers import assert_context, assert_no_context
-from lead_service import install_comment_context, request_context
+from lead_audit import AuditContext, request_context
+from lead_audit.sqlalchemy import install_comment_context
 from lead_service.db import make_sync
 from lead_service.service import create_lead, update_lead
 
@@ -58,10 +59,11 @@ def test_no_context_no_comment(autocommit_db, audit, connection_ip):
 def test_a_context_that_cannot_be_recorded_fails_the_write(autocommit_db, audit):
     engine, factory = autocommit_db
     audit.mark()
-    with request_context(client_ip="not-an-ip"):
-        with pytest.raises(DBAPIError) as failure:
-            with engine.connect() as conn:
-                conn.execute(text("INSERT INTO leads (email) VALUES ('bad@example.com')"))
+    with pytest.raises(ValueError):  # the client refuses it where it is made
+        AuditContext(client_ip="not-an-ip")
+    with pytest.raises(DBAPIError) as failure:  # and the server, from a comment written by hand
+        with engine.connect() as conn:
+            conn.execute(text("""/* lead_audit {"client_ip": "not-an-ip"} */ INSERT INTO leads (email) VALUES ('bad@example.com')"""))
     assert failure.value.orig.sqlstate == "22023"
     with engine.connect() as conn:
         assert conn.execute(text("SELECT count(*) FROM leads WHERE email = 'bad@example.com'")).scalar() == 0

@@ -25,7 +25,8 @@ from sqlalchemy.ext.asyncio import async_sessionmaker, create_async_engine
 from sqlalchemy.orm import sessionmaker
 
 from helpers import LeadSteps, assert_context, assert_no_context
-from lead_service import install_audit_context, install_comment_context, request_context
+from lead_audit import request_context
+from lead_audit.sqlalchemy import install_audit_context, install_comment_context
 from lead_service.db import database_url
 from lead_service.service import create_lead, update_lead
 

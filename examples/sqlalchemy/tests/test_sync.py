@@ -8,7 +8,7 @@ from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError
 
 from helpers import APP_NAME, DB_USER, LEAD_COLUMNS, assert_context, assert_no_context
-from lead_service import AuditContext, audit_context, request_context
+from lead_audit import AuditContext, audit_context, request_context
 from lead_service.models import Lead
 from lead_service.service import (
     bulk_delete,
@@ -265,23 +265,26 @@ def test_context_does_not_outlive_its_transaction(sync_db, audit, connection_ip)
 
 
 def test_invalid_client_ip_fails_the_write(sync_db, audit):
+    # The client refuses it where it is made...
+    with pytest.raises(ValueError, match="client_ip"):
+        AuditContext(client_ip="not-an-ip")
+    # ...and the server fails a write that carries it anyway.
     _, factory = sync_db
-    with request_context(**dict(ALICE, client_ip="not-an-ip")):
-        with pytest.raises(DBAPIError):
-            with factory.begin() as session:
-                create_lead(session, "bad-ip@example.com")
+    with pytest.raises(DBAPIError, match="not an IP address"):
+        with factory.begin() as session:
+            session.execute(text("SELECT set_config('lead_audit.client_ip', 'not-an-ip', true)"))
+            create_lead(session, "bad-ip@example.com")
     assert audit.new_rows() == []
     with factory.begin() as session:
         assert session.query(Lead).filter_by(email="bad-ip@example.com").count() == 0
 
 
 def test_context_that_is_no_json_object_fails_the_write(sync_db, audit):
+    with pytest.raises(ValueError, match="extra"):
+        AuditContext(actor_id=1, extra=["not", "an", "object"])  # type: ignore[arg-type]
     _, factory = sync_db
-    token = audit_context.set(AuditContext(actor_id=1, extra=["not", "an", "object"]))  # type: ignore[arg-type]
-    try:
-        with pytest.raises(DBAPIError):
-            with factory.begin() as session:
-                create_lead(session, "bad-context@example.com")
-    finally:
-        audit_context.reset(token)
+    with pytest.raises(DBAPIError, match="not a JSON object"):
+        with factory.begin() as session:
+            session.execute(text("""SELECT set_config('lead_audit.context', '["not", "an", "object"]', true)"""))
+            create_lead(session, "bad-context@example.com")
     assert audit.new_rows() == []
