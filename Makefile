@@ -5,7 +5,7 @@ PG_CONFIG  ?= /usr/lib/postgresql/15/bin/pg_config
 PGRX_TEST_DATA ?= /tmp/lead_audit_pgrx_test
 SUDO_FLAG  := $(if $(filter 0,$(shell id -u)),,--sudo)
 
-.PHONY: all deps install install-debug package demo test test-unit test-regress test-ledger test-attempts test-replication test-robustness test-upgrade test-examples test-pooler test-package lint bench clean
+.PHONY: all deps install install-debug package demo test test-unit test-regress test-ledger test-attempts test-replication test-robustness test-upgrade test-python test-pooler test-package lint bench clean
 
 all: install
 
@@ -30,9 +30,9 @@ demo: install
 	bash scripts/demo.sh
 
 ## Every test: lint, Rust unit and #[pg_test] tests, pg_regress scenarios,
-## the ledger end to end, the upgrade from the last release, the SQLAlchemy
-## example's pytest suite.
-test: lint test-unit test-regress test-ledger test-attempts test-replication test-robustness test-upgrade test-examples test-pooler test-package
+## the ledger end to end, the upgrade from the last release, the Python client
+## and its examples, PgBouncer, the Debian package.
+test: lint test-unit test-regress test-ledger test-attempts test-replication test-robustness test-upgrade test-python test-pooler test-package
 	@echo "make test: all test suites passed"
 
 test-unit: deps
@@ -69,8 +69,10 @@ test-robustness: install-debug
 test-upgrade: install-debug
 	bash tests/upgrade/run.sh
 
-test-examples: install-debug
-	bash examples/sqlalchemy/run_tests.sh
+# The Python client built as a wheel into a fresh virtual environment, typed
+# and tested, and the SQLAlchemy and FastAPI examples on it.
+test-python: install-debug
+	bash tests/run_python.sh
 
 # The SQLAlchemy example's pooler tests behind PgBouncer in transaction mode.
 test-pooler: install-debug

@@ -7,6 +7,8 @@
 #   check_cmd NAME COMMAND...                PASS when COMMAND succeeds (its output shown if not)
 #   on_exit COMMAND                          run COMMAND when the suite exits, last first
 #   finish SUITE                             "SUITE: N passed, M failed"; fails if any failed
+#   python_env DIR                           a fresh virtual environment with the Python client
+#                                            installed from its wheel, and the tests' packages
 #
 # Every suite prints one PASS or FAIL line per check and ends with finish.
 
@@ -67,4 +69,20 @@ check_cmd() {
 finish() {
     echo "$1: $passed passed, $failed failed"
     [ "$failed" = 0 ] && [ "$passed" -gt 0 ]
+}
+
+python_env() {
+    local dir=$1 build
+    rm -rf "$dir"
+    python3 -m venv "$dir"
+    # Built from a copy, so the checkout gets no build/ or egg-info.
+    build=$(mktemp -d /tmp/lead_audit_wheel.XXXXXX)
+    cp -r "$LIB_ROOT/clients/python" "$build/lead-audit"
+    "$dir/bin/pip" wheel --quiet --disable-pip-version-check --no-deps -w "$dir/dist" "$build/lead-audit"
+    rm -rf "$build"
+    WHEEL=$(ls "$dir"/dist/lead_audit-*.whl)
+    "$dir/bin/pip" install --quiet --disable-pip-version-check "$WHEEL[sqlalchemy,verify]" \
+        -r "$LIB_ROOT/clients/python/requirements-test.txt" \
+        -r "$LIB_ROOT/examples/sqlalchemy/requirements.txt" \
+        -r "$LIB_ROOT/examples/fastapi/requirements.txt"
 }

@@ -56,9 +56,12 @@ done
 check "PgBouncer answers, in transaction mode" "1|transaction" \
     "$(bouncer -d postgres -c "SELECT 1" 2>&1)|$(bouncer -d pgbouncer -c "SHOW CONFIG" 2>&1 | awk -F'|' '$1 == "pool_mode" {print $2}')"
 
-# The example's suite against the cluster, its pooler tests through PgBouncer.
-if PGPORT=$PG_PORT LEAD_AUDIT_POOLER_PORT=$POOLER_PORT \
-    bash examples/sqlalchemy/run_tests.sh tests/test_pooler.py -p no:cacheprovider; then
+# The SQLAlchemy example's pooler tests through PgBouncer (the Python client
+# installed from its wheel, as tests/run_python.sh does).
+python_env "$DIR-venv"
+on_exit "rm -rf '$DIR-venv'"
+if (cd examples/sqlalchemy && PGHOST=127.0.0.1 PGPORT=$PG_PORT PGUSER=postgres LEAD_AUDIT_POOLER_PORT=$POOLER_PORT \
+    "$DIR-venv/bin/python" -m pytest -q -p no:cacheprovider tests/test_pooler.py); then
     check "the pooler tests pass through PgBouncer" ok ok
 else
     check "the pooler tests pass through PgBouncer" ok failed
