@@ -4,7 +4,8 @@
 # attempts recorded, the audit log, verify_audit(), a lead's history and its
 # state before a request, per-table options (redaction, stamping), the context
 # from a statement comment, a revert, the health view, and a superuser's
-# tampering caught. Run by `make demo` after installing.
+# tampering caught, in the database and by the independent verifier on a dump.
+# Run by `make demo` after installing.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -169,4 +170,20 @@ RESET session_replication_role;
 \echo '==> ...and verify_audit(), with the digest kept at step 4, catches both'
 SELECT * FROM verify_audit(:'digest');
 SQL
+
+echo "==> 9. The auditor's own check, outside the database: the Python package's verifier"
+echo "    (lead-audit-verify once installed; here run from the source, standard library only)"
+echo "    reads a COPY dump and the digest kept at step 4, and finds the same"
+DUMP=$(mktemp -d /tmp/lead_audit_demo_dump.XXXXXX)
+trap 'rm -rf "$DUMP"; scripts/pgcluster.sh destroy "$DIR"' EXIT
+for table in audit_log audit_block; do
+    PGDATESTYLE=ISO command psql -X -At -h 127.0.0.1 -p "$PORT" -U postgres -d postgres \
+        -c "COPY $table TO STDOUT" >"$DUMP/$table.copy"
+done
+echo "$ lead-audit-verify audit_log.copy audit_block.copy --digest '$DIGEST'"
+status=0
+PYTHONPATH=clients/python/src python3 -m lead_audit.verify "$DUMP/audit_log.copy" "$DUMP/audit_block.copy" \
+    --digest "$DIGEST" || status=$?
+echo "(exit status $status: 0 intact, 1 problems found, 2 unusable input)"
+[ "$status" = 1 ] || { echo "demo: the verifier should have found the tampering" >&2; exit 1; }
 echo "==> demo finished; stopping the cluster"
