@@ -1,4 +1,5 @@
-"""The leads API: create, read, update, soft-delete, and a lead's history.
+"""The leads API: create, read, update, soft-delete, a lead's history and its
+state at any past moment.
 
 The application has no audit code. Two lines hand the request's context to the
 database, which records every change (and every failed attempt) itself:
@@ -108,6 +109,9 @@ HISTORY = text(
 )
 
 
+AS_OF = text("SELECT audit_row_as_of('leads', jsonb_build_object('id', CAST(:id AS bigint)), :at)")
+
+
 async def session(request: Request) -> AsyncIterator[AsyncSession]:
     """One transaction per request: committed when the endpoint returns."""
     async with request.app.state.sessions.begin() as s:
@@ -182,6 +186,15 @@ def create_app(database_url: str, *, client_ip_header: str | None = "x-forwarded
         if not rows:
             raise HTTPException(status.HTTP_404_NOT_FOUND, "no history for this lead")
         return [Change.model_validate(dict(r)) for r in rows]
+
+    @app.get("/leads/{lead_id}/as-of")
+    async def lead_as_of(lead_id: int, at: datetime, s: Session) -> dict[str, Any]:
+        """The lead as it was at `at` (an ISO timestamp with its offset), rebuilt
+        from the log, deleted or not; 404 when it did not exist then."""
+        state = (await s.execute(AS_OF, {"id": lead_id, "at": at})).scalar()
+        if state is None:
+            raise HTTPException(status.HTTP_404_NOT_FOUND, "the lead did not exist then")
+        return dict(state)
 
     return app
 

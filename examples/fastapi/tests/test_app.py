@@ -56,6 +56,23 @@ def test_crud_and_the_history_of_a_lead(client, db):
     assert all(h["outcome"] == "committed" for h in history)
 
 
+def test_a_lead_as_it_was(client):
+    lead = create(client, "asof@example.com", full_name="Before")
+    url = f"/leads/{lead['id']}"
+    client.patch(url, json={"full_name": "After", "status": "qualified"})
+    created, updated = client.get(f"{url}/history").json()
+
+    def as_of(at: str):
+        return client.get(f"{url}/as-of", params={"at": at})
+
+    then = as_of(created["logged_at"]).json()
+    assert (then["full_name"], then["status"]) == ("Before", "new")
+    now = as_of(updated["logged_at"]).json()
+    assert (now["full_name"], now["status"]) == ("After", "qualified")
+    assert as_of("2000-01-01T00:00:00+00:00").status_code == 404  # before it existed
+    assert as_of("not a time").status_code == 422
+
+
 def test_the_route_is_recorded_in_the_context(client, db):
     lead = create(client, "route@example.com")
     row = db.execute(
