@@ -64,6 +64,20 @@ class CopyText(unittest.TestCase):
         with self.assertRaises(v.BadInput):  # not UTF-8 once unescaped
             v.parse_copy_line(b"1\t\\377\t3", 3)
 
+    def test_copy_data_in_chunks_of_any_size_gives_the_same_rows(self) -> None:
+        # --connect reads COPY data as the server sends it: chunks that cut
+        # lines (and escapes) anywhere.
+        with open(LOG, "rb") as f:
+            data = f.read()
+        whole = list(v.read_log(LOG))
+        for size in (1, 2, 7, 64, 1000, len(data)):
+            chunks = [memoryview(data[i:i + size]) for i in range(0, len(data), size)]
+            rows = list(v.parse_copy(v.split_lines(chunks), len(v.AUDIT_LOG_COLUMNS), "audit_log",
+                                     len(v.AUDIT_LOG_COLUMNS_V1)))
+            self.assertEqual(rows, whole, size)
+        self.assertEqual(list(v.split_lines([b"a\nb", b"", b"c\n", b"d"])), [b"a\n", b"bc\n", b"d"])
+        self.assertEqual(list(v.split_lines([])), [])
+
     def test_read_copy_stops_at_the_end_marker_and_needs_no_final_newline(self) -> None:
         with tempfile.TemporaryDirectory() as d:
             path = os.path.join(d, "t.copy")
