@@ -55,3 +55,18 @@ class LeadSteps:
     def restore_and_bulk_update(self, session, i: int) -> None:
         restore_lead(session, self.ids[i])
         bulk_update_status(session, [self.ids[i]], f"{self.name}-2-{i}")
+
+    def recorded(self, audit, i: int, context_for, connection_ip: str | None) -> list[dict[str, Any]]:
+        """User i's lead's audit rows, checked: the five actions in order, the
+        context of round "r1" on the first three, and on the last two that of
+        round "r2" for even users, none for odd ones (they sent none)."""
+        rows = audit.for_lead(self.ids[i])
+        assert [(r["action"], r["soft_delete"]) for r in rows] == self.ACTIONS, f"lead of user {i}"
+        for row in rows[:3]:
+            assert_context(row, **context_for(i, "r1"))
+        for row in rows[3:]:
+            if i % 2 == 0:
+                assert_context(row, **context_for(i, "r2"))
+            else:
+                assert_no_context(row, connection_ip)
+        return rows

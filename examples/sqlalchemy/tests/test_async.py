@@ -9,7 +9,7 @@ from contextlib import nullcontext
 import pytest
 from sqlalchemy import text
 
-from helpers import APP_NAME, LeadSteps, assert_context, assert_no_context
+from helpers import APP_NAME, LeadSteps, assert_context
 from lead_audit import audit_context, request_context
 from lead_service.db import make_async
 from lead_service.service import (
@@ -115,19 +115,9 @@ async def test_concurrent_requests_keep_their_own_context(async_db, audit, conne
     )
     assert len(set().union(*round2)) <= POOL_SIZE
 
-    lead_ids = steps.ids
     for i in range(TASKS):
-        rows = audit.for_lead(lead_ids[i])
-        assert [(r["action"], r["soft_delete"]) for r in rows] == LeadSteps.ACTIONS, f"lead of request {i}"
-        insert, update, deleted, restored, bulk = rows
+        insert, update, deleted, restored, bulk = steps.recorded(audit, i, context_for, connection_ip)
         assert insert["new_values"]["score"] == i
         assert insert["tx_id"] == update["tx_id"] != deleted["tx_id"]
         assert update["new_values"]["status"] == f"concurrent-1-{i}"
         assert bulk["new_values"]["status"] == f"concurrent-2-{i}"
-        for row in (insert, update, deleted):
-            assert_context(row, **context_for(i, "r1"))
-        for row in (restored, bulk):
-            if i % 2 == 0:
-                assert_context(row, **context_for(i, "r2"))
-            else:
-                assert_no_context(row, connection_ip)
