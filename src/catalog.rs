@@ -311,10 +311,15 @@ fn settings(relid: Oid) -> Result<Settings, AuditError> {
     .map_err(AuditError::spi(
         "could not read a table's settings from audit_table",
     ))?;
-    Ok(found
-        .and_then(|json| serde_json::from_str(&json).ok())
-        .map(|row| Settings::from_row(&row))
-        .unwrap_or_default())
+    // No row: the defaults. A row that does not read as JSON is an error, not
+    // the defaults: those would drop the table's exclude and redact options.
+    let Some(json) = found else {
+        return Ok(Settings::default());
+    };
+    let row = serde_json::from_str(&json).map_err(|e| AuditError::BrokenInstall {
+        reason: format!("a table's settings in audit_table do not read as JSON: {e}"),
+    })?;
+    Ok(Settings::from_row(&row))
 }
 
 /// # Safety
