@@ -97,6 +97,9 @@ DECLARE
     role       text;
     col        name;
     stamped    text[] := '{}';
+    -- The bookkeeping columns' roles (and their default names), as
+    -- catalog::STAMP_ROLES lists them.
+    roles      text[] := ARRAY['created_at', 'updated_at', 'created_by', 'updated_by', 'deleted_at', 'deleted_by'];
 BEGIN
     IF target IS NULL THEN
         RAISE EXCEPTION 'lead_audit: audit_enable() needs a table, got NULL'
@@ -212,7 +215,7 @@ BEGIN
             USING ERRCODE = 'invalid_parameter_value';
     END IF;
     SELECT string_agg(k, ', ') INTO bad FROM jsonb_object_keys(stamp_columns) k
-    WHERE k NOT IN ('created_at', 'updated_at', 'created_by', 'updated_by', 'deleted_at', 'deleted_by');
+    WHERE k <> ALL (roles);
     IF bad IS NOT NULL THEN
         RAISE EXCEPTION 'lead_audit: stamp_columns has unknown roles: %', bad
             USING ERRCODE = 'invalid_parameter_value',
@@ -222,8 +225,7 @@ BEGIN
         RAISE EXCEPTION 'lead_audit: stamp_columns maps each role to a column name (a string), got %', stamp_columns
             USING ERRCODE = 'invalid_parameter_value';
     END IF;
-    FOR role, col IN SELECT r, coalesce(stamp_columns ->> r, r)
-                     FROM unnest(ARRAY['created_at', 'updated_at', 'created_by', 'updated_by', 'deleted_at', 'deleted_by']) r LOOP
+    FOR role, col IN SELECT r, coalesce(stamp_columns ->> r, r) FROM unnest(roles) r LOOP
         SELECT a.atttypid::regtype INTO soft_type FROM pg_attribute a
         WHERE a.attrelid = target AND a.attname = col AND a.attnum > 0 AND NOT a.attisdropped;
         IF NOT FOUND THEN
@@ -237,7 +239,7 @@ BEGIN
             RAISE EXCEPTION 'lead_audit: column "%" of % (%) is %, not a timestamp', col, target, role, soft_type
                 USING ERRCODE = 'datatype_mismatch';
         END IF;
-        stamped := stamped || format('%s', col);
+        stamped := stamped || col::text;
     END LOOP;
     IF stamp AND cardinality(stamped) = 0 THEN
         RAISE EXCEPTION 'lead_audit: table % has none of the columns stamp fills', target
