@@ -116,9 +116,10 @@ def request_context(context: AuditContext | None = None, **fields: Any) -> Itera
 
     The previous context (usually none) is back when the block ends, however it ends.
     """
-    ctx = context if context is not None else AuditContext(**fields)
-    if context is not None and fields:
-        ctx = replace(context, **fields)
+    if context is None:
+        ctx = AuditContext(**fields)
+    else:
+        ctx = replace(context, **fields) if fields else context
     token = audit_context.set(ctx)
     try:
         yield ctx
