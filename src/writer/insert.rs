@@ -124,11 +124,16 @@ unsafe fn multi_insert(
         }
         let scratch = pg::scratch_context(c"lead_audit batch");
         let old = pg_sys::MemoryContextSwitchTo(scratch);
+        // The slots share a copy of the descriptor that is not reference
+        // counted: a slot made on the relation's own descriptor pins it in
+        // the resource owner, and a thousand pins of one pointer cost a
+        // linear probe each (4% of an audited bulk INSERT).
+        let unpinned = pg_sys::CreateTupleDescCopy(desc);
         let mut slots: Vec<*mut pg_sys::TupleTableSlot> = tuples
             .iter()
             .map(|&t| {
                 let slot =
-                    pg_sys::MakeSingleTupleTableSlot(desc, &raw const pg_sys::TTSOpsHeapTuple);
+                    pg_sys::MakeSingleTupleTableSlot(unpinned, &raw const pg_sys::TTSOpsHeapTuple);
                 pg_sys::ExecStoreHeapTuple(t, slot, true);
                 slot
             })
