@@ -31,6 +31,9 @@ pub enum Converter {
     DateTime(Oid),
     /// Types `to_jsonb` renders with their output function as a JSON string.
     Output(Function),
+    /// text[] and varchar[]: an array of strings (and nulls); an array of
+    /// more than one dimension through `to_jsonb`.
+    TextArray(Function),
     /// Everything else: `to_jsonb` itself.
     ToJsonb(Function),
 }
@@ -54,6 +57,9 @@ impl Converter {
                 pg_sys::JSONBOID => Converter::Jsonb,
                 pg_sys::DATEOID | pg_sys::TIMESTAMPOID | pg_sys::TIMESTAMPTZOID => {
                     Converter::DateTime(typid)
+                }
+                pg_sys::TEXTARRAYOID | pg_sys::VARCHARARRAYOID => {
+                    Converter::TextArray(to_jsonb_function(typid, collation, mcxt))
                 }
                 pg_sys::UUIDOID
                 | pg_sys::BPCHAROID
@@ -263,6 +269,15 @@ unsafe fn set_value(v: &mut pg_sys::JsonbValue, conv: &Converter, value: Datum) 
                 );
             }
             Converter::Output(out) => set_cstring(v, pg_sys::OutputFunctionCall(out.get(), value)),
+            Converter::TextArray(f) => {
+                let a = pg_sys::pg_detoast_datum(value.cast_mut_ptr()).cast::<pg_sys::ArrayType>();
+                if (*a).ndim <= 1 {
+                    set_string_array(v, a);
+                } else {
+                    let j = pg_sys::FunctionCall1Coll(f.get(), Oid::INVALID, Datum::from(a));
+                    set_jsonb(v, j.cast_mut_ptr());
+                }
+            }
             Converter::ToJsonb(f) => {
                 let j = pg_sys::FunctionCall1Coll(f.get(), Oid::INVALID, value);
                 set_jsonb(v, j.cast_mut_ptr());
@@ -304,6 +319,54 @@ unsafe fn set_jsonb(v: &mut pg_sys::JsonbValue, j: *mut pg_sys::Jsonb) {
             );
         }
         *v = *tree;
+    }
+}
+
+/// A text[] or varchar[] of at most one dimension as the array `to_jsonb`
+/// makes of it: its elements as strings, NULL elements as nulls (an empty
+/// array, of no dimension, as `[]`). This skips `to_jsonb`'s type lookups
+/// and the jsonb it would serialise only for us to unpack again.
+///
+/// # Safety
+/// `a` must point to a valid, detoasted array of text or varchar with at
+/// most one dimension.
+unsafe fn set_string_array(v: &mut pg_sys::JsonbValue, a: *mut pg_sys::ArrayType) {
+    // SAFETY: deconstruct_array reads the valid array (the caller's
+    // contract) with its element type's storage (varlena, int-aligned); the
+    // element pointers point into the array, which outlives `v`'s use; the
+    // element values are palloc'd in the current context like to_jsonb's.
+    unsafe {
+        let mut elems: *mut Datum = std::ptr::null_mut();
+        let mut nulls: *mut bool = std::ptr::null_mut();
+        let mut n: i32 = 0;
+        pg_sys::deconstruct_array(
+            a,
+            (*a).elemtype,
+            -1,
+            false,
+            pg_sys::TYPALIGN_INT as std::ffi::c_char,
+            &mut elems,
+            &mut nulls,
+            &mut n,
+        );
+        let n = n.max(0) as usize;
+        let values = pg_sys::palloc0(n.max(1) * std::mem::size_of::<pg_sys::JsonbValue>())
+            .cast::<pg_sys::JsonbValue>();
+        for i in 0..n {
+            let e = &mut *values.add(i);
+            if *nulls.add(i) {
+                e.type_ = pg_sys::jbvType::jbvNull;
+            } else {
+                let t = (*elems.add(i)).cast_mut_ptr::<pg_sys::varlena>();
+                e.type_ = pg_sys::jbvType::jbvString;
+                e.val.string.len = pgrx::varsize_any_exhdr(t) as i32;
+                e.val.string.val = pgrx::vardata_any(t).cast_mut().cast();
+            }
+        }
+        v.type_ = pg_sys::jbvType::jbvArray;
+        v.val.array.nElems = n as i32;
+        v.val.array.elems = values;
+        v.val.array.rawScalar = false;
     }
 }
 
