@@ -34,7 +34,8 @@ mod tests {
                f4 real, f8 double precision, t text, vc varchar(5), c char(4), nm name,
                d date, ts timestamp, tstz timestamptz, tm time, tmtz timetz, iv interval,
                u uuid, ip inet, cidr_ cidr, mac macaddr, by bytea, j json, jb jsonb,
-               arr int[], tarr text[], m mood, dom posint, p pair, x xml, pt point, r int4range)");
+               arr int[], tarr text[], m mood, dom posint, p pair, x xml, pt point, r int4range,
+               vcarr varchar(3)[])");
         run("SELECT audit_enable('typed')");
         run("INSERT INTO typed VALUES (
                1, true, -3, 9007199254740993, 12.500, 'NaN', 1.5, 'Infinity', 'tab\there \"q\" é', 'abc', 'ab',
@@ -44,6 +45,10 @@ mod tests {
                '{\"nested\": {\"k\": [1, 2.5, \"s\"]}}', '{1,NULL,3}', '{\"a b\",c}', 'happy', 7,
                ROW(1, 'x'), '<a>1</a>', '(1,2)', '[1,5)')");
         run("INSERT INTO typed (id) VALUES (2)");
+        // text[] and varchar[] take a fast path for at most one dimension.
+        run("INSERT INTO typed (id, tarr, vcarr) VALUES
+               (3, '{}', '{}'), (4, '{{a,b},{c,NULL}}', '{{x},{y}}'), (5, '[0:1]={\"q\\\"\",NULL}', '{NULL}'),
+               (6, ARRAY[repeat('long ', 5000), 'back\\slash', ''], ARRAY['abc', 'é'])");
         let mismatches = one::<i64>(
             "SELECT count(*) FROM typed rec JOIN audit_log a
                ON a.table_oid = 'typed'::regclass AND a.record_pk = jsonb_build_object('id', rec.id)
@@ -54,7 +59,7 @@ mod tests {
             one::<i64>(
                 "SELECT count(*) FROM audit_log WHERE table_oid = 'typed'::regclass AND action = 'INSERT'"
             ),
-            Some(2)
+            Some(6)
         );
     }
 
@@ -138,6 +143,10 @@ mod tests {
             "SELECT '{\"a\": {\"b\": [1, {\"c\": []}, {}], \"d\": null}, \"e\": [[[]]], \"\": false}'::jsonb",
             "SELECT jsonb_object_agg('key' || g, CASE g % 4 WHEN 0 THEN to_jsonb(g) WHEN 1 THEN to_jsonb('v' || g) WHEN 2 THEN jsonb_build_array(g, g * 1.5) ELSE 'null' END) FROM generate_series(1, 100) g",
             "SELECT jsonb_agg(g * 0.01) FROM generate_series(1, 70) g",
+            // Numerics of every shape: short and long forms, negative and
+            // fractional weights, display scales past the digits, zeros.
+            "SELECT jsonb_agg(round((g * 7919 % 1000003 - 500000)::numeric / 10::numeric ^ (g % 23 - 6), g % 15)) FROM generate_series(1, 400) g",
+            "SELECT '[0.0, -0.0, 0.00000, 10000, 100000000, 0.0001, 0.00001, 1e-40, -1e300, 123456789012345678901234567890.000000001, 9999.9999]'::jsonb",
             "SELECT to_jsonb(t) FROM (SELECT 1 AS a, now() AS b, ARRAY['x', NULL] AS c, '\\xdead'::bytea AS d) t",
         ];
         for sql in cases {
