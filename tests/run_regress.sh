@@ -23,7 +23,7 @@ fi
 
 ../../scripts/pgcluster.sh destroy "$PGDATA_DIR"
 trap '../../scripts/pgcluster.sh destroy "$PGDATA_DIR"' EXIT
-../../scripts/pgcluster.sh start "$PGDATA_DIR" "$PORT"
+../../scripts/pgcluster.sh start "$PGDATA_DIR" "$PORT" -c max_prepared_transactions=2
 psql -X -q -h 127.0.0.1 -p "$PORT" -U postgres -d postgres -c "CREATE DATABASE lead_audit_regress"
 
 status=0

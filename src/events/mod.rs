@@ -24,8 +24,9 @@ pub fn register() {
 unsafe extern "C-unwind" fn on_xact(event: pg_sys::XactEvent::Type, _arg: *mut c_void) {
     use pg_sys::XactEvent::*;
     match event {
-        // Still inside the transaction: the marker commits with it.
-        XACT_EVENT_PRE_COMMIT => unaudited::write_marker(),
+        // Still inside the transaction: the marker commits (or is
+        // prepared, for COMMIT PREPARED) with it.
+        XACT_EVENT_PRE_COMMIT | XACT_EVENT_PRE_PREPARE => unaudited::write_marker(),
         XACT_EVENT_COMMIT | XACT_EVENT_PREPARE => {
             unaudited::forget();
             ddl::quiet(false);

@@ -116,6 +116,27 @@ pub fn write_marker() {
     if taken.is_empty() {
         return;
     }
+    // A transaction of one statement commits after the statement's snapshot
+    // is gone, and stamping and writing may run SPI (the cluster's epoch,
+    // audit_log's objects: with auditing off, nothing looked them up yet in
+    // the session), which needs one: the transaction's is still there to
+    // take. (An error unwinds the snapshot stack with the transaction.)
+    // SAFETY: still inside the committing transaction (PRE_COMMIT).
+    let pushed = unsafe {
+        let none = !pg_sys::ActiveSnapshotSet();
+        if none {
+            pg_sys::PushActiveSnapshot(pg_sys::GetTransactionSnapshot());
+        }
+        none
+    };
+    write(taken);
+    if pushed {
+        // SAFETY: pops the snapshot pushed above, the only one pushed since.
+        unsafe { pg_sys::PopActiveSnapshot() };
+    }
+}
+
+fn write(taken: Tally) {
     let (only, names, values) = taken.marker();
     let Some(values) = pg::type_input(pg_sys::jsonb_in, &values.to_string()) else {
         return; // our own JSON: never refused

@@ -68,6 +68,17 @@ SELECT count(*) AS captured FROM audit_log WHERE table_name IN ('public.a', 'pub
 -- A transaction rolled back leaves no marker; one table gives its oid.
 BEGIN; SET LOCAL lead_audit.enabled = off; INSERT INTO a VALUES (100); ROLLBACK;
 BEGIN; SET LOCAL lead_audit.enabled = off; TRUNCATE b; COMMIT;
+-- Auditing off for the session: each statement is its own transaction,
+-- which commits after the statement has ended; each leaves its marker, also
+-- as the first write of a new session (nothing looked the log up before).
+\c lead_audit_scenario
+SET lead_audit.enabled = off;
+INSERT INTO a VALUES (200);
+DELETE FROM a WHERE id = 200;
+RESET lead_audit.enabled;
+-- A prepared transaction carries its marker to COMMIT PREPARED.
+BEGIN; SET LOCAL lead_audit.enabled = off; INSERT INTO a VALUES (300); PREPARE TRANSACTION 'unaudited_2pc';
+COMMIT PREPARED 'unaudited_2pc';
 SELECT table_oid = 'b'::regclass AS one_table, rows, tables FROM markers ORDER BY id;
 
 -- Every event row verifies and seals like the rest.
