@@ -68,22 +68,26 @@ psql_() {
 sealer() { psql_ -c "ALTER SYSTEM SET lead_audit.seal_interval = $1" -c "SELECT pg_reload_conf()" >/dev/null; }
 [ "${#PRELOAD[@]}" = 0 ] || sealer 0
 
-WAYS=(none plpgsql_row plpgsql_stmt)
+# noop_stmt and trigger_only measure what triggers cost before they capture
+# anything (the report's last bulk table); pgbench leaves them out.
+WAYS=(none plpgsql_row plpgsql_stmt noop_stmt)
 HAVE_EXT=0
 if [ "${BENCH_LEAD_AUDIT:-1}" = 1 ] &&
     [ "$(psql_ -At -c "SELECT count(*) FROM pg_available_extensions WHERE name = 'lead_audit'")" = 1 ]; then
     HAVE_EXT=1
     WAYS+=(floor lead_audit)
-    [ "${#PRELOAD[@]}" = 0 ] || WAYS+=(lead_audit_untracked)
+    [ "${#PRELOAD[@]}" = 0 ] || WAYS+=(lead_audit_untracked trigger_only)
 else
     echo "note: lead_audit is not installed (or BENCH_LEAD_AUDIT=0): its columns print n/a"
 fi
 
 # ---- helpers -----------------------------------------------------------------
 # A fresh leads table (and log tables), audited the given way: none,
-# plpgsql_row, plpgsql_stmt, floor, lead_audit, lead_audit_untracked or noop_row (see sql/).
+# plpgsql_row, plpgsql_stmt, noop_stmt, floor, lead_audit, lead_audit_untracked,
+# trigger_only or noop_row (see sql/).
 setup() {
-    psql_ -f sql/leads.sql -c "DROP EXTENSION IF EXISTS lead_audit CASCADE" -c "DROP TABLE IF EXISTS plpgsql_log"
+    psql_ -f sql/leads.sql -c "DROP EXTENSION IF EXISTS lead_audit CASCADE" -c "DROP TABLE IF EXISTS plpgsql_log" \
+        -c "DO \$\$ BEGIN EXECUTE format('ALTER DATABASE %I RESET lead_audit.enabled', current_database()); END \$\$"
     [ "$1" = none ] || psql_ -f "sql/$1.sql" >/dev/null
 }
 
@@ -173,7 +177,9 @@ echo "==> pgbench: 2 clients, ${OLTP_SECONDS}s per way in $REPS slices of ${SLIC
     "(SET LOCAL actor; UPDATE one lead; INSERT one)"
 # The floor writes prebuilt rows of the bulk workloads only: not here.
 OLTP_WAYS=()
-for way in "${WAYS[@]}"; do [ "$way" = floor ] || OLTP_WAYS+=("$way"); done
+for way in "${WAYS[@]}"; do
+    case $way in floor | noop_stmt | trigger_only) ;; *) OLTP_WAYS+=("$way") ;; esac
+done
 for way in "${OLTP_WAYS[@]}"; do
     psql_ -c "DROP DATABASE IF EXISTS bench_$way" -c "CREATE DATABASE bench_$way"
     DB=bench_$way setup "$way"
@@ -316,6 +322,12 @@ verdict() {
         'BEGIN {if (v !~ /^[0-9.]+$/) print "n/a"; else print ((op == "<=") ? v + 0 <= t : v + 0 >= t) ? "PASS" : "FAIL"}'
 }
 
+# bound UNAUDITED TRIGGERS FLOOR: 1 + the triggers' overhead + the floor's, as a ratio.
+bound() {
+    awk -v n="$1" -v t="$2" -v f="$3" \
+        'BEGIN {if (n ~ /^[0-9.]+$/ && t ~ /^[0-9.]+$/ && f ~ /^[0-9.]+$/ && n > 0) printf("%.2f", (t + f - n) / n); else printf("n/a")}'
+}
+
 # One bulk row: times in ms, lead_audit/unaudited against its target, and
 # each PL/pgSQL trigger at least `faster` times slower than lead_audit.
 bulk_row() {
@@ -387,6 +399,23 @@ report() {
             lo=$(awk -v a="$l" -v b="$n" 'BEGIN {if (a ~ /^[0-9.]+$/ && b > 0) printf("%.2f", a / b - 1); else printf("n/a")}')
             r=$(ratio "$lo" "$fo")
             echo "| $w (ms) | $(num "$n") | $(num "$f") | $(num "$l") | $fo | $lo | $r (≤ 1.25: $(verdict "$r" "<=" 1.25)) |"
+        done
+    fi
+    if [ -n "${R[insert,trigger_only]:-}" ] && [ -n "${R[insert,floor]:-}" ]; then
+        echo
+        echo "What a trigger-based design pays before it renders a single value: the triggers fired with nothing" \
+            "captured (lead_audit's row trigger with \`lead_audit.enabled\` off; PL/pgSQL statement triggers with" \
+            "transition tables that return at once), plus writing the rows (the floor). Lower bound = 1 + trigger" \
+            "overhead + floor overhead, as a ratio to unaudited."
+        echo
+        echo "| workload | unaudited | row trigger, nothing captured | statement triggers, nothing captured | floor |" \
+            "lower bound, row triggers | lower bound, statement triggers | target | lead_audit / unaudited |"
+        echo "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"
+        for w in insert:2.5 update:2.0 delete:8 copy:2.5; do
+            t=${w#*:} w=${w%:*}
+            n=$(med "$w" none) to=$(med "$w" trigger_only) ns=$(med "$w" noop_stmt) f=$(med "$w" floor) l=$(med "$w" lead_audit)
+            echo "| $w (ms) | $(num "$n") | $(num "$to") | $(num "$ns") | $(num "$f") |" \
+                "$(bound "$n" "$to" "$f") | $(bound "$n" "$ns" "$f") | ≤ $t | $(ratio "$l" "$n") |"
         done
     fi
     if [ -n "${R[insert,lead_audit_untracked]:-}" ]; then
