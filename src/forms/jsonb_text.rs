@@ -470,27 +470,25 @@ mod unit {
     }
 
     /// The chunked scan finds every byte that needs escaping wherever it
-    /// falls in a long string, next to bytes that do not (0x7f, 0x80 and up).
+    /// falls in a long string, next to bytes that do not (0x7f, 0x80 and
+    /// up): a string escapes as its bytes do one by one (each checked by
+    /// `escapes_like_escape_json` and below).
     #[test]
     fn escapes_long_strings_like_a_byte_at_a_time() {
         let naive = |s: &[u8]| {
             let mut out = vec![b'"'];
             for &b in s {
-                match b {
-                    b'"' => out.extend_from_slice(b"\\\""),
-                    b'\\' => out.extend_from_slice(b"\\\\"),
-                    b'\n' => out.extend_from_slice(b"\\n"),
-                    b'\r' => out.extend_from_slice(b"\\r"),
-                    b'\t' => out.extend_from_slice(b"\\t"),
-                    0x08 => out.extend_from_slice(b"\\b"),
-                    0x0c => out.extend_from_slice(b"\\f"),
-                    b if b < 0x20 => out.extend_from_slice(format!("\\u{b:04x}").as_bytes()),
-                    b => out.push(b),
-                }
+                let mut one = Vec::new();
+                escape(&[b], &mut one);
+                out.extend_from_slice(&one[1..one.len() - 1]);
             }
             out.push(b'"');
             out
         };
+        assert_eq!(
+            naive(b"\x00\x1f\"\\"),
+            b"\"\\u0000\\u001f\\\"\\\\\"".to_vec()
+        );
         let fillers = [b'a', 0x7f, 0x80, 0xe9, b' ', b'!', b'#', b'[', b']'];
         for special in [b'"', b'\\', b'\n', 0x00, 0x01, 0x1f, 0x08, 0x0c] {
             for len in [1, 7, 8, 9, 16, 17, 33] {
