@@ -322,6 +322,11 @@ verdict() {
         'BEGIN {if (v !~ /^[0-9.]+$/) print "n/a"; else print ((op == "<=") ? v + 0 <= t : v + 0 >= t) ? "PASS" : "FAIL"}'
 }
 
+# overhead TIME UNAUDITED: TIME / UNAUDITED - 1, or n/a.
+overhead() {
+    awk -v a="$1" -v b="$2" 'BEGIN {if (a ~ /^[0-9.]+$/ && b ~ /^[0-9.]+$/ && b > 0) printf("%.2f", a / b - 1); else printf("n/a")}'
+}
+
 # bound UNAUDITED TRIGGERS FLOOR: 1 + the triggers' overhead + the floor's, as a ratio.
 bound() {
     awk -v n="$1" -v t="$2" -v f="$3" \
@@ -395,8 +400,7 @@ report() {
         echo "| --- | ---: | ---: | ---: | ---: | ---: | ---: |"
         for w in insert update delete copy; do
             n=$(med "$w" none) f=$(med "$w" floor) l=$(med "$w" lead_audit)
-            fo=$(awk -v a="$f" -v b="$n" 'BEGIN {if (a ~ /^[0-9.]+$/ && b > 0) printf("%.2f", a / b - 1); else printf("n/a")}')
-            lo=$(awk -v a="$l" -v b="$n" 'BEGIN {if (a ~ /^[0-9.]+$/ && b > 0) printf("%.2f", a / b - 1); else printf("n/a")}')
+            fo=$(overhead "$f" "$n") lo=$(overhead "$l" "$n")
             r=$(ratio "$lo" "$fo")
             echo "| $w (ms) | $(num "$n") | $(num "$f") | $(num "$l") | $fo | $lo | $r (≤ 1.25: $(verdict "$r" "<=" 1.25)) |"
         done
