@@ -46,6 +46,9 @@ pub struct IndexTarget {
     /// 0-based audit_log columns, in index key order.
     pub columns: Vec<usize>,
     pub unique: bool,
+    /// A BRIN index: it keeps one summary per range of heap blocks, so a row
+    /// with the key of the row before it in the same block adds nothing.
+    pub summarizing: bool,
     /// Built once, in the objects' memory context.
     pub info: *mut pg_sys::IndexInfo,
 }
@@ -249,6 +252,7 @@ unsafe fn index_targets(
             let info = pg_sys::BuildIndexInfo(irel);
             pg_sys::MemoryContextSwitchTo(old);
             let name = pgrx::name_data_to_str(&(*(*irel).rd_rel).relname).to_string();
+            let summarizing = (*(*irel).rd_rel).relam == pg_sys::BRIN_AM_OID;
             pg_sys::index_close(irel, pg_sys::NoLock as i32);
             if !(*info).ii_Expressions.is_null()
                 || !(*info).ii_Predicate.is_null()
@@ -266,6 +270,7 @@ unsafe fn index_targets(
                     .map(|&a| a as usize - 1)
                     .collect(),
                 unique: (*info).ii_Unique,
+                summarizing,
                 info,
             }
         };

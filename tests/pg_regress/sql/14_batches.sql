@@ -90,6 +90,25 @@ SELECT count(*) AS before_commit FROM audit_log WHERE record_pk = '{"id": 5007}'
 COMMIT;
 SELECT count(*) AS after_commit FROM audit_log WHERE record_pk = '{"id": 5007}';
 
+-- A batch written into block ranges that audit_log's BRIN indexes already
+-- summarise (sealing summarises them, the last, partial range included) is
+-- found through them: the writer gives each block the entries its range
+-- needs, once per block and key.
+SELECT count(*) > 0 AS sealed FROM audit_seal();
+CREATE TABLE wide (id int PRIMARY KEY, body text);
+SELECT audit_enable('wide') IS NOT NULL AS wide;
+INSERT INTO wide SELECT g, repeat('w', 300) FROM generate_series(1, 1500) g;
+SELECT count(*) > 0 AS sealed_again FROM audit_seal();
+UPDATE wide SET body = repeat('v', 300) WHERE id % 3 = 0;
+SET enable_seqscan = off;
+SELECT w.action, w.written,
+       (SELECT count(*) FROM audit_log a WHERE a.tx_id = w.tx_id) AS found_by_tx_id,
+       (SELECT count(*) FROM audit_log a WHERE a.logged_at = w.logged_at) AS found_by_logged_at
+FROM (SELECT action, count(*) AS written, min(tx_id) AS tx_id, min(logged_at) AS logged_at
+      FROM audit_log WHERE table_name = 'public.wide' GROUP BY action) w
+ORDER BY w.action;
+RESET enable_seqscan;
+
 -- Every row is whole: the log verifies, sealed or not.
 SELECT count(*) > 0 AS sealed FROM audit_seal();
 SELECT status, count(*) FROM verify_audit() GROUP BY status;
