@@ -1,8 +1,8 @@
 //! Every error lead_audit raises from Rust, each turned into an `ErrorReport`
 //! with a SQLSTATE a client can match on. No code path of ours raises XX000
 //! (internal_error): a failure is either the caller's (22023, 39P01, 25000),
-//! the table's (55000), the installation's (55000) or the ledger's data
-//! (XX001). The SQL API in `sql/api.sql` raises its own argument errors with
+//! the table's (55000), the installation's (55000), a captured value's
+//! (54000, 0A000) or the ledger's data (XX001). The SQL API in `sql/api.sql` raises its own argument errors with
 //! `RAISE ... USING ERRCODE`.
 
 use pgrx::pg_sys::panic::ErrorReport;
@@ -37,6 +37,10 @@ pub enum AuditError {
     /// A table redacts columns but the database has no redaction secret
     /// (`audit_secret` emptied by hand).
     NoSecret,
+    /// A captured row whose jsonb would exceed jsonb's limits.
+    ValueTooLarge { reason: String },
+    /// A captured value that lead_audit cannot write as jsonb.
+    UnsupportedValue { reason: String },
     /// Ledger data that cannot be sealed as it is (a superuser edited
     /// audit_log or audit_block); verify_audit() reports where.
     CorruptLedger { reason: String },
@@ -64,6 +68,8 @@ impl AuditError {
             AuditError::WrongCall { .. } => ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED,
             AuditError::WrongIsolation { .. } => ERRCODE_INVALID_TRANSACTION_STATE,
             AuditError::CorruptLedger { .. } => ERRCODE_DATA_CORRUPTED,
+            AuditError::ValueTooLarge { .. } => ERRCODE_PROGRAM_LIMIT_EXCEEDED,
+            AuditError::UnsupportedValue { .. } => ERRCODE_FEATURE_NOT_SUPPORTED,
         }
     }
 
@@ -99,7 +105,9 @@ impl AuditError {
             }
             AuditError::InvalidArgument { reason }
             | AuditError::BrokenInstall { reason }
-            | AuditError::CorruptLedger { reason } => format!("lead_audit: {reason}"),
+            | AuditError::CorruptLedger { reason }
+            | AuditError::ValueTooLarge { reason }
+            | AuditError::UnsupportedValue { reason } => format!("lead_audit: {reason}"),
         }
     }
 
@@ -126,7 +134,9 @@ impl AuditError {
             AuditError::WrongIsolation { .. } => {
                 Some("Sealing must see blocks other sealers committed: run it on its own, in READ COMMITTED.")
             }
-            AuditError::InvalidArgument { .. } => None,
+            AuditError::InvalidArgument { .. }
+            | AuditError::ValueTooLarge { .. }
+            | AuditError::UnsupportedValue { .. } => None,
             AuditError::NoSecret => Some(
                 "Call audit_enable() again with the redact option: it makes a new secret \
                  (values redacted with the old one will no longer compare equal to new ones).",

@@ -24,6 +24,7 @@ mod epoch;
 mod error;
 mod events;
 mod forms;
+mod jsonb_binary;
 mod ledger;
 mod objects;
 mod pg;

@@ -65,6 +65,12 @@ pub fn text_datum(bytes: &[u8]) -> Datum {
 
 /// A bytea datum (palloc'd in the current memory context) holding `bytes`.
 pub fn bytea_datum(bytes: &[u8]) -> Datum {
+    varlena_datum(bytes)
+}
+
+/// A varlena datum (palloc'd in the current memory context, 4-byte header)
+/// whose payload is `bytes`.
+pub fn varlena_datum(bytes: &[u8]) -> Datum {
     // SAFETY: a fresh varlena of the right size, header set, payload filled completely.
     unsafe {
         let len = bytes.len() + pg_sys::VARHDRSZ;

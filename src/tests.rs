@@ -18,6 +18,27 @@ fn setup_leads() {
     run("SELECT audit_enable('leads')");
 }
 
+/// jsonb documents of every kind of value, for the tests that compare our
+/// jsonb code with PostgreSQL's.
+const JSONB_CASES: [&str; 14] = [
+    "SELECT '{}'::jsonb",
+    "SELECT '[]'::jsonb",
+    "SELECT 'null'::jsonb",
+    "SELECT 'true'::jsonb",
+    "SELECT '\"x\"'::jsonb",
+    "SELECT '-0.000100'::jsonb",
+    "SELECT '[1e100, -5, 3.14159265358979323846264338327950288, 0]'::jsonb",
+    "SELECT jsonb_build_object('tab', E'a\\tb', 'nl', E'x\\ny', 'ctl', E'\\u0001\\u001f', 'q', 'say \"hi\" \\\\ ok', 'u', 'é ✓ 😀')",
+    "SELECT '{\"a\": {\"b\": [1, {\"c\": []}, {}], \"d\": null}, \"e\": [[[]]], \"\": false}'::jsonb",
+    "SELECT jsonb_object_agg('key' || g, CASE g % 4 WHEN 0 THEN to_jsonb(g) WHEN 1 THEN to_jsonb('v' || g) WHEN 2 THEN jsonb_build_array(g, g * 1.5) ELSE 'null' END) FROM generate_series(1, 100) g",
+    "SELECT jsonb_agg(g * 0.01) FROM generate_series(1, 70) g",
+    // Numerics of every shape: short and long forms, negative and
+    // fractional weights, display scales past the digits, zeros.
+    "SELECT jsonb_agg(round((g * 7919 % 1000003 - 500000)::numeric / 10::numeric ^ (g % 23 - 6), g % 15)) FROM generate_series(1, 400) g",
+    "SELECT '[0.0, -0.0, 0.00000, 10000, 100000000, 0.0001, 0.00001, 1e-40, -1e300, 123456789012345678901234567890.000000001, 9999.9999]'::jsonb",
+    "SELECT to_jsonb(t) FROM (SELECT 1 AS a, now() AS b, ARRAY['x', NULL] AS c, '\\xdead'::bytea AS d) t",
+];
+
 #[pg_schema]
 mod tests {
     use super::*;
@@ -131,25 +152,7 @@ mod tests {
     /// enough to use jsonb's stored offsets.
     #[pg_test]
     fn jsonb_text_matches_postgres() {
-        let cases = [
-            "SELECT '{}'::jsonb",
-            "SELECT '[]'::jsonb",
-            "SELECT 'null'::jsonb",
-            "SELECT 'true'::jsonb",
-            "SELECT '\"x\"'::jsonb",
-            "SELECT '-0.000100'::jsonb",
-            "SELECT '[1e100, -5, 3.14159265358979323846264338327950288, 0]'::jsonb",
-            "SELECT jsonb_build_object('tab', E'a\\tb', 'nl', E'x\\ny', 'ctl', E'\\u0001\\u001f', 'q', 'say \"hi\" \\\\ ok', 'u', 'é ✓ 😀')",
-            "SELECT '{\"a\": {\"b\": [1, {\"c\": []}, {}], \"d\": null}, \"e\": [[[]]], \"\": false}'::jsonb",
-            "SELECT jsonb_object_agg('key' || g, CASE g % 4 WHEN 0 THEN to_jsonb(g) WHEN 1 THEN to_jsonb('v' || g) WHEN 2 THEN jsonb_build_array(g, g * 1.5) ELSE 'null' END) FROM generate_series(1, 100) g",
-            "SELECT jsonb_agg(g * 0.01) FROM generate_series(1, 70) g",
-            // Numerics of every shape: short and long forms, negative and
-            // fractional weights, display scales past the digits, zeros.
-            "SELECT jsonb_agg(round((g * 7919 % 1000003 - 500000)::numeric / 10::numeric ^ (g % 23 - 6), g % 15)) FROM generate_series(1, 400) g",
-            "SELECT '[0.0, -0.0, 0.00000, 10000, 100000000, 0.0001, 0.00001, 1e-40, -1e300, 123456789012345678901234567890.000000001, 9999.9999]'::jsonb",
-            "SELECT to_jsonb(t) FROM (SELECT 1 AS a, now() AS b, ARRAY['x', NULL] AS c, '\\xdead'::bytea AS d) t",
-        ];
-        for sql in cases {
+        for sql in JSONB_CASES {
             let (ours, theirs) = Spi::connect(|client| {
                 let row = client
                     .select(
@@ -173,6 +176,137 @@ mod tests {
             })
             .unwrap();
             assert_eq!(ours, theirs, "{sql}");
+        }
+    }
+
+    /// Our jsonb writer makes exactly PostgreSQL's bytes, from a tree of
+    /// values and from a tree whose nested containers are given as they are
+    /// stored (what a captured jsonb column becomes).
+    #[pg_test]
+    fn jsonb_binary_matches_postgres() {
+        let extra = [
+            "SELECT jsonb_build_object('j', '{\"k\": [1, 2]}'::jsonb, 'a', '[[], {}]'::jsonb, 's', 'x', 'n', 1.50)",
+            "SELECT jsonb_object_agg('k' || g, jsonb_build_array(g, 'v', jsonb_build_object('x', g))) FROM generate_series(1, 40) g",
+            "SELECT jsonb_agg(jsonb_build_object('deep', jsonb_build_array(g, jsonb_build_array(g * 0.5)))) FROM generate_series(1, 35) g",
+        ];
+        for sql in JSONB_CASES.iter().chain(extra.iter()) {
+            Spi::connect(|client| {
+                let row = client.select(*sql, None, &[])?.first();
+                let datum = row.get_datum_by_ordinal(1)?.expect("not NULL");
+                // SAFETY: a jsonb datum from the query, detoasted; the trees
+                // point into it and into memory of this transaction.
+                unsafe {
+                    let j = pg_sys::pg_detoast_datum(datum.cast_mut_ptr()).cast::<pg_sys::Jsonb>();
+                    let stored = std::slice::from_raw_parts(
+                        (&raw const (*j).root).cast::<u8>(),
+                        pgrx::varsize(j.cast()) - pg_sys::VARHDRSZ,
+                    );
+                    let full = unpacked(j);
+                    let theirs = pg_sys::JsonbValueToJsonb(full);
+                    let theirs = std::slice::from_raw_parts(
+                        (&raw const (*theirs).root).cast::<u8>(),
+                        pgrx::varsize(theirs.cast()) - pg_sys::VARHDRSZ,
+                    );
+                    assert_eq!(
+                        theirs, stored,
+                        "{sql}: PostgreSQL writes back what it stored"
+                    );
+                    let mut ours = Vec::new();
+                    crate::jsonb_binary::encode(&*full, &mut ours).expect("encodes");
+                    assert_eq!(ours, theirs, "{sql}: from a tree of values");
+                    if let Some(shallow) = one_level(j) {
+                        crate::jsonb_binary::encode(&shallow.value, &mut ours).expect("encodes");
+                        assert_eq!(ours, theirs, "{sql}: nested containers as stored");
+                    }
+                }
+                Ok::<_, pgrx::spi::SpiError>(())
+            })
+            .unwrap();
+        }
+    }
+
+    /// A jsonb document as a tree of values, nested containers unpacked.
+    ///
+    /// # Safety
+    /// `j` must be a valid, detoasted jsonb.
+    unsafe fn unpacked(j: *mut pg_sys::Jsonb) -> *mut pg_sys::JsonbValue {
+        // SAFETY: PostgreSQL's iterator over a valid jsonb (the caller's contract).
+        unsafe {
+            let mut state: *mut pg_sys::JsonbParseState = std::ptr::null_mut();
+            let mut it = pg_sys::JsonbIteratorInit(&mut (*j).root);
+            let mut tree = std::ptr::null_mut();
+            loop {
+                let mut v: pg_sys::JsonbValue = std::mem::zeroed();
+                let token = pg_sys::JsonbIteratorNext(&mut it, &mut v, false);
+                if token == pg_sys::JsonbIteratorToken::WJB_DONE {
+                    break tree;
+                }
+                // A raw scalar's array carries its flag in its begin token.
+                let with_value = token <= pg_sys::JsonbIteratorToken::WJB_BEGIN_ARRAY;
+                tree = pg_sys::pushJsonbValue(
+                    &mut state,
+                    token,
+                    if with_value {
+                        &mut v
+                    } else {
+                        std::ptr::null_mut()
+                    },
+                );
+            }
+        }
+    }
+
+    /// The root of a document whose own children are values and whose
+    /// nested containers stay as stored (`jbvBinary`); None for a scalar.
+    struct Shallow {
+        value: pg_sys::JsonbValue,
+        _pairs: Vec<pg_sys::JsonbPair>,
+        _elems: Vec<pg_sys::JsonbValue>,
+    }
+
+    /// # Safety
+    /// `j` must be a valid, detoasted jsonb that outlives the result.
+    unsafe fn one_level(j: *mut pg_sys::Jsonb) -> Option<Shallow> {
+        // SAFETY: PostgreSQL's iterator over a valid jsonb, skipping nested
+        // containers, which it hands out as binary values into `j`.
+        unsafe {
+            let mut root: pg_sys::JsonbValue = std::mem::zeroed();
+            if pg_sys::JsonbExtractScalar(&mut (*j).root, &mut root) {
+                return None;
+            }
+            let mut it = pg_sys::JsonbIteratorInit(&mut (*j).root);
+            let (mut pairs, mut elems, mut object) = (Vec::new(), Vec::new(), false);
+            let mut key: pg_sys::JsonbValue = std::mem::zeroed();
+            loop {
+                let mut v: pg_sys::JsonbValue = std::mem::zeroed();
+                match pg_sys::JsonbIteratorNext(&mut it, &mut v, true) {
+                    pg_sys::JsonbIteratorToken::WJB_DONE => break,
+                    pg_sys::JsonbIteratorToken::WJB_BEGIN_OBJECT => object = true,
+                    pg_sys::JsonbIteratorToken::WJB_KEY => key = v,
+                    pg_sys::JsonbIteratorToken::WJB_VALUE => {
+                        let mut p: pg_sys::JsonbPair = std::mem::zeroed();
+                        p.key = key;
+                        p.value = v;
+                        pairs.push(p);
+                    }
+                    pg_sys::JsonbIteratorToken::WJB_ELEM => elems.push(v),
+                    _ => {}
+                }
+            }
+            if object {
+                root.type_ = pg_sys::jbvType::jbvObject;
+                root.val.object.nPairs = pairs.len() as i32;
+                root.val.object.pairs = pairs.as_mut_ptr();
+            } else {
+                root.type_ = pg_sys::jbvType::jbvArray;
+                root.val.array.nElems = elems.len() as i32;
+                root.val.array.elems = elems.as_mut_ptr();
+            }
+            Some(Shallow {
+                value: root,
+                _pairs: pairs,
+                _elems: elems,
+            })
         }
     }
 

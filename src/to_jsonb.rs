@@ -5,12 +5,22 @@
 //! common scalar types go straight into a `JsonbValue` (the same value
 //! `to_jsonb` builds), and every other type (arrays, composites, enums,
 //! domains, floats, json, ...) calls `to_jsonb` itself through a cached
-//! `FmgrInfo`. Objects are assembled with `pushJsonbValue`, never through text.
+//! `FmgrInfo`. Objects are written by [`jsonb_binary`], never through text.
 
-use std::cell::UnsafeCell;
+use std::cell::{RefCell, UnsafeCell};
 use std::ffi::CStr;
 
 use pgrx::pg_sys::{self, Datum, Oid};
+
+use crate::error::AuditError;
+use crate::jsonb_binary::{self, EncodeError};
+use crate::pg;
+
+thread_local! {
+    /// The last object's bytes, reused: an object is written here, then
+    /// copied once into its datum.
+    static ENCODED: RefCell<Vec<u8>> = const { RefCell::new(Vec::new()) };
+}
 
 /// A looked-up function, kept per column. fmgr may keep state in it between
 /// calls (`fn_extra`), so it is mutable behind the shared references the
@@ -205,13 +215,24 @@ impl ObjectBuilder {
 
     /// The finished object as a jsonb datum (palloc'd in the current context).
     pub fn finish(mut self) -> Datum {
-        // SAFETY: every pair holds a complete value; the keys are sorted and unique.
-        unsafe {
+        // SAFETY: JsonbValue is plain data; every pair holds a complete
+        // value whose pointers live as long as this builder; the keys are
+        // sorted and unique.
+        let encoded = ENCODED.with_borrow_mut(|out| unsafe {
             let mut object: pg_sys::JsonbValue = std::mem::zeroed();
             object.type_ = pg_sys::jbvType::jbvObject;
             object.val.object.nPairs = self.pairs.len() as i32;
             object.val.object.pairs = self.pairs.as_mut_ptr();
-            Datum::from(pg_sys::JsonbValueToJsonb(&mut object))
+            jsonb_binary::encode(&object, out).map(|()| pg::varlena_datum(out))
+        });
+        match encoded {
+            Ok(datum) => datum,
+            Err(e @ EncodeError::TooLarge { .. }) => {
+                AuditError::ValueTooLarge { reason: e.reason() }.report()
+            }
+            Err(e @ EncodeError::Unsupported(_)) => {
+                AuditError::UnsupportedValue { reason: e.reason() }.report()
+            }
         }
     }
 }
@@ -286,39 +307,21 @@ unsafe fn set_value(v: &mut pg_sys::JsonbValue, conv: &Converter, value: Datum) 
     }
 }
 
-/// A whole jsonb document as a value: a scalar as itself, a container
-/// unpacked into a `JsonbValue` tree (what `JsonbValueToJsonb` accepts).
+/// A whole jsonb document as a value: a scalar as itself, a container as
+/// its bytes (`jbvBinary`), which [`jsonb_binary`] copies in as they are.
 ///
 /// # Safety
-/// `j` must point to a valid, detoasted jsonb.
+/// `j` must point to a valid, detoasted jsonb that outlives `v`'s use.
 unsafe fn set_jsonb(v: &mut pg_sys::JsonbValue, j: *mut pg_sys::Jsonb) {
-    // SAFETY: iterating a valid jsonb (the caller's contract) with PostgreSQL's
-    // own iterator; the tree is palloc'd in the current context.
+    // SAFETY: a valid jsonb (the caller's contract): its root container is
+    // the bytes after the varlena header.
     unsafe {
         if pg_sys::JsonbExtractScalar(&mut (*j).root, v) {
             return;
         }
-        let mut state: *mut pg_sys::JsonbParseState = std::ptr::null_mut();
-        let mut it = pg_sys::JsonbIteratorInit(&mut (*j).root);
-        let mut tree: *mut pg_sys::JsonbValue = std::ptr::null_mut();
-        loop {
-            let mut token_value: pg_sys::JsonbValue = std::mem::zeroed();
-            let token = pg_sys::JsonbIteratorNext(&mut it, &mut token_value, false);
-            if token == pg_sys::JsonbIteratorToken::WJB_DONE {
-                break;
-            }
-            let with_value = token < pg_sys::JsonbIteratorToken::WJB_BEGIN_ARRAY;
-            tree = pg_sys::pushJsonbValue(
-                &mut state,
-                token,
-                if with_value {
-                    &mut token_value
-                } else {
-                    std::ptr::null_mut()
-                },
-            );
-        }
-        *v = *tree;
+        v.type_ = pg_sys::jbvType::jbvBinary;
+        v.val.binary.data = &raw mut (*j).root;
+        v.val.binary.len = pgrx::varsize(j.cast()) as i32 - pg_sys::VARHDRSZ as i32;
     }
 }
 
