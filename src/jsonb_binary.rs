@@ -12,19 +12,11 @@
 
 use pgrx::pg_sys::{self, jbvType, JsonbValue};
 
-const JB_FSCALAR: u32 = 0x1000_0000;
-const JB_FOBJECT: u32 = 0x2000_0000;
-const JB_FARRAY: u32 = 0x4000_0000;
-const JENTRY_OFFLENMASK: u32 = 0x0FFF_FFFF;
-const JENTRY_TYPEMASK: u32 = 0x7000_0000;
-const JENTRY_HAS_OFF: u32 = 0x8000_0000;
-const JENTRY_ISNUMERIC: u32 = 0x1000_0000;
-const JENTRY_ISBOOL_FALSE: u32 = 0x2000_0000;
-const JENTRY_ISBOOL_TRUE: u32 = 0x3000_0000;
-const JENTRY_ISNULL: u32 = 0x4000_0000;
-const JENTRY_ISCONTAINER: u32 = 0x5000_0000;
-/// Every 32nd child's entry holds its end offset instead of its length.
-const JB_OFFSET_STRIDE: usize = 32;
+use crate::jsonb_layout::{
+    JB_FARRAY, JB_FOBJECT, JB_FSCALAR, JB_OFFSET_STRIDE, JENTRY_HAS_OFF, JENTRY_ISBOOL_FALSE,
+    JENTRY_ISBOOL_TRUE, JENTRY_ISCONTAINER, JENTRY_ISNULL, JENTRY_ISNUMERIC, JENTRY_OFFLENMASK,
+    JENTRY_TYPEMASK,
+};
 
 /// Why a tree could not be written.
 #[derive(Debug, PartialEq, Eq)]

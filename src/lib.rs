@@ -25,6 +25,7 @@ mod error;
 mod events;
 mod forms;
 mod jsonb_binary;
+mod jsonb_layout;
 mod ledger;
 mod objects;
 mod pg;
