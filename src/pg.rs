@@ -81,6 +81,46 @@ pub fn varlena_datum(bytes: &[u8]) -> Datum {
     }
 }
 
+/// Whether two non-NULL datums of one type hold the same value, byte for byte
+/// (so `1.0` and `1.00` differ, as their JSON forms do). Unchanged toasted
+/// values keep their toast pointer, so they compare equal without detoasting.
+///
+/// # Safety
+/// Both datums must be valid values of a type with this `typlen` / `typbyval`.
+pub unsafe fn datums_equal(a: Datum, b: Datum, typlen: i16, typbyval: bool) -> bool {
+    if typbyval {
+        return a == b;
+    }
+    // SAFETY: by-reference values of the given length (the caller's contract):
+    // fixed-length ones are `typlen` bytes, -2 a C string, -1 a varlena.
+    unsafe {
+        if typlen > 0 {
+            let (pa, pb) = (a.cast_mut_ptr::<u8>(), b.cast_mut_ptr::<u8>());
+            return std::slice::from_raw_parts(pa, typlen as usize)
+                == std::slice::from_raw_parts(pb, typlen as usize);
+        }
+        if typlen == -2 {
+            return CStr::from_ptr(a.cast_mut_ptr()) == CStr::from_ptr(b.cast_mut_ptr());
+        }
+        let (va, vb) = (
+            a.cast_mut_ptr::<pg_sys::varlena>(),
+            b.cast_mut_ptr::<pg_sys::varlena>(),
+        );
+        if raw_bytes(va) == raw_bytes(vb) {
+            return true;
+        }
+        // Different representations of one value (toasted, compressed, short header)?
+        varlena_bytes(a) == varlena_bytes(b)
+    }
+}
+
+/// # Safety
+/// `v` must be a valid varlena (possibly a toast pointer).
+unsafe fn raw_bytes<'a>(v: *mut pg_sys::varlena) -> &'a [u8] {
+    // SAFETY: varsize_any reads the header of a valid varlena.
+    unsafe { std::slice::from_raw_parts(v.cast::<u8>(), pgrx::varsize_any(v)) }
+}
+
 /// The payload of a varlena datum (text, bytea, ...), detoasted if needed.
 ///
 /// # Safety

@@ -21,7 +21,7 @@ use pgrx::prelude::*;
 use crate::actor;
 use crate::catalog::{self, SoftDeleteKind, TableInfo};
 use crate::error::AuditError;
-use crate::pg::text_datum;
+use crate::pg::{self, text_datum};
 use crate::record::{col, Row};
 use crate::redact;
 use crate::stamp;
@@ -438,7 +438,7 @@ unsafe fn changed_columns(info: &TableInfo, old: &Deformed, new: &Deformed) -> V
         |i, a, b| {
             let c = &info.columns[i];
             // SAFETY: both datums come from tuples of this relation's descriptor.
-            unsafe { diff::datums_equal(*a, *b, c.typlen, c.typbyval) }
+            unsafe { pg::datums_equal(*a, *b, c.typlen, c.typbyval) }
         },
     )
 }

@@ -14,8 +14,6 @@ extern "C-unwind" {
     // commands/sequence.h; not in pgrx's bindings. `check_permissions = false`
     // lets any role that writes an audited table take the next id.
     fn nextval_internal(relid: Oid, check_permissions: bool) -> i64;
-    // utils/datum.h: equal bytes (no type-specific comparison).
-    fn datumIsEqual(value1: Datum, value2: Datum, typ_by_val: bool, typ_len: i32) -> bool;
 }
 
 /// Appends `row` to audit_log at once: assigns its id, seals it with its
@@ -40,7 +38,7 @@ pub fn append(row: &mut Row) {
                 nulls: &row.nulls,
                 tid: &raw mut (*tuple).t_self,
             };
-            insert_index_entries(objs, rel, irels, written, None);
+            insert_index_entries(objs, rel, irels, &written, None);
             pg_sys::heap_freetuple(tuple);
         }
     })
@@ -146,29 +144,22 @@ unsafe fn multi_insert(
             0,
             std::ptr::null_mut(),
         );
-        // Each slot is dropped once the next one no longer needs it as the
-        // row before it (see `Before`).
-        let mut before: Option<(*mut pg_sys::TupleTableSlot, Before)> = None;
+        // Each slot is dropped once the next row no longer needs it as the
+        // row before it.
+        let mut before: Option<(*mut pg_sys::TupleTableSlot, IndexRow)> = None;
         for &slot in &slots {
             pg_sys::slot_getallattrs(slot);
-            let values = std::slice::from_raw_parts((*slot).tts_values, natts);
-            let nulls = std::slice::from_raw_parts((*slot).tts_isnull, natts);
-            let block = pgrx::itemptr::item_pointer_get_block_number(&raw const (*slot).tts_tid);
-            let previous = before.as_ref().map(|(_, b)| b).filter(|b| b.block == block);
             let row = IndexRow {
-                values,
-                nulls,
+                values: std::slice::from_raw_parts((*slot).tts_values, natts),
+                nulls: std::slice::from_raw_parts((*slot).tts_isnull, natts),
                 tid: &raw mut (*slot).tts_tid,
             };
-            insert_index_entries(objs, rel, irels, row, previous);
-            if let Some((done, _)) = before.replace((
-                slot,
-                Before {
-                    block,
-                    values,
-                    nulls,
-                },
-            )) {
+            let previous = before
+                .as_ref()
+                .map(|(_, b)| b)
+                .filter(|b| b.block() == row.block());
+            insert_index_entries(objs, rel, irels, &row, previous);
+            if let Some((done, _)) = before.replace((slot, row)) {
                 pg_sys::ExecDropSingleTupleTableSlot(done);
             }
         }
@@ -216,11 +207,12 @@ struct IndexRow<'a> {
     tid: pg_sys::ItemPointer,
 }
 
-/// The row inserted just before, in the same batch.
-struct Before<'a> {
-    block: pg_sys::BlockNumber,
-    values: &'a [Datum],
-    nulls: &'a [bool],
+impl IndexRow<'_> {
+    /// The heap block the row is in.
+    fn block(&self) -> pg_sys::BlockNumber {
+        // SAFETY: `tid` is the item pointer the heap insert set.
+        unsafe { pgrx::itemptr::item_pointer_get_block_number(self.tid) }
+    }
 }
 
 /// Inserts the index entries of `row`. `same_block` is the row inserted
@@ -239,17 +231,17 @@ unsafe fn insert_index_entries(
     objs: &Objects,
     rel: pg_sys::Relation,
     irels: &[pg_sys::Relation],
-    row: IndexRow,
-    same_block: Option<&Before>,
+    row: &IndexRow,
+    same_block: Option<&IndexRow>,
 ) {
     for (target, &irel) in objs.indexes.iter().zip(irels) {
         // SAFETY: `info` was built for this index and lives with `objs`.
         if !unsafe { (*target.info).ii_ReadyForInserts } {
             continue;
         }
-        let covered = |b: &Before| {
+        let covered = |b: &IndexRow| {
             // SAFETY: both rows are of `rel`'s columns (the caller's contract).
-            unsafe { same_key(rel, target, &row, b) }
+            unsafe { same_key(rel, target, row, b) }
         };
         if target.summarizing && same_block.is_some_and(covered) {
             continue;
@@ -278,8 +270,7 @@ unsafe fn insert_index_entries(
 }
 
 /// Whether `row` and `before` have the same key in `target`: the same
-/// NULLs and the same bytes (a key that differs only in how it is stored
-/// counts as different, which costs an index entry and nothing else).
+/// NULLs and equal values (compared as stored, as an UPDATE's columns are).
 ///
 /// # Safety
 /// Both rows must hold datums of `rel`'s columns.
@@ -287,7 +278,7 @@ unsafe fn same_key(
     rel: pg_sys::Relation,
     target: &IndexTarget,
     row: &IndexRow,
-    before: &Before,
+    before: &IndexRow,
 ) -> bool {
     target.columns.iter().all(|&c| {
         if row.nulls[c] || before.nulls[c] {
@@ -296,12 +287,7 @@ unsafe fn same_key(
         // SAFETY: `c` is one of `rel`'s columns; the datums are of its type.
         unsafe {
             let att = &*(*(*rel).rd_att).attrs.as_ptr().add(c);
-            datumIsEqual(
-                row.values[c],
-                before.values[c],
-                att.attbyval,
-                att.attlen.into(),
-            )
+            pg::datums_equal(row.values[c], before.values[c], att.attlen, att.attbyval)
         }
     })
 }
