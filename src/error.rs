@@ -2,8 +2,8 @@
 //! with a SQLSTATE a client can match on. No code path of ours raises XX000
 //! (internal_error): a failure is either the caller's (22023, 39P01, 25000),
 //! the table's (55000), the installation's (55000), a captured value's
-//! (54000, 0A000) or the ledger's data (XX001). The SQL API in `sql/api.sql` raises its own argument errors with
-//! `RAISE ... USING ERRCODE`.
+//! (54000, 0A000) or the ledger's data (XX001). The SQL API in `sql/api.sql`
+//! raises its own argument errors with `RAISE ... USING ERRCODE`.
 
 use pgrx::pg_sys::panic::ErrorReport;
 use pgrx::{PgLogLevel, PgSqlErrorCode};

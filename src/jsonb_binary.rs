@@ -84,7 +84,7 @@ unsafe fn value(out: &mut Vec<u8>, header: &mut u32, v: &JsonbValue) -> Result<(
                 }
             }
             jbvType::jbvString => {
-                let s = bytes(v.val.string.val.cast(), v.val.string.len)?;
+                let s: &[u8] = elements(v.val.string.val.cast(), v.val.string.len)?;
                 out.extend_from_slice(s);
                 *header = checked_len(s.len(), false)?;
             }
@@ -224,17 +224,6 @@ fn set_entry(out: &mut [u8], entries: usize, i: usize, meta: u32) {
 }
 
 /// # Safety
-/// `p` must be valid for `len` bytes when `len > 0`.
-unsafe fn bytes<'a>(p: *const u8, len: i32) -> Result<&'a [u8], EncodeError> {
-    let len = usize::try_from(len).map_err(|_| EncodeError::TooLarge { object: false })?;
-    if len == 0 {
-        return Ok(&[]);
-    }
-    // SAFETY: the caller's contract.
-    Ok(unsafe { std::slice::from_raw_parts(p, len) })
-}
-
-/// # Safety
 /// `p` must point to `n` values when `n > 0`.
 unsafe fn elements<'a, T>(p: *const T, n: i32) -> Result<&'a [T], EncodeError> {
     let n = usize::try_from(n).map_err(|_| EncodeError::TooLarge { object: false })?;
@@ -252,7 +241,7 @@ unsafe fn elements<'a, T>(p: *const T, n: i32) -> Result<&'a [T], EncodeError> {
 /// `v` must be a `jbvBinary` whose data is valid for its length.
 unsafe fn binary_bytes<'a>(v: &JsonbValue) -> Result<&'a [u8], EncodeError> {
     // SAFETY: the caller's contract.
-    let data = unsafe { bytes(v.val.binary.data.cast(), v.val.binary.len)? };
+    let data: &[u8] = unsafe { elements(v.val.binary.data.cast(), v.val.binary.len)? };
     let head = data
         .get(..4)
         .map(|h| u32::from_ne_bytes(h.try_into().expect("four bytes")));
