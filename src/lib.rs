@@ -27,6 +27,7 @@ mod forms;
 mod jsonb_binary;
 mod jsonb_layout;
 mod ledger;
+mod numeric_layout;
 mod objects;
 mod pg;
 mod record;

@@ -225,6 +225,80 @@ mod tests {
         }
     }
 
+    /// Integer columns become the numerics `to_jsonb` makes, byte for byte.
+    #[pg_test]
+    fn integer_numerics_match_to_jsonb() {
+        let mut values: Vec<i64> = vec![0, 1, -1, i64::MAX, i64::MIN, i64::MIN + 1, 99_990_000];
+        for p in 0..19 {
+            let t = 10_i64.pow(p);
+            values.extend([t, -t, t - 1, 3 * t + 7]);
+        }
+        for v in values {
+            Spi::connect(|client| {
+                let row = client
+                    .select(&format!("SELECT to_jsonb('{v}'::bigint)"), None, &[])?
+                    .first();
+                let datum = row.get_datum_by_ordinal(1)?.expect("not NULL");
+                // SAFETY: a jsonb scalar from the query, detoasted; both
+                // numerics are read within their varlena sizes.
+                unsafe {
+                    let j = pg_sys::pg_detoast_datum(datum.cast_mut_ptr()).cast::<pg_sys::Jsonb>();
+                    let mut scalar: pg_sys::JsonbValue = std::mem::zeroed();
+                    assert!(pg_sys::JsonbExtractScalar(&raw mut (*j).root, &mut scalar));
+                    let bytes = |n: *const pg_sys::varlena| {
+                        std::slice::from_raw_parts(n.cast::<u8>(), pgrx::varsize_any(n)).to_vec()
+                    };
+                    let theirs = bytes(scalar.val.numeric.cast());
+                    let ours = bytes(crate::to_jsonb::int_numeric(v).cast_mut_ptr());
+                    assert_eq!(ours, theirs, "{v}");
+                }
+                Ok::<_, pgrx::spi::SpiError>(())
+            })
+            .unwrap();
+        }
+    }
+
+    /// Dates and times render as `to_jsonb` renders them in the session's
+    /// time zone at the time of the write, although the last ones rendered
+    /// are kept: a new time zone, or another type with the same bits, is
+    /// rendered anew.
+    #[pg_test]
+    fn kept_date_times_follow_the_time_zone_and_the_type() {
+        // Two kept values: a date and a timestamptz, which are the same bits
+        // here (midnight of 2000-01-01 is 0 in both), so every row after
+        // the first finds both kept, right or wrong.
+        run("CREATE TABLE times (id int PRIMARY KEY, d date, tstz timestamptz, tstz2 timestamptz)");
+        run("SELECT audit_enable('times')");
+        let write = |id: i32, zone: &str| {
+            run(&format!("SET TimeZone = '{zone}'"));
+            run(&format!(
+                "INSERT INTO times VALUES ({id}, '2000-01-01', '2000-01-01 00:00+00', '2000-01-01 00:00+00'),
+                                          ({}, '2000-01-01', '2000-01-01 00:00+00', '2000-01-01 00:00+00')",
+                id + 100
+            ));
+            let expected = one::<String>(&format!(
+                "SELECT to_jsonb(t)::text FROM times t WHERE id = {id}"
+            ));
+            let captured = one::<String>(&format!(
+                "SELECT string_agg(new_values::text, ' | ' ORDER BY id) FROM audit_log
+                  WHERE table_oid = 'times'::regclass AND (new_values->>'id')::int IN ({id}, {})",
+                id + 100
+            ));
+            let expected = expected.expect("a row");
+            let second =
+                expected.replace(&format!("\"id\": {id}"), &format!("\"id\": {}", id + 100));
+            assert_eq!(captured, Some(format!("{expected} | {second}")), "{zone}");
+        };
+        write(1, "UTC");
+        write(2, "Asia/Kolkata");
+        write(3, "UTC");
+        write(4, "America/St_Johns");
+        let zones = one::<i64>(
+            "SELECT count(DISTINCT new_values->>'tstz') FROM audit_log WHERE table_oid = 'times'::regclass",
+        );
+        assert_eq!(zones, Some(3));
+    }
+
     /// A jsonb document as a tree of values, nested containers unpacked.
     ///
     /// # Safety

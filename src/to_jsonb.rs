@@ -14,12 +14,24 @@ use pgrx::pg_sys::{self, Datum, Oid};
 
 use crate::error::AuditError;
 use crate::jsonb_binary::{self, EncodeError};
+use crate::numeric_layout;
 use crate::pg;
+
+/// A date/time value as [`datetime_text`] keys it: its type, its bits and
+/// the session time zone it was rendered in.
+type DateTimeKey = (Oid, i64, *const pg_sys::pg_tz);
 
 thread_local! {
     /// The last object's bytes, reused: an object is written here, then
     /// copied once into its datum.
     static ENCODED: RefCell<Vec<u8>> = const { RefCell::new(Vec::new()) };
+    /// The last two date/time values rendered and their strings, newest first.
+    static DATETIMES: RefCell<[(DateTimeKey, Vec<u8>); 2]> = const {
+        RefCell::new([
+            ((Oid::INVALID, 0, std::ptr::null()), Vec::new()),
+            ((Oid::INVALID, 0, std::ptr::null()), Vec::new()),
+        ])
+    };
 }
 
 /// A looked-up function, kept per column. fmgr may keep state in it between
@@ -278,17 +290,7 @@ unsafe fn set_value(v: &mut pg_sys::JsonbValue, conv: &Converter, value: Datum) 
                 let j = pg_sys::pg_detoast_datum(value.cast_mut_ptr()).cast::<pg_sys::Jsonb>();
                 set_jsonb(v, j);
             }
-            Converter::DateTime(typid) => {
-                set_cstring(
-                    v,
-                    pg_sys::JsonEncodeDateTime(
-                        std::ptr::null_mut(),
-                        value,
-                        *typid,
-                        std::ptr::null(),
-                    ),
-                );
-            }
+            Converter::DateTime(typid) => set_cstring(v, datetime_text(*typid, value)),
             Converter::Output(out) => set_cstring(v, pg_sys::OutputFunctionCall(out.get(), value)),
             Converter::TextArray(f) => {
                 let a = pg_sys::pg_detoast_datum(value.cast_mut_ptr()).cast::<pg_sys::ArrayType>();
@@ -373,10 +375,48 @@ unsafe fn set_string_array(v: &mut pg_sys::JsonbValue, a: *mut pg_sys::ArrayType
     }
 }
 
-/// An integer as a numeric, as to_jsonb makes it.
-fn int_numeric(i: i64) -> Datum {
-    // SAFETY: int64_to_numeric builds a new numeric from any integer.
-    Datum::from(unsafe { pg_sys::int64_to_numeric(i) })
+/// An integer as a numeric, as to_jsonb makes it (`int64_to_numeric`'s
+/// bytes, written by [`numeric_layout`]), palloc'd in the current context.
+pub(crate) fn int_numeric(i: i64) -> Datum {
+    let mut payload = [0u8; numeric_layout::MAX_INT_PAYLOAD];
+    let len = numeric_layout::int_payload(i, &mut payload);
+    pg::varlena_datum(&payload[..len])
+}
+
+/// A date, timestamp or timestamptz as `to_jsonb`'s string, palloc'd.
+///
+/// Rows written by one statement mostly share their times (`now()` in
+/// `created_at` and `updated_at`), and PostgreSQL's encoder (a time zone
+/// look-up and a formatted print) was a tenth of building a row's jsonb:
+/// the last two values rendered are kept, per type and session time zone
+/// (the only setting the ISO 8601 form depends on; PostgreSQL keeps every
+/// zone it loads for the life of the backend, so its pointer names it).
+///
+/// # Safety
+/// `value` must be a valid datum of type `typid` (date, timestamp or timestamptz).
+unsafe fn datetime_text(typid: Oid, value: Datum) -> *mut std::ffi::c_char {
+    // SAFETY: reads the backend's current time zone pointer.
+    let zone = unsafe { pg_sys::session_timezone }.cast_const();
+    let key = (typid, value.value() as i64, zone);
+    let cached = DATETIMES.with_borrow(|kept| {
+        kept.iter()
+            .find(|(k, _)| *k == key)
+            // SAFETY: pnstrdup copies `len` bytes into a new NUL-terminated string.
+            .map(|(_, text)| unsafe { pg_sys::pnstrdup(text.as_ptr().cast(), text.len()) })
+    });
+    if let Some(text) = cached {
+        return text;
+    }
+    // SAFETY: the caller's contract; the encoder returns a palloc'd C string.
+    let text =
+        unsafe { pg_sys::JsonEncodeDateTime(std::ptr::null_mut(), value, typid, std::ptr::null()) };
+    // SAFETY: a NUL-terminated string just made.
+    let bytes = unsafe { CStr::from_ptr(text) }.to_bytes().to_vec();
+    DATETIMES.with_borrow_mut(|kept| {
+        kept.rotate_right(1);
+        kept[0] = (key, bytes);
+    });
+    text
 }
 
 fn set_numeric(v: &mut pg_sys::JsonbValue, numeric: Datum) {

@@ -1,0 +1,100 @@
+//! PostgreSQL's numeric layout (`utils/adt/numeric.c`), for the one numeric
+//! the capture writes itself: an integer column's value, which `to_jsonb`
+//! stores as a numeric.
+//!
+//! `int64_to_numeric` through fmgr (a digit buffer allocated, filled, copied
+//! into the result and freed) was a tenth of building an audited row's
+//! jsonb; the bytes are simple to write directly, and a pg_test holds them
+//! to PostgreSQL's own.
+
+/// The short form's header word: its flag, the sign, the weight's sign and
+/// magnitude. An integer has no display scale and a weight of at most 4, so
+/// its numeric always takes the short form.
+const SHORT: u16 = 0x8000;
+const SHORT_SIGN_NEGATIVE: u16 = 0x2000;
+const SHORT_WEIGHT_MASK: u16 = 0x003F;
+
+/// Base-10000 digits of an i64 at most (19 decimal digits).
+const MAX_DIGITS: usize = 5;
+
+/// The longest payload: the header word and five digits.
+pub const MAX_INT_PAYLOAD: usize = 2 + 2 * MAX_DIGITS;
+
+/// The payload (everything after the 4-byte varlena header) of the numeric
+/// `int64_to_numeric(v)` makes, written to the start of `buf`; returns its
+/// length. As PostgreSQL makes it: base-10000 digits, most significant
+/// first, trailing zero digits dropped (the weight keeps the magnitude), and
+/// zero as no digits with weight 0 and a positive sign.
+pub fn int_payload(v: i64, buf: &mut [u8; MAX_INT_PAYLOAD]) -> usize {
+    let mut least_first = [0u16; MAX_DIGITS];
+    let mut k = 0;
+    let mut u = v.unsigned_abs();
+    while u != 0 {
+        least_first[k] = (u % 10_000) as u16;
+        u /= 10_000;
+        k += 1;
+    }
+    let dropped = least_first[..k].iter().take_while(|&&d| d == 0).count();
+    let weight = k.saturating_sub(1) as u16;
+    let sign = if v < 0 { SHORT_SIGN_NEGATIVE } else { 0 };
+    buf[..2].copy_from_slice(&(SHORT | sign | (weight & SHORT_WEIGHT_MASK)).to_ne_bytes());
+    let mut len = 2;
+    for d in least_first[dropped..k].iter().rev() {
+        buf[len..len + 2].copy_from_slice(&d.to_ne_bytes());
+        len += 2;
+    }
+    len
+}
+
+#[cfg(test)]
+mod unit {
+    use super::*;
+    use crate::forms::jsonb_text::numeric_text;
+
+    /// The numeric varlena (4-byte header) of `v`, printed back by the
+    /// checksum's numeric reader.
+    fn printed(v: i64) -> String {
+        let mut payload = [0u8; MAX_INT_PAYLOAD];
+        let len = int_payload(v, &mut payload);
+        let mut n = (((len + 4) as u32) << 2).to_ne_bytes().to_vec();
+        n.extend_from_slice(&payload[..len]);
+        let mut out = Vec::new();
+        numeric_text(&n, &mut out).expect("a well-formed numeric");
+        String::from_utf8(out).unwrap()
+    }
+
+    #[test]
+    fn integers_read_back_as_themselves() {
+        let mut values = vec![0, 1, -1, 9_999, 10_000, 10_001, -10_000, 99_990_000];
+        values.extend([i64::MAX, i64::MIN, i64::MIN + 1, 1_0000_0000_0000_0000]);
+        for p in 0..19 {
+            let t = 10_i64.pow(p);
+            values.extend([t, -t, t - 1, t + 7, 3 * t]);
+        }
+        for v in values {
+            assert_eq!(printed(v), v.to_string(), "{v}");
+        }
+    }
+
+    #[test]
+    fn trailing_zero_digits_are_dropped_and_zero_has_none() {
+        let mut buf = [0u8; MAX_INT_PAYLOAD];
+        assert_eq!(int_payload(0, &mut buf), 2);
+        assert_eq!(u16::from_ne_bytes([buf[0], buf[1]]), SHORT);
+        // 1 0000 0000: one digit, weight 2.
+        assert_eq!(int_payload(100_000_000, &mut buf), 4);
+        assert_eq!(u16::from_ne_bytes([buf[0], buf[1]]), SHORT | 2);
+        assert_eq!(u16::from_ne_bytes([buf[2], buf[3]]), 1);
+        // -5 0000 0007: three digits, weight 2, negative.
+        assert_eq!(int_payload(-500_000_007, &mut buf), 8);
+        assert_eq!(
+            u16::from_ne_bytes([buf[0], buf[1]]),
+            SHORT | SHORT_SIGN_NEGATIVE | 2
+        );
+        let digits: Vec<u16> = buf[2..8]
+            .chunks(2)
+            .map(|c| u16::from_ne_bytes([c[0], c[1]]))
+            .collect();
+        assert_eq!(digits, vec![5, 0, 7]);
+    }
+}
