@@ -69,7 +69,7 @@ sealer() { psql_ -c "ALTER SYSTEM SET lead_audit.seal_interval = $1" -c "SELECT 
 [ "${#PRELOAD[@]}" = 0 ] || sealer 0
 
 # noop_stmt and trigger_only measure what triggers cost before they capture
-# anything (the report's last bulk table); pgbench leaves them out.
+# anything (the report's lower-bound table); pgbench leaves noop_stmt out.
 WAYS=(none plpgsql_row plpgsql_stmt noop_stmt)
 HAVE_EXT=0
 if [ "${BENCH_LEAD_AUDIT:-1}" = 1 ] &&
