@@ -1,18 +1,30 @@
-//! PostgreSQL's numeric layout (`utils/adt/numeric.c`), for the one numeric
-//! the capture writes itself: an integer column's value, which `to_jsonb`
-//! stores as a numeric.
+//! PostgreSQL's numeric layout (`utils/adt/numeric.c`), shared by the code
+//! that reads it (the checksum's text, [`crate::forms::jsonb_text`]) and the
+//! one numeric the capture writes itself: an integer column's value, which
+//! `to_jsonb` stores as a numeric.
 //!
 //! `int64_to_numeric` through fmgr (a digit buffer allocated, filled, copied
 //! into the result and freed) was a tenth of building an audited row's
 //! jsonb; the bytes are simple to write directly, and a pg_test holds them
 //! to PostgreSQL's own.
 
-/// The short form's header word: its flag, the sign, the weight's sign and
-/// magnitude. An integer has no display scale and a weight of at most 4, so
-/// its numeric always takes the short form.
-const SHORT: u16 = 0x8000;
-const SHORT_SIGN_NEGATIVE: u16 = 0x2000;
-const SHORT_WEIGHT_MASK: u16 = 0x003F;
+/// The first header word's two top bits say which form the numeric has:
+/// short (10), special (11: NaN, infinities) or long (00, 01 when negative).
+pub const FORM_MASK: u16 = 0xC000;
+pub const SHORT: u16 = 0x8000;
+pub const SPECIAL: u16 = 0xC000;
+/// The long form: its sign, and its display scale in the same word (the
+/// weight is the next word).
+pub const LONG_NEGATIVE: u16 = 0x4000;
+pub const LONG_DSCALE_MASK: u16 = 0x3FFF;
+/// The short form: sign, display scale, and the weight's sign and magnitude,
+/// all in the one header word. An integer has no display scale and a weight
+/// of at most 4, so its numeric always takes the short form.
+pub const SHORT_SIGN_NEGATIVE: u16 = 0x2000;
+pub const SHORT_DSCALE_MASK: u16 = 0x1F80;
+pub const SHORT_DSCALE_SHIFT: u16 = 7;
+pub const SHORT_WEIGHT_NEGATIVE: u16 = 0x0040;
+pub const SHORT_WEIGHT_MASK: u16 = 0x003F;
 
 /// Base-10000 digits of an i64 at most (19 decimal digits).
 const MAX_DIGITS: usize = 5;

@@ -16,6 +16,10 @@ use crate::jsonb_layout::{
     JENTRY_ISCONTAINER, JENTRY_ISNULL, JENTRY_ISNUMERIC, JENTRY_ISSTRING, JENTRY_OFFLENMASK,
     JENTRY_TYPEMASK,
 };
+use crate::numeric_layout::{
+    FORM_MASK, LONG_DSCALE_MASK, LONG_NEGATIVE, SHORT, SHORT_DSCALE_MASK, SHORT_DSCALE_SHIFT,
+    SHORT_SIGN_NEGATIVE, SHORT_WEIGHT_MASK, SHORT_WEIGHT_NEGATIVE, SPECIAL,
+};
 
 /// The container was not what this renderer understands.
 #[derive(Debug, PartialEq, Eq)]
@@ -290,26 +294,24 @@ pub fn numeric_text(n: &[u8], out: &mut Vec<u8>) -> Result<(), Malformed> {
         Ok(u16::from_ne_bytes([b[0], b[1]]))
     };
     let header = u16_at(0)?;
-    // PostgreSQL's numeric.c: the two top bits of the first word say short
-    // (10), special (11: NaN, infinities) or long with its sign (00, 01).
-    let (negative, dscale, weight, digits_at) = match header & 0xC000 {
-        0x8000 => {
-            let weight = if header & 0x0040 != 0 {
-                (!0x003F_u16 | (header & 0x003F)) as i16
+    let (negative, dscale, weight, digits_at) = match header & FORM_MASK {
+        SHORT => {
+            let weight = if header & SHORT_WEIGHT_NEGATIVE != 0 {
+                (!SHORT_WEIGHT_MASK | (header & SHORT_WEIGHT_MASK)) as i16
             } else {
-                (header & 0x003F) as i16
+                (header & SHORT_WEIGHT_MASK) as i16
             };
             (
-                header & 0x2000 != 0,
-                ((header & 0x1F80) >> 7) as usize,
+                header & SHORT_SIGN_NEGATIVE != 0,
+                ((header & SHORT_DSCALE_MASK) >> SHORT_DSCALE_SHIFT) as usize,
                 weight,
                 2,
             )
         }
-        0xC000 => return Err(Malformed),
+        SPECIAL => return Err(Malformed),
         sign => (
-            sign == 0x4000,
-            (header & 0x3FFF) as usize,
+            sign == LONG_NEGATIVE,
+            (header & LONG_DSCALE_MASK) as usize,
             u16_at(2)? as i16,
             4,
         ),
