@@ -26,6 +26,13 @@ pub const SHORT_DSCALE_SHIFT: u16 = 7;
 pub const SHORT_WEIGHT_NEGATIVE: u16 = 0x0040;
 pub const SHORT_WEIGHT_MASK: u16 = 0x003F;
 
+/// Whether a numeric whose first header word is `header` is NaN or an
+/// infinity (which `to_jsonb` writes as strings), as `numeric_is_nan` and
+/// `numeric_is_inf` together say, without a call into PostgreSQL per value.
+pub fn is_special(header: u16) -> bool {
+    header & FORM_MASK == SPECIAL
+}
+
 /// Base-10000 digits of an i64 at most (19 decimal digits).
 const MAX_DIGITS: usize = 5;
 
@@ -108,5 +115,28 @@ mod unit {
             .map(|c| u16::from_ne_bytes([c[0], c[1]]))
             .collect();
         assert_eq!(digits, vec![5, 0, 7]);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// NaN, +Infinity and -Infinity as numeric.c spells them
+    /// (`NUMERIC_NAN`, `NUMERIC_PINF`, `NUMERIC_NINF`) are special; the short
+    /// and long forms of either sign, and every integer's payload, are not.
+    #[test]
+    fn special_is_nan_and_the_infinities_only() {
+        for special in [0xC000u16, 0xD000, 0xF000] {
+            assert!(is_special(special), "{special:#x}");
+        }
+        for ordinary in [0x0000u16, 0x4000, 0x3FFF, 0x8000, 0xA000, 0xBFFF] {
+            assert!(!is_special(ordinary), "{ordinary:#x}");
+        }
+        let mut buf = [0u8; MAX_INT_PAYLOAD];
+        for v in [0, 1, -1, 10_000, i64::MIN, i64::MAX] {
+            int_payload(v, &mut buf);
+            assert!(!is_special(u16::from_ne_bytes([buf[0], buf[1]])), "{v}");
+        }
     }
 }

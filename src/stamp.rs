@@ -8,7 +8,7 @@ use pgrx::pg_sys::{self, Datum, Oid};
 
 use crate::actor;
 use crate::epoch;
-use crate::pg::text_datum;
+use crate::pg::kept_text;
 use crate::record::{col, Row};
 
 /// Stamps `row` for `table_oid` / `table_name` (a text datum). Raises
@@ -29,5 +29,5 @@ pub fn committed(row: &mut Row, table_oid: Oid, table_name: Datum) {
     row.set_opt(col::CONTEXT, actor.context);
     row.set(col::DB_USER, actor.db_user);
     row.set_opt(col::APPLICATION_NAME, actor.application_name);
-    row.set(col::OUTCOME, text_datum(b"committed"));
+    row.set(col::OUTCOME, kept_text(b"committed"));
 }

@@ -70,6 +70,18 @@ mod tests {
         run("INSERT INTO typed (id, tarr, vcarr) VALUES
                (3, '{}', '{}'), (4, '{{a,b},{c,NULL}}', '{{x},{y}}'), (5, '[0:1]={\"q\\\"\",NULL}', '{NULL}'),
                (6, ARRAY[repeat('long ', 5000), 'back\\slash', ''], ARRAY['abc', 'é'])");
+        // Values read in place or through PostgreSQL's detoasting: stored
+        // out of line (an incompressible text, a jsonb), compressed in
+        // line, empty, jsonb scalars, and numerics of every special kind.
+        run("INSERT INTO typed (id, t, jb, nn, n) VALUES
+               (7, (SELECT string_agg(md5(g::text), '') FROM generate_series(1, 20000) g),
+                (SELECT jsonb_object_agg('k' || g, md5(g::text)) FROM generate_series(1, 5000) g),
+                '-Infinity', -12.5),
+               (8, repeat('compressible ', 400), '\"just a string\"', 'Infinity', 0),
+               (9, '', '5', 'NaN', 0.001),
+               (10, 'x', 'null', -0.00000000001234, -9999999.999),
+               (11, 'y', jsonb_build_object('s', repeat('compressible ', 400)), 1e-300, 1)");
+        run("INSERT INTO typed (id, tarr) VALUES (12, ARRAY[repeat('compressible ', 400), 'z'])");
         let mismatches = one::<i64>(
             "SELECT count(*) FROM typed rec JOIN audit_log a
                ON a.table_oid = 'typed'::regclass AND a.record_pk = jsonb_build_object('id', rec.id)
@@ -80,7 +92,7 @@ mod tests {
             one::<i64>(
                 "SELECT count(*) FROM audit_log WHERE table_oid = 'typed'::regclass AND action = 'INSERT'"
             ),
-            Some(6)
+            Some(12)
         );
     }
 

@@ -14,6 +14,7 @@ use pgrx::pg_sys::{self, Datum, Oid};
 
 use crate::error::AuditError;
 use crate::jsonb_binary::{self, EncodeError};
+use crate::jsonb_layout;
 use crate::numeric_layout;
 use crate::pg;
 
@@ -272,8 +273,8 @@ unsafe fn set_value(v: &mut pg_sys::JsonbValue, conv: &Converter, value: Datum) 
             Converter::Int4 => set_numeric(v, int_numeric(value.value() as i32 as i64)),
             Converter::Int8 => set_numeric(v, int_numeric(value.value() as i64)),
             Converter::Numeric(out) => {
-                let n = pg_sys::pg_detoast_datum(value.cast_mut_ptr());
-                if pg_sys::numeric_is_nan(n.cast()) || pg_sys::numeric_is_inf(n.cast()) {
+                let n = pg::detoast(value);
+                if numeric_layout::is_special(numeric_header(n)) {
                     // to_jsonb writes NaN and infinities as strings.
                     set_cstring(v, pg_sys::OutputFunctionCall(out.get(), value));
                 } else {
@@ -281,19 +282,18 @@ unsafe fn set_value(v: &mut pg_sys::JsonbValue, conv: &Converter, value: Datum) 
                 }
             }
             Converter::Text => {
-                let t = pg_sys::pg_detoast_datum_packed(value.cast_mut_ptr());
+                let t = pg::detoast_packed(value);
                 v.type_ = pg_sys::jbvType::jbvString;
                 v.val.string.len = pgrx::varsize_any_exhdr(t) as i32;
                 v.val.string.val = pgrx::vardata_any(t).cast_mut().cast();
             }
             Converter::Jsonb => {
-                let j = pg_sys::pg_detoast_datum(value.cast_mut_ptr()).cast::<pg_sys::Jsonb>();
-                set_jsonb(v, j);
+                set_jsonb(v, pg::detoast(value).cast());
             }
             Converter::DateTime(typid) => set_cstring(v, datetime_text(*typid, value)),
             Converter::Output(out) => set_cstring(v, pg_sys::OutputFunctionCall(out.get(), value)),
             Converter::TextArray(f) => {
-                let a = pg_sys::pg_detoast_datum(value.cast_mut_ptr()).cast::<pg_sys::ArrayType>();
+                let a = pg::detoast(value).cast::<pg_sys::ArrayType>();
                 if (*a).ndim <= 1 {
                     set_string_array(v, a);
                 } else {
@@ -318,7 +318,11 @@ unsafe fn set_jsonb(v: &mut pg_sys::JsonbValue, j: *mut pg_sys::Jsonb) {
     // SAFETY: a valid jsonb (the caller's contract): its root container is
     // the bytes after the varlena header.
     unsafe {
-        if pg_sys::JsonbExtractScalar(&mut (*j).root, v) {
+        // (Checked here first: most documents are containers, and the call
+        // crosses pgrx's error boundary.)
+        if (*j).root.header & jsonb_layout::JB_FSCALAR != 0
+            && pg_sys::JsonbExtractScalar(&mut (*j).root, v)
+        {
             return;
         }
         v.type_ = pg_sys::jbvType::jbvBinary;
@@ -417,6 +421,23 @@ unsafe fn datetime_text(typid: Oid, value: Datum) -> *mut std::ffi::c_char {
         kept[0] = (key, bytes);
     });
     text
+}
+
+/// The first header word of a detoasted numeric (after its 4-byte varlena
+/// header).
+///
+/// # Safety
+/// `n` must point to a valid numeric with a 4-byte header.
+unsafe fn numeric_header(n: *mut pg_sys::varlena) -> u16 {
+    // SAFETY: every numeric has at least its header word after the varlena
+    // header (the caller's contract); read unaligned, as bytes.
+    unsafe {
+        u16::from_ne_bytes(
+            *n.cast::<u8>()
+                .add(pg_sys::VARHDRSZ)
+                .cast::<[u8; 2]>(),
+        )
+    }
 }
 
 fn set_numeric(v: &mut pg_sys::JsonbValue, numeric: Datum) {

@@ -21,7 +21,7 @@ use pgrx::prelude::*;
 use crate::actor;
 use crate::catalog::{self, SoftDeleteKind, TableInfo};
 use crate::error::AuditError;
-use crate::pg::{self, text_datum};
+use crate::pg::{self, kept_text, text_datum};
 use crate::record::{col, Row};
 use crate::redact;
 use crate::stamp;
@@ -253,13 +253,13 @@ unsafe fn fill(
         match op {
             pg_sys::TRIGGER_EVENT_INSERT => {
                 let new = Deformed::from_tuple(td.tg_trigtuple, desc);
-                row.set(col::ACTION, text_datum(b"INSERT"));
+                row.set(col::ACTION, kept_text(b"INSERT"));
                 row.set(col::RECORD_PK, record_pk(info, &new));
                 row.set(col::NEW_VALUES, object(info, &new, &info.json_order));
             }
             pg_sys::TRIGGER_EVENT_DELETE => {
                 let old = Deformed::from_tuple(td.tg_trigtuple, desc);
-                row.set(col::ACTION, text_datum(b"DELETE"));
+                row.set(col::ACTION, kept_text(b"DELETE"));
                 row.set(col::RECORD_PK, record_pk(info, &old));
                 row.set(col::OLD_VALUES, object(info, &old, &info.json_order));
             }
@@ -270,7 +270,7 @@ unsafe fn fill(
                 if changed.is_empty() {
                     return false; // an UPDATE that changes nothing writes nothing
                 }
-                row.set(col::ACTION, text_datum(b"UPDATE"));
+                row.set(col::ACTION, kept_text(b"UPDATE"));
                 row.set(col::RECORD_PK, record_pk(info, &new));
                 let in_key_order: Vec<usize> = if info.full_rows {
                     info.json_order.clone()
@@ -286,7 +286,7 @@ unsafe fn fill(
                 row.set(col::CHANGED_COLUMNS, names_array(info, &changed));
                 row.set_opt(
                     col::SOFT_DELETE,
-                    soft_delete(info, &old, &new).map(|s| text_datum(s.as_bytes())),
+                    soft_delete(info, &old, &new).map(|s| kept_text(s.as_bytes())),
                 );
             }
             _ => AuditError::WrongCall {
@@ -305,7 +305,7 @@ unsafe fn capture_truncate(rel: pg_sys::Relation) {
     // SAFETY: the relation is open for the duration of the trigger.
     let info = unsafe { catalog::table_info(rel) };
     let mut marker = Row::default();
-    marker.set(col::ACTION, text_datum(b"TRUNCATE"));
+    marker.set(col::ACTION, kept_text(b"TRUNCATE"));
     append(&info, marker);
     // SAFETY: as above.
     let relkind = unsafe { (*(*rel).rd_rel).relkind };
@@ -316,7 +316,7 @@ unsafe fn capture_truncate(rel: pg_sys::Relation) {
     unsafe {
         scan::each_row(rel, |old| {
             let mut row = Row::default();
-            row.set(col::ACTION, text_datum(b"TRUNCATE"));
+            row.set(col::ACTION, kept_text(b"TRUNCATE"));
             row.set(col::RECORD_PK, record_pk(&info, old));
             row.set(col::OLD_VALUES, object(&info, old, &info.json_order));
             append(&info, row);
@@ -368,7 +368,7 @@ fn baseline(table: pg_sys::Oid) -> i64 {
             );
             scan::each_row(rel, |new| {
                 let mut row = Row::default();
-                row.set(col::ACTION, text_datum(b"SNAPSHOT"));
+                row.set(col::ACTION, kept_text(b"SNAPSHOT"));
                 row.set(col::RECORD_PK, record_pk(&info, new));
                 row.set(col::NEW_VALUES, object(&info, new, &info.json_order));
                 append(&info, row);

@@ -256,8 +256,12 @@ unsafe fn insert_index_entries(
         if target.summarizing && same_block.is_some_and(covered) {
             continue;
         }
-        let mut key: Vec<Datum> = target.columns.iter().map(|&c| row.values[c]).collect();
-        let mut key_nulls: Vec<bool> = target.columns.iter().map(|&c| row.nulls[c]).collect();
+        // On the stack: an index has at most INDEX_MAX_KEYS columns.
+        let mut key = [Datum::from(0); pg_sys::INDEX_MAX_KEYS as usize];
+        let mut key_nulls = [true; pg_sys::INDEX_MAX_KEYS as usize];
+        for (k, &c) in target.columns.iter().enumerate() {
+            (key[k], key_nulls[k]) = (row.values[c], row.nulls[c]);
+        }
         let check = if target.unique {
             pg_sys::IndexUniqueCheck::UNIQUE_CHECK_YES
         } else {
