@@ -116,11 +116,6 @@ mod unit {
             .collect();
         assert_eq!(digits, vec![5, 0, 7]);
     }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
 
     /// NaN, +Infinity and -Infinity as numeric.c spells them
     /// (`NUMERIC_NAN`, `NUMERIC_PINF`, `NUMERIC_NINF`) are special; the short

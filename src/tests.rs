@@ -261,7 +261,7 @@ mod tests {
                         std::slice::from_raw_parts(n.cast::<u8>(), pgrx::varsize_any(n)).to_vec()
                     };
                     let theirs = bytes(scalar.val.numeric.cast());
-                    let ours = bytes(crate::to_jsonb::int_numeric(v).cast_mut_ptr());
+                    let ours = crate::to_jsonb::IntNumeric::new(v).bytes().to_vec();
                     assert_eq!(ours, theirs, "{v}");
                 }
                 Ok::<_, pgrx::spi::SpiError>(())

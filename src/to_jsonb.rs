@@ -174,16 +174,49 @@ unsafe fn to_jsonb_function(typid: Oid, collation: Oid, mcxt: pg_sys::MemoryCont
 /// no per-object sort, and no `pushJsonbValue` call per key and value.
 pub struct ObjectBuilder {
     pairs: Vec<pg_sys::JsonbPair>,
-    /// String values added by [`add_string`](Self::add_string), kept until
-    /// [`finish`](Self::finish) copies them.
+    /// What the values point to until [`finish`](Self::finish) copies them.
+    kept: Kept,
+}
+
+/// Values made for one object, held by its builder rather than palloc'd
+/// one by one: a palloc is a call into PostgreSQL through pgrx's error
+/// boundary, and a row has several integers and times.
+struct Kept {
+    /// Integers' numerics. Made with room for every pair, so that pushing
+    /// never moves the ones already pointed to (when full, a numeric is
+    /// palloc'd instead).
+    ints: Vec<IntNumeric>,
+    /// Strings (dates and times, and [`ObjectBuilder::add_string`]'s): a
+    /// boxed slice does not move when its box does.
     strings: Vec<Box<[u8]>>,
+}
+
+impl Kept {
+    /// `i` as a numeric that lives as long as these values.
+    fn int(&mut self, i: i64) -> *mut pg_sys::varlena {
+        if self.ints.len() == self.ints.capacity() {
+            return int_numeric(i).cast_mut_ptr();
+        }
+        self.ints.push(IntNumeric::new(i));
+        self.ints.last_mut().expect("just pushed").as_mut_ptr()
+    }
+
+    /// `bytes` as a string that lives as long as these values.
+    fn string(&mut self, bytes: Box<[u8]>) -> (*mut std::ffi::c_char, i32) {
+        let at = (bytes.as_ptr().cast_mut().cast(), bytes.len() as i32);
+        self.strings.push(bytes);
+        at
+    }
 }
 
 impl ObjectBuilder {
     pub fn with_capacity(n: usize) -> Self {
         ObjectBuilder {
             pairs: Vec::with_capacity(n),
-            strings: Vec::new(),
+            kept: Kept {
+                ints: Vec::with_capacity(n),
+                strings: Vec::new(),
+            },
         }
     }
 
@@ -203,14 +236,13 @@ impl ObjectBuilder {
             pair.value.type_ = pg_sys::jbvType::jbvNull;
         } else {
             // SAFETY: the caller guarantees `value` is of the converter's type.
-            unsafe { set_value(&mut pair.value, conv, value) };
+            unsafe { set_value(&mut pair.value, conv, value, &mut self.kept) };
         }
         self.pairs.push(pair);
     }
 
     /// Adds `key: "value"`, a JSON string, in the same key order as [`add`](Self::add).
     pub fn add_string(&mut self, key: &CStr, value: String) {
-        let value: Box<[u8]> = value.into_bytes().into_boxed_slice();
         // SAFETY: JsonbPair is plain data; zeroed is a valid starting point.
         let mut pair: pg_sys::JsonbPair = unsafe { std::mem::zeroed() };
         pair.key.type_ = pg_sys::jbvType::jbvString;
@@ -218,11 +250,8 @@ impl ObjectBuilder {
         pair.key.val.string.val = key.as_ptr().cast_mut();
         pair.order = self.pairs.len() as u32;
         pair.value.type_ = pg_sys::jbvType::jbvString;
-        pair.value.val.string.len = value.len() as i32;
-        // The boxed bytes do not move when the box does: the pointer stays
-        // valid while `strings` holds the box.
-        pair.value.val.string.val = value.as_ptr().cast_mut().cast();
-        self.strings.push(value);
+        (pair.value.val.string.val, pair.value.val.string.len) =
+            self.kept.string(value.into_bytes().into_boxed_slice());
         self.pairs.push(pair);
     }
 
@@ -260,7 +289,7 @@ pub fn jsonb_key_order(a: &[u8], b: &[u8]) -> std::cmp::Ordering {
 ///
 /// # Safety
 /// `value` must be a valid, non-NULL datum of the type `conv` was made for.
-unsafe fn set_value(v: &mut pg_sys::JsonbValue, conv: &Converter, value: Datum) {
+unsafe fn set_value(v: &mut pg_sys::JsonbValue, conv: &Converter, value: Datum, kept: &mut Kept) {
     // SAFETY: each arm reads `value` as the type its converter was made for
     // (the caller's contract) and calls PostgreSQL's own functions on it.
     unsafe {
@@ -269,16 +298,16 @@ unsafe fn set_value(v: &mut pg_sys::JsonbValue, conv: &Converter, value: Datum) 
                 v.type_ = pg_sys::jbvType::jbvBool;
                 v.val.boolean = value.value() != 0;
             }
-            Converter::Int2 => set_numeric(v, int_numeric(value.value() as i16 as i64)),
-            Converter::Int4 => set_numeric(v, int_numeric(value.value() as i32 as i64)),
-            Converter::Int8 => set_numeric(v, int_numeric(value.value() as i64)),
+            Converter::Int2 => set_numeric(v, kept.int(value.value() as i16 as i64)),
+            Converter::Int4 => set_numeric(v, kept.int(value.value() as i32 as i64)),
+            Converter::Int8 => set_numeric(v, kept.int(value.value() as i64)),
             Converter::Numeric(out) => {
                 let n = pg::detoast(value);
                 if numeric_layout::is_special(numeric_header(n)) {
                     // to_jsonb writes NaN and infinities as strings.
                     set_cstring(v, pg_sys::OutputFunctionCall(out.get(), value));
                 } else {
-                    set_numeric(v, Datum::from(n));
+                    set_numeric(v, n);
                 }
             }
             Converter::Text => {
@@ -290,7 +319,10 @@ unsafe fn set_value(v: &mut pg_sys::JsonbValue, conv: &Converter, value: Datum) 
             Converter::Jsonb => {
                 set_jsonb(v, pg::detoast(value).cast());
             }
-            Converter::DateTime(typid) => set_cstring(v, datetime_text(*typid, value)),
+            Converter::DateTime(typid) => {
+                v.type_ = pg_sys::jbvType::jbvString;
+                (v.val.string.val, v.val.string.len) = kept.string(datetime_text(*typid, value));
+            }
             Converter::Output(out) => set_cstring(v, pg_sys::OutputFunctionCall(out.get(), value)),
             Converter::TextArray(f) => {
                 let a = pg::detoast(value).cast::<pg_sys::ArrayType>();
@@ -381,13 +413,46 @@ unsafe fn set_string_array(v: &mut pg_sys::JsonbValue, a: *mut pg_sys::ArrayType
 
 /// An integer as a numeric, as to_jsonb makes it (`int64_to_numeric`'s
 /// bytes, written by [`numeric_layout`]), palloc'd in the current context.
-pub(crate) fn int_numeric(i: i64) -> Datum {
-    let mut payload = [0u8; numeric_layout::MAX_INT_PAYLOAD];
-    let len = numeric_layout::int_payload(i, &mut payload);
-    pg::varlena_datum(&payload[..len])
+fn int_numeric(i: i64) -> Datum {
+    let n = IntNumeric::new(i);
+    // SAFETY: a whole varlena just written: its header gives its size.
+    pg::varlena_datum(unsafe { &n.bytes()[pg_sys::VARHDRSZ..] })
 }
 
-/// A date, timestamp or timestamptz as `to_jsonb`'s string, palloc'd.
+/// An integer's numeric in line: the varlena (4-byte header and payload)
+/// `int64_to_numeric` makes, aligned as a varlena must be.
+#[repr(C, align(4))]
+pub(crate) struct IntNumeric([u8; pg_sys::VARHDRSZ + numeric_layout::MAX_INT_PAYLOAD]);
+
+impl IntNumeric {
+    pub(crate) fn new(i: i64) -> Self {
+        let mut n = IntNumeric([0; pg_sys::VARHDRSZ + numeric_layout::MAX_INT_PAYLOAD]);
+        let payload: &mut [u8; numeric_layout::MAX_INT_PAYLOAD] = (&mut n.0[pg_sys::VARHDRSZ..])
+            .try_into()
+            .expect("the payload's room");
+        let len = numeric_layout::int_payload(i, payload);
+        // SAFETY: the buffer is 4-byte aligned and holds the header's four
+        // bytes and `len` more.
+        unsafe { pgrx::set_varsize_4b(n.as_mut_ptr(), (pg_sys::VARHDRSZ + len) as i32) };
+        n
+    }
+
+    fn as_mut_ptr(&mut self) -> *mut pg_sys::varlena {
+        self.0.as_mut_ptr().cast()
+    }
+
+    /// The varlena's bytes, header included.
+    ///
+    /// # Safety
+    /// The header must be the one [`new`](Self::new) wrote.
+    pub(crate) unsafe fn bytes(&self) -> &[u8] {
+        // SAFETY: the caller's contract: the header's size is within the buffer.
+        let len = unsafe { pgrx::varsize_4b(self.0.as_ptr().cast()) };
+        &self.0[..len]
+    }
+}
+
+/// A date, timestamp or timestamptz as `to_jsonb`'s string.
 ///
 /// Rows written by one statement mostly share their times (`now()` in
 /// `created_at` and `updated_at`), and PostgreSQL's encoder (a time zone
@@ -398,15 +463,14 @@ pub(crate) fn int_numeric(i: i64) -> Datum {
 ///
 /// # Safety
 /// `value` must be a valid datum of type `typid` (date, timestamp or timestamptz).
-unsafe fn datetime_text(typid: Oid, value: Datum) -> *mut std::ffi::c_char {
+unsafe fn datetime_text(typid: Oid, value: Datum) -> Box<[u8]> {
     // SAFETY: reads the backend's current time zone pointer.
     let zone = unsafe { pg_sys::session_timezone }.cast_const();
     let key = (typid, value.value() as i64, zone);
     let cached = DATETIMES.with_borrow(|kept| {
         kept.iter()
             .find(|(k, _)| *k == key)
-            // SAFETY: pnstrdup copies `len` bytes into a new NUL-terminated string.
-            .map(|(_, text)| unsafe { pg_sys::pnstrdup(text.as_ptr().cast(), text.len()) })
+            .map(|(_, text)| text.as_slice().into())
     });
     if let Some(text) = cached {
         return text;
@@ -414,13 +478,18 @@ unsafe fn datetime_text(typid: Oid, value: Datum) -> *mut std::ffi::c_char {
     // SAFETY: the caller's contract; the encoder returns a palloc'd C string.
     let text =
         unsafe { pg_sys::JsonEncodeDateTime(std::ptr::null_mut(), value, typid, std::ptr::null()) };
-    // SAFETY: a NUL-terminated string just made.
-    let bytes = unsafe { CStr::from_ptr(text) }.to_bytes().to_vec();
+    // SAFETY: a NUL-terminated string just made, freed once copied.
+    let bytes = unsafe {
+        let bytes = CStr::from_ptr(text).to_bytes().to_vec();
+        pg_sys::pfree(text.cast());
+        bytes
+    };
+    let result = bytes.as_slice().into();
     DATETIMES.with_borrow_mut(|kept| {
         kept.rotate_right(1);
         kept[0] = (key, bytes);
     });
-    text
+    result
 }
 
 /// The first header word of a detoasted numeric (after its 4-byte varlena
@@ -431,18 +500,12 @@ unsafe fn datetime_text(typid: Oid, value: Datum) -> *mut std::ffi::c_char {
 unsafe fn numeric_header(n: *mut pg_sys::varlena) -> u16 {
     // SAFETY: every numeric has at least its header word after the varlena
     // header (the caller's contract); read unaligned, as bytes.
-    unsafe {
-        u16::from_ne_bytes(
-            *n.cast::<u8>()
-                .add(pg_sys::VARHDRSZ)
-                .cast::<[u8; 2]>(),
-        )
-    }
+    unsafe { u16::from_ne_bytes(*n.cast::<u8>().add(pg_sys::VARHDRSZ).cast::<[u8; 2]>()) }
 }
 
-fn set_numeric(v: &mut pg_sys::JsonbValue, numeric: Datum) {
+fn set_numeric(v: &mut pg_sys::JsonbValue, numeric: *mut pg_sys::varlena) {
     v.type_ = pg_sys::jbvType::jbvNumeric;
-    v.val.numeric = numeric.cast_mut_ptr();
+    v.val.numeric = numeric.cast();
 }
 
 ///
