@@ -5,7 +5,7 @@ PG_CONFIG  ?= /usr/lib/postgresql/15/bin/pg_config
 PGRX_TEST_DATA ?= /tmp/lead_audit_pgrx_test
 SUDO_FLAG  := $(if $(filter 0,$(shell id -u)),,--sudo)
 
-.PHONY: all deps install install-debug package demo test test-unit test-regress test-ledger test-attempts test-replication test-robustness test-upgrade test-python test-pooler test-package lint bench clean
+.PHONY: all deps install install-debug package demo test test-unit test-regress test-ledger test-attempts test-replication test-robustness test-upgrade test-python test-pooler test-package lint bench bench-instructions clean
 
 all: install
 
@@ -92,6 +92,11 @@ lint: deps
 ## Side-by-side benchmarks (not part of `make test`).
 bench: install
 	bash bench/run.sh
+
+## Instructions per statement under valgrind: deterministic where times are
+## noisy. `make bench-instructions AB="OLD.so NEW.so"` compares two builds.
+bench-instructions: install
+	bash bench/instructions.sh $(AB)
 
 clean:
 	cargo clean
