@@ -12,6 +12,7 @@ use pgrx::pg_sys::{self, Datum, Oid};
 use pgrx::prelude::*;
 
 use crate::error::{AuditError, OrReport};
+use crate::forms::jsonb_text;
 use crate::objects;
 use crate::pg;
 use crate::to_jsonb::{self, Converter, Function};
@@ -28,6 +29,9 @@ pub enum SoftDeleteKind {
 pub struct Column {
     /// The column name: the key of its value in the JSON objects.
     pub key: CString,
+    /// The key as an object's text prints it, before its value (`"key": `),
+    /// made once for every row's checksum.
+    pub key_text: Box<[u8]>,
     pub dropped: bool,
     /// Named by the table's `exclude` option: never recorded, and a change
     /// to it alone writes nothing.
@@ -133,6 +137,10 @@ unsafe fn load(rel: pg_sys::Relation) -> TableInfo {
         .map(|(i, a)| Column {
             // SAFETY: attname is a NUL-terminated NameData.
             key: CString::from(unsafe { CStr::from_ptr(a.attname.data.as_ptr()) }),
+            // SAFETY: as above.
+            key_text: jsonb_text::object_key(
+                unsafe { CStr::from_ptr(a.attname.data.as_ptr()) }.to_bytes(),
+            ),
             dropped: a.attisdropped,
             excluded: !a.attisdropped && named(&settings.exclude, a, i),
             // SAFETY: the column's type exists; `mcxt` lives as long as this entry.

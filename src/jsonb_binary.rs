@@ -344,6 +344,69 @@ mod unit {
         );
     }
 
+    /// The checksum's text made from the values (render_object, with keys
+    /// rendered once) is the text of the bytes they are written as, for
+    /// escapes, arrays, nulls, nested objects and a stored container.
+    #[test]
+    fn text_from_the_values_is_the_text_of_their_bytes() {
+        let mut stored_bytes = Vec::new();
+        let mut stored_elems = [
+            string("in \\ a \"stored\" one"),
+            scalar(jbvType::jbvNull, false),
+        ];
+        // SAFETY: live test data.
+        unsafe { encode(&array_of(&mut stored_elems), &mut stored_bytes) }.unwrap();
+        let stored_words: Vec<u32> = stored_bytes
+            .chunks(4)
+            .map(|c| {
+                let mut w = [0; 4];
+                w[..c.len()].copy_from_slice(c);
+                u32::from_ne_bytes(w)
+            })
+            .collect();
+        // SAFETY: as above.
+        let mut stored: JsonbValue = unsafe { std::mem::zeroed() };
+        stored.type_ = jbvType::jbvBinary;
+        stored.val.binary.len = stored_bytes.len() as i32;
+        stored.val.binary.data = stored_words.as_ptr().cast_mut().cast();
+        let mut tags = [
+            string("t\u{1}ab"),
+            scalar(jbvType::jbvNull, false),
+            string(""),
+        ];
+        let mut nested = [pair("k", scalar(jbvType::jbvBool, true))];
+        let mut pairs = [
+            pair("a", string("line\nbreak")),
+            pair("é", scalar(jbvType::jbvBool, false)),
+            pair("q\"", scalar(jbvType::jbvNull, false)),
+            pair("tags", array_of(&mut tags)),
+            pair("inner", object_of(&mut nested)),
+            pair("stored", stored),
+            pair("long key", string("a string well over eight bytes")),
+        ];
+        let keys: Vec<Box<[u8]>> = ["a", "é", "q\"", "tags", "inner", "stored", "long key"]
+            .iter()
+            .map(|k| crate::forms::jsonb_text::object_key(k.as_bytes()))
+            .collect();
+        let keys: Vec<&[u8]> = keys.iter().map(|k| &k[..]).collect();
+        let mut made = Vec::new();
+        let mut numeric = |_: &[u8], _: &mut Vec<u8>| panic!("no numerics here");
+        // SAFETY: live test data.
+        unsafe { crate::forms::jsonb_text::render_object(&pairs, &keys, &mut made, &mut numeric) }
+            .unwrap();
+        assert_eq!(
+            String::from_utf8(made).unwrap(),
+            text(&object_of(&mut pairs))
+        );
+        // Keys that do not match the pairs are refused, not misprinted.
+        let mut out = Vec::new();
+        // SAFETY: live test data.
+        let short = unsafe {
+            crate::forms::jsonb_text::render_object(&pairs, &keys[1..], &mut out, &mut numeric)
+        };
+        assert!(short.is_err());
+    }
+
     #[test]
     fn every_32nd_entry_holds_an_offset() {
         // 70 elements cross the stride twice; each is read back in place.

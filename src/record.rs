@@ -90,6 +90,10 @@ pub mod col {
 pub struct Row {
     pub values: [Datum; NCOLS],
     pub nulls: [bool; NCOLS],
+    /// The text (as jsonb prints it) of jsonb columns whose text was made
+    /// with their values, by column: the checksum uses it instead of
+    /// reading the jsonb's bytes back.
+    pub jsonb_texts: Vec<(usize, Vec<u8>)>,
 }
 
 impl Default for Row {
@@ -97,6 +101,7 @@ impl Default for Row {
         Row {
             values: [Datum::from(0); NCOLS],
             nulls: [true; NCOLS],
+            jsonb_texts: Vec::new(),
         }
     }
 }
@@ -105,6 +110,15 @@ impl Row {
     pub fn set(&mut self, column: usize, value: Datum) {
         self.values[column] = value;
         self.nulls[column] = false;
+    }
+
+    /// Sets a jsonb column and, when there is one, its text.
+    pub fn set_jsonb(&mut self, column: usize, (value, text): (Datum, Option<Vec<u8>>)) {
+        self.set(column, value);
+        self.jsonb_texts.retain(|(c, _)| *c != column);
+        if let Some(text) = text {
+            self.jsonb_texts.push((column, text));
+        }
     }
 
     pub fn set_opt(&mut self, column: usize, value: Option<Datum>) {

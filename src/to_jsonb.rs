@@ -172,8 +172,10 @@ unsafe fn to_jsonb_function(typid: Oid, collation: Oid, mcxt: pg_sys::MemoryCont
 /// Builds one jsonb object from keys given in jsonb's own key order (see
 /// [`jsonb_key_order`]), so the pairs go to `JsonbValueToJsonb` as they are:
 /// no per-object sort, and no `pushJsonbValue` call per key and value.
-pub struct ObjectBuilder {
+pub struct ObjectBuilder<'a> {
     pairs: Vec<pg_sys::JsonbPair>,
+    /// Each pair's key as the object's text prints it, given with the key.
+    key_texts: Vec<&'a [u8]>,
     /// What the values point to until [`finish`](Self::finish) copies them.
     kept: Kept,
 }
@@ -209,10 +211,11 @@ impl Kept {
     }
 }
 
-impl ObjectBuilder {
+impl<'a> ObjectBuilder<'a> {
     pub fn with_capacity(n: usize) -> Self {
         ObjectBuilder {
             pairs: Vec::with_capacity(n),
+            key_texts: Vec::with_capacity(n),
             kept: Kept {
                 ints: Vec::with_capacity(n),
                 strings: Vec::new(),
@@ -225,7 +228,14 @@ impl ObjectBuilder {
     ///
     /// # Safety
     /// `value` must be a valid datum of the type `conv` was made for (ignored when `isnull`).
-    pub unsafe fn add(&mut self, key: &CStr, conv: &Converter, value: Datum, isnull: bool) {
+    pub unsafe fn add(
+        &mut self,
+        key: &CStr,
+        key_text: &'a [u8],
+        conv: &Converter,
+        value: Datum,
+        isnull: bool,
+    ) {
         // SAFETY: JsonbPair is plain data; zeroed is a valid starting point.
         let mut pair: pg_sys::JsonbPair = unsafe { std::mem::zeroed() };
         pair.key.type_ = pg_sys::jbvType::jbvString;
@@ -239,10 +249,11 @@ impl ObjectBuilder {
             unsafe { set_value(&mut pair.value, conv, value, &mut self.kept) };
         }
         self.pairs.push(pair);
+        self.key_texts.push(key_text);
     }
 
     /// Adds `key: "value"`, a JSON string, in the same key order as [`add`](Self::add).
-    pub fn add_string(&mut self, key: &CStr, value: String) {
+    pub fn add_string(&mut self, key: &CStr, key_text: &'a [u8], value: String) {
         // SAFETY: JsonbPair is plain data; zeroed is a valid starting point.
         let mut pair: pg_sys::JsonbPair = unsafe { std::mem::zeroed() };
         pair.key.type_ = pg_sys::jbvType::jbvString;
@@ -253,22 +264,31 @@ impl ObjectBuilder {
         (pair.value.val.string.val, pair.value.val.string.len) =
             self.kept.string(value.into_bytes().into_boxed_slice());
         self.pairs.push(pair);
+        self.key_texts.push(key_text);
     }
 
-    /// The finished object as a jsonb datum (palloc'd in the current context).
-    pub fn finish(mut self) -> Datum {
+    /// The finished object as a jsonb datum (palloc'd in the current
+    /// context), and what `also` makes of its pairs and their keys' texts
+    /// (all of which live only as long as this call), given with the
+    /// length of the jsonb's bytes: the text the checksum covers, rendered
+    /// from the values rather than read back from the jsonb's bytes.
+    pub fn finish<T>(
+        mut self,
+        also: impl FnOnce(&[pg_sys::JsonbPair], &[&[u8]], usize) -> T,
+    ) -> (Datum, T) {
         // SAFETY: JsonbValue is plain data; every pair holds a complete
         // value whose pointers live as long as this builder; the keys are
         // sorted and unique.
+        let mut object: pg_sys::JsonbValue = unsafe { std::mem::zeroed() };
+        object.type_ = pg_sys::jbvType::jbvObject;
+        object.val.object.nPairs = self.pairs.len() as i32;
+        object.val.object.pairs = self.pairs.as_mut_ptr();
+        // SAFETY: as above.
         let encoded = ENCODED.with_borrow_mut(|out| unsafe {
-            let mut object: pg_sys::JsonbValue = std::mem::zeroed();
-            object.type_ = pg_sys::jbvType::jbvObject;
-            object.val.object.nPairs = self.pairs.len() as i32;
-            object.val.object.pairs = self.pairs.as_mut_ptr();
-            jsonb_binary::encode(&object, out).map(|()| pg::varlena_datum(out))
+            jsonb_binary::encode(&object, out).map(|()| (pg::varlena_datum(out), out.len()))
         });
         match encoded {
-            Ok(datum) => datum,
+            Ok((datum, len)) => (datum, also(&self.pairs, &self.key_texts, len)),
             Err(e @ EncodeError::TooLarge { .. }) => {
                 AuditError::ValueTooLarge { reason: e.reason() }.report()
             }

@@ -266,20 +266,145 @@ pub unsafe fn render_jsonb(j: *mut pg_sys::Jsonb, out: &mut Vec<u8>) -> Result<(
             total - pg_sys::VARHDRSZ,
         )
     };
-    let mut numeric = |n: &[u8], out: &mut Vec<u8>| {
-        let start = out.len();
-        if numeric_text(n, out).is_ok() {
-            return;
+    render(data, out, &mut numeric_or_out)
+}
+
+/// Appends a numeric's text: [`numeric_text`], or `numeric_out` for what
+/// that leaves to PostgreSQL.
+pub fn numeric_or_out(n: &[u8], out: &mut Vec<u8>) {
+    let start = out.len();
+    if numeric_text(n, out).is_ok() {
+        return;
+    }
+    out.truncate(start);
+    // SAFETY: `n` is a whole, aligned numeric varlena (inside a container,
+    // whose bounds render checked, or a value's own); numeric_out returns a
+    // palloc'd C string.
+    unsafe {
+        let s = crate::pg::call1(pg_sys::numeric_out, pg_sys::Datum::from(n.as_ptr()));
+        out.extend_from_slice(std::ffi::CStr::from_ptr(s.cast_mut_ptr()).to_bytes());
+    }
+}
+
+/// An object key as [`render`] prints it, with what follows it (`"key": `).
+pub fn object_key(key: &[u8]) -> Box<[u8]> {
+    let mut text = Vec::with_capacity(key.len() + 4);
+    escape(key, &mut text);
+    text.extend_from_slice(b": ");
+    text.into_boxed_slice()
+}
+
+/// Appends the text of the jsonb object the capture builds, from its
+/// values rather than its binary form (which it skips reading back): the
+/// same bytes as [`render`] prints for that form. `keys[i]` is
+/// [`object_key`] of `pairs[i]`'s key, made once per column; the pairs are
+/// in jsonb key order, as the object stores them. Numerics are printed by
+/// `numeric` (the writer's: [`numeric_or_out`]).
+///
+/// # Safety
+/// As [`render_value`], for every pair's value.
+pub unsafe fn render_object(
+    pairs: &[pg_sys::JsonbPair],
+    keys: &[&[u8]],
+    out: &mut Vec<u8>,
+    numeric: &mut NumericText,
+) -> Result<(), Malformed> {
+    if pairs.len() != keys.len() {
+        return Err(Malformed);
+    }
+    out.push(b'{');
+    for (i, (p, key)) in pairs.iter().zip(keys).enumerate() {
+        if i > 0 {
+            out.extend_from_slice(b", ");
         }
-        out.truncate(start);
-        // SAFETY: `n` is an aligned numeric inside the container (render
-        // checked its bounds); numeric_out returns a palloc'd C string.
-        unsafe {
-            let s = crate::pg::call1(pg_sys::numeric_out, pg_sys::Datum::from(n.as_ptr()));
-            out.extend_from_slice(std::ffi::CStr::from_ptr(s.cast_mut_ptr()).to_bytes());
+        out.extend_from_slice(key);
+        // SAFETY: the caller's contract.
+        unsafe { render_value(&p.value, out, numeric)? };
+    }
+    out.push(b'}');
+    Ok(())
+}
+
+/// Appends the text of a value of such an object (a scalar, an array of
+/// them, a stored container, or a nested object): as [`render`] prints it
+/// from the binary form, stored containers through [`render`] itself.
+///
+/// # Safety
+/// Every pointer in the tree must be valid for the lengths it gives: string
+/// bytes, numerics (whole varlenas), element and pair arrays, binary data.
+pub unsafe fn render_value(
+    v: &pg_sys::JsonbValue,
+    out: &mut Vec<u8>,
+    numeric: &mut NumericText,
+) -> Result<(), Malformed> {
+    use pg_sys::jbvType;
+    // SAFETY: each arm reads the union member its type names; pointers and
+    // lengths are valid (the caller's contract).
+    unsafe {
+        match v.type_ {
+            jbvType::jbvNull => out.extend_from_slice(b"null"),
+            jbvType::jbvBool => {
+                out.extend_from_slice(if v.val.boolean { b"true" } else { b"false" })
+            }
+            jbvType::jbvString => escape(raw(v.val.string.val.cast(), v.val.string.len)?, out),
+            jbvType::jbvNumeric => {
+                let n = v.val.numeric.cast::<pg_sys::varlena>();
+                numeric(
+                    std::slice::from_raw_parts(n.cast(), pgrx::varsize_any(n)),
+                    out,
+                )
+            }
+            jbvType::jbvArray if !v.val.array.rawScalar => {
+                out.push(b'[');
+                for (i, e) in raw(v.val.array.elems, v.val.array.nElems)?
+                    .iter()
+                    .enumerate()
+                {
+                    if i > 0 {
+                        out.extend_from_slice(b", ");
+                    }
+                    render_value(e, out, numeric)?;
+                }
+                out.push(b']');
+            }
+            jbvType::jbvObject => {
+                out.push(b'{');
+                let pairs = raw(v.val.object.pairs, v.val.object.nPairs)?;
+                for (i, p) in pairs.iter().enumerate() {
+                    if i > 0 {
+                        out.extend_from_slice(b", ");
+                    }
+                    render_value(&p.key, out, numeric)?;
+                    out.extend_from_slice(b": ");
+                    render_value(&p.value, out, numeric)?;
+                }
+                out.push(b'}');
+            }
+            jbvType::jbvBinary => {
+                let len = usize::try_from(v.val.binary.len).map_err(|_| Malformed)?;
+                let data = std::slice::from_raw_parts(v.val.binary.data.cast::<u8>(), len);
+                render(data, out, numeric)?
+            }
+            _ => return Err(Malformed),
         }
-    };
-    render(data, out, &mut numeric)
+    }
+    Ok(())
+}
+
+/// `n` items at `p` (none for a null pointer or a negative count).
+///
+/// # Safety
+/// `p` must be valid for `n` items when it is not null.
+unsafe fn raw<'a, T>(p: *const T, n: i32) -> Result<&'a [T], Malformed> {
+    let n = usize::try_from(n).map_err(|_| Malformed)?;
+    if n == 0 {
+        return Ok(&[]);
+    }
+    if p.is_null() {
+        return Err(Malformed);
+    }
+    // SAFETY: the caller's contract.
+    Ok(unsafe { std::slice::from_raw_parts(p, n) })
 }
 
 /// Appends what `numeric_out` prints for the numeric varlena at the start of

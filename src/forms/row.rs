@@ -27,16 +27,19 @@ thread_local! {
 }
 
 /// The checksum of an audit row given as datums in `audit_log` column order
-/// (the `checksum` column itself is ignored).
+/// (the `checksum` column itself is ignored). `texts` holds, by column, the
+/// text of jsonb columns already rendered from the values they were built
+/// of (the writer's); any other jsonb column is rendered from its bytes.
 ///
 /// # Safety
 /// `values[i]` must be a valid datum of `COLUMNS[i]`'s type wherever
-/// `!nulls[i]`; the slices hold at least the columns up to `checksum`.
-pub unsafe fn checksum(values: &[Datum], nulls: &[bool]) -> Hash {
+/// `!nulls[i]`; the slices hold at least the columns up to `checksum`; a
+/// text in `texts` must be its column's jsonb text.
+pub unsafe fn checksum(values: &[Datum], nulls: &[bool], texts: &[(usize, Vec<u8>)]) -> Hash {
     BUFFERS.with_borrow_mut(|(out, text)| {
         out.clear();
         // SAFETY: the caller guarantees the datums' types.
-        unsafe { canonical(values, nulls, out, text) };
+        unsafe { canonical(values, nulls, texts, out, text) };
         sha256(out)
     })
 }
@@ -46,7 +49,13 @@ pub unsafe fn checksum(values: &[Datum], nulls: &[bool]) -> Hash {
 ///
 /// # Safety
 /// As [`checksum`].
-unsafe fn canonical(values: &[Datum], nulls: &[bool], out: &mut Vec<u8>, text: &mut Vec<u8>) {
+unsafe fn canonical(
+    values: &[Datum],
+    nulls: &[bool],
+    texts: &[(usize, Vec<u8>)],
+    out: &mut Vec<u8>,
+    text: &mut Vec<u8>,
+) {
     // A row of audit_log as 0.1.0 made it has no outcome column at all.
     let v2 = nulls.get(col::OUTCOME) == Some(&false);
     out.extend_from_slice(if v2 { ROW_V2 } else { ROW_V1 });
@@ -71,11 +80,28 @@ unsafe fn canonical(values: &[Datum], nulls: &[bool], out: &mut Vec<u8>, text: &
             Kind::Jsonb => {
                 text.clear();
                 // SAFETY: a non-NULL jsonb datum of the row, detoasted here.
-                unsafe {
-                    let j = pg_sys::pg_detoast_datum(v.cast_mut_ptr()).cast::<pg_sys::Jsonb>();
+                let from_bytes = |text: &mut Vec<u8>| unsafe {
+                    let j = pg::detoast(v).cast::<pg_sys::Jsonb>();
                     super::jsonb_text::append_text(j, text);
+                };
+                match texts.iter().find(|(c, _)| *c == i) {
+                    Some((_, made)) => {
+                        // Debug builds (every test suite's) check each one.
+                        if cfg!(debug_assertions) {
+                            from_bytes(text);
+                            assert_eq!(
+                                String::from_utf8_lossy(made),
+                                String::from_utf8_lossy(text),
+                                "jsonb text made from the values differs from its bytes' text"
+                            );
+                        }
+                        push_field(out, Some(made))
+                    }
+                    None => {
+                        from_bytes(text);
+                        push_field(out, Some(text))
+                    }
                 }
-                push_field(out, Some(text))
             }
             // SAFETY: a non-NULL inet datum of the row.
             Kind::Inet => unsafe { push_inet(out, v) },

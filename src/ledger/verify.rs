@@ -206,7 +206,7 @@ impl Ledger for Database {
             // `objects` checked; the checksum column is a bytea when not NULL.
             let (computed, stored) = unsafe {
                 (
-                    forms::row::checksum(values, nulls),
+                    forms::row::checksum(values, nulls, &[]),
                     (!nulls[col::CHECKSUM])
                         .then(|| hash32(pg::varlena_bytes(values[col::CHECKSUM])))
                         .flatten(),

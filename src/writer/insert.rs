@@ -205,7 +205,7 @@ pub(super) unsafe fn seal(objs: &Objects, row: &mut Row) {
         Datum::from(unsafe { nextval_internal(objs.sequence, false) }),
     );
     // SAFETY: every non-NULL datum of `row` is of its column's type (the caller's contract).
-    let sum = unsafe { forms::row::checksum(&row.values, &row.nulls) };
+    let sum = unsafe { forms::row::checksum(&row.values, &row.nulls, &row.jsonb_texts) };
     row.set(col::CHECKSUM, pg::bytea_datum(&sum));
 }
 
