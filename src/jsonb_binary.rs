@@ -299,20 +299,26 @@ mod unit {
         p
     }
 
-    /// The text of an encoded document, read back by the checksum's renderer.
-    fn text(v: &JsonbValue) -> String {
-        let mut bytes = Vec::new();
-        // SAFETY: every tree here points at live test data.
-        unsafe { encode(v, &mut bytes) }.unwrap();
-        // The renderer reads 4-byte aligned data, as a datum is.
-        let words: Vec<u32> = bytes
+    /// `bytes` in 4-byte aligned memory, as a datum's are (zero-padded to
+    /// whole words).
+    fn aligned(bytes: &[u8]) -> Vec<u32> {
+        bytes
             .chunks(4)
             .map(|c| {
                 let mut w = [0; 4];
                 w[..c.len()].copy_from_slice(c);
                 u32::from_ne_bytes(w)
             })
-            .collect();
+            .collect()
+    }
+
+    /// The text of an encoded document, read back by the checksum's renderer.
+    fn text(v: &JsonbValue) -> String {
+        let mut bytes = Vec::new();
+        // SAFETY: every tree here points at live test data.
+        unsafe { encode(v, &mut bytes) }.unwrap();
+        // The renderer reads 4-byte aligned data, as a datum is.
+        let words = aligned(&bytes);
         // SAFETY: u32s viewed as their bytes.
         let data = unsafe { std::slice::from_raw_parts(words.as_ptr().cast::<u8>(), bytes.len()) };
         let mut out = Vec::new();
@@ -356,14 +362,7 @@ mod unit {
         ];
         // SAFETY: live test data.
         unsafe { encode(&array_of(&mut stored_elems), &mut stored_bytes) }.unwrap();
-        let stored_words: Vec<u32> = stored_bytes
-            .chunks(4)
-            .map(|c| {
-                let mut w = [0; 4];
-                w[..c.len()].copy_from_slice(c);
-                u32::from_ne_bytes(w)
-            })
-            .collect();
+        let stored_words = aligned(&stored_bytes);
         // SAFETY: as above.
         let mut stored: JsonbValue = unsafe { std::mem::zeroed() };
         stored.type_ = jbvType::jbvBinary;
