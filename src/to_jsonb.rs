@@ -435,8 +435,7 @@ unsafe fn set_string_array(v: &mut pg_sys::JsonbValue, a: *mut pg_sys::ArrayType
 /// bytes, written by [`numeric_layout`]), palloc'd in the current context.
 fn int_numeric(i: i64) -> Datum {
     let n = IntNumeric::new(i);
-    // SAFETY: a whole varlena just written: its header gives its size.
-    pg::varlena_datum(unsafe { &n.bytes()[pg_sys::VARHDRSZ..] })
+    pg::varlena_datum(&n.bytes()[pg_sys::VARHDRSZ..])
 }
 
 /// An integer's numeric in line: the varlena (4-byte header and payload)
@@ -462,11 +461,9 @@ impl IntNumeric {
     }
 
     /// The varlena's bytes, header included.
-    ///
-    /// # Safety
-    /// The header must be the one [`new`](Self::new) wrote.
-    pub(crate) unsafe fn bytes(&self) -> &[u8] {
-        // SAFETY: the caller's contract: the header's size is within the buffer.
+    pub(crate) fn bytes(&self) -> &[u8] {
+        // SAFETY: the buffer is aligned and starts with the 4-byte header
+        // `new` wrote (nothing else writes it), whose size is within it.
         let len = unsafe { pgrx::varsize_4b(self.0.as_ptr().cast()) };
         &self.0[..len]
     }
