@@ -23,6 +23,25 @@ pub fn cache_context(name: &'static CStr) -> pg_sys::MemoryContext {
     }
 }
 
+/// A child of TopTransactionContext, for what lives as long as the
+/// transaction: PostgreSQL frees it when the transaction ends.
+///
+/// # Safety
+/// Must run in a transaction (TopTransactionContext exists).
+pub unsafe fn transaction_context(name: &'static CStr) -> pg_sys::MemoryContext {
+    // SAFETY: TopTransactionContext is valid in a transaction (the
+    // caller's contract); `name` is static.
+    unsafe {
+        pg_sys::AllocSetContextCreateInternal(
+            pg_sys::TopTransactionContext,
+            name.as_ptr(),
+            pg_sys::ALLOCSET_DEFAULT_MINSIZE as usize,
+            pg_sys::ALLOCSET_DEFAULT_INITSIZE as usize,
+            pg_sys::ALLOCSET_DEFAULT_MAXSIZE as usize,
+        )
+    }
+}
+
 /// A short-lived context under the current one, for what one step
 /// allocates; the caller deletes it.
 pub fn scratch_context(name: &'static CStr) -> pg_sys::MemoryContext {

@@ -30,6 +30,7 @@ use pgrx::prelude::*;
 
 use super::insert;
 use super::pending::Segments;
+use super::slots;
 use crate::objects;
 use crate::pg::{self, call_next};
 use crate::record::{Row, Shape};
@@ -166,6 +167,7 @@ fn forget_all() {
     drop(with_held(|h| h.take_all()));
     BYTES.set(0);
     DIRECT.set(false);
+    slots::forget();
     if !CONTEXT.get().is_null() {
         // SAFETY: our context; no held pointer into it survives (just taken).
         unsafe { pg_sys::MemoryContextReset(CONTEXT.get()) };

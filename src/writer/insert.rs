@@ -4,6 +4,7 @@
 
 use pgrx::pg_sys::{self, Datum, Oid};
 
+use super::slots;
 use crate::error::AuditError;
 use crate::forms;
 use crate::objects::{self, IndexTarget, Objects};
@@ -104,7 +105,7 @@ unsafe fn multi_insert(
     tuples: &[pg_sys::HeapTuple],
 ) {
     // SAFETY: every step works on the open relation and tuples the caller
-    // gives up: the slots own them (and free them when dropped); what the
+    // gives up: the slots own them (and free them when cleared); what the
     // insert allocates goes in a context deleted at the end.
     unsafe {
         let desc = (*rel).rd_att;
@@ -131,50 +132,38 @@ unsafe fn multi_insert(
         }
         let scratch = pg::scratch_context(c"lead_audit batch");
         let old = pg_sys::MemoryContextSwitchTo(scratch);
-        // The slots share a copy of the descriptor that is not reference
-        // counted: a slot made on the relation's own descriptor pins it in
-        // the resource owner, and a thousand pins of one pointer cost a
-        // linear probe each (4% of an audited bulk INSERT).
-        let unpinned = pg_sys::CreateTupleDescCopy(desc);
-        let mut slots: Vec<*mut pg_sys::TupleTableSlot> = tuples
-            .iter()
-            .map(|&t| {
-                let slot =
-                    pg_sys::MakeSingleTupleTableSlot(unpinned, &raw const pg_sys::TTSOpsHeapTuple);
+        slots::with_slots(desc, tuples.len(), |slots| {
+            for (&t, &slot) in tuples.iter().zip(slots) {
                 pg_sys::ExecStoreHeapTuple(t, slot, true);
-                slot
-            })
-            .collect();
-        pg_sys::heap_multi_insert(
-            rel,
-            slots.as_mut_ptr(),
-            slots.len() as i32,
-            pg_sys::GetCurrentCommandId(true),
-            0,
-            std::ptr::null_mut(),
-        );
-        // Each slot is dropped once the next row no longer needs it as the
-        // row before it.
-        let mut before: Option<(*mut pg_sys::TupleTableSlot, IndexRow)> = None;
-        for &slot in &slots {
-            pg_sys::slot_getsomeattrs(slot, keyed as i32);
-            let row = IndexRow {
-                values: std::slice::from_raw_parts((*slot).tts_values, keyed),
-                nulls: std::slice::from_raw_parts((*slot).tts_isnull, keyed),
-                tid: &raw mut (*slot).tts_tid,
-            };
-            let previous = before
-                .as_ref()
-                .map(|(_, b)| b)
-                .filter(|b| b.block() == row.block());
-            insert_index_entries(objs, rel, irels, &row, previous);
-            if let Some((done, _)) = before.replace((slot, row)) {
-                pg_sys::ExecDropSingleTupleTableSlot(done);
             }
-        }
-        if let Some((done, _)) = before {
-            pg_sys::ExecDropSingleTupleTableSlot(done);
-        }
+            pg_sys::heap_multi_insert(
+                rel,
+                slots.as_ptr().cast_mut(),
+                slots.len() as i32,
+                pg_sys::GetCurrentCommandId(true),
+                0,
+                std::ptr::null_mut(),
+            );
+            // Each slot is cleared (its tuple freed) once the next row no
+            // longer needs it as the row before it.
+            let mut before: Option<(*mut pg_sys::TupleTableSlot, IndexRow)> = None;
+            for &slot in slots {
+                pg_sys::slot_getsomeattrs(slot, keyed as i32);
+                let row = IndexRow {
+                    values: std::slice::from_raw_parts((*slot).tts_values, keyed),
+                    nulls: std::slice::from_raw_parts((*slot).tts_isnull, keyed),
+                    tid: &raw mut (*slot).tts_tid,
+                };
+                let previous = before
+                    .as_ref()
+                    .map(|(_, b)| b)
+                    .filter(|b| b.block() == row.block());
+                insert_index_entries(objs, rel, irels, &row, previous);
+                if let Some((done, _)) = before.replace((slot, row)) {
+                    pg_sys::ExecClearTuple(done);
+                }
+            }
+        });
         pg_sys::MemoryContextSwitchTo(old);
         pg_sys::MemoryContextDelete(scratch);
     }

@@ -13,6 +13,7 @@
 mod batch;
 mod insert;
 mod pending;
+mod slots;
 
 pub use batch::{hold, register};
 pub use insert::append;

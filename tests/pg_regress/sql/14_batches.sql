@@ -109,6 +109,26 @@ FROM (SELECT action, count(*) AS written, min(tx_id) AS tx_id, min(logged_at) AS
 ORDER BY w.action;
 RESET enable_seqscan;
 
+-- A batch that fails part-way (an id already taken: the sequence set back)
+-- in a subtransaction: the transaction goes on, and its later batches are
+-- written whole (the slots a batch is written through are kept per
+-- transaction; those of the failed batch are not used again).
+CREATE TABLE again (id int PRIMARY KEY);
+SELECT audit_enable('again') IS NOT NULL AS again;
+BEGIN;
+INSERT INTO again SELECT g FROM generate_series(1, 1500) g;
+SELECT setval('audit_log_id_seq', (SELECT max(id) - 10 FROM audit_log)) > 0 AS set_back;
+SELECT try('INSERT INTO again SELECT g FROM generate_series(2001, 3500) g');
+SELECT setval('audit_log_id_seq', (SELECT max(id) FROM audit_log)) > 0 AS set_forward;
+INSERT INTO again SELECT g FROM generate_series(4001, 5500) g;
+UPDATE again SET id = id + 10000 WHERE id <= 1500;
+COMMIT;
+SELECT count(*) FILTER (WHERE action = 'INSERT') AS inserts,
+       count(*) FILTER (WHERE action = 'UPDATE') AS updates,
+       count(*) FILTER (WHERE (record_pk->>'id')::int BETWEEN 2001 AND 3500) AS failed_statement,
+       count(DISTINCT id) = count(*) AS ids_unique
+FROM audit_log WHERE table_name = 'public.again';
+
 -- Every row is whole: the log verifies, sealed or not.
 SELECT count(*) > 0 AS sealed FROM audit_seal();
 SELECT status, count(*) FROM verify_audit() GROUP BY status;
