@@ -4,6 +4,8 @@
 //! [`COLUMNS`] in table order; `objects` checks at load time that the table
 //! still has exactly these columns.
 
+use std::cell::RefCell;
+
 use pgrx::pg_sys::{self, Datum, Oid};
 
 /// How a column of `audit_log` is typed (and rendered in the canonical form).
@@ -101,8 +103,70 @@ impl Default for Row {
         Row {
             values: [Datum::from(0); NCOLS],
             nulls: [true; NCOLS],
-            jsonb_texts: Vec::new(),
+            jsonb_texts: SPARE
+                .try_with(|s| s.try_borrow_mut().ok().and_then(|mut s| s.lists.pop()))
+                .ok()
+                .flatten()
+                .unwrap_or_default(),
         }
+    }
+}
+
+thread_local! {
+    /// Buffers of rows written, for the next rows to reuse: a captured row
+    /// has up to three jsonb texts, and allocating and freeing them row
+    /// after row showed in the capture's instructions.
+    static SPARE: RefCell<Spare> = const {
+        RefCell::new(Spare {
+            lists: Vec::new(),
+            texts: Vec::new(),
+        })
+    };
+}
+
+struct Spare {
+    /// Emptied `jsonb_texts` lists.
+    lists: Vec<Vec<(usize, Vec<u8>)>>,
+    /// Emptied texts.
+    texts: Vec<Vec<u8>>,
+}
+
+impl Spare {
+    /// How many of each are kept.
+    const KEPT: usize = 8;
+}
+
+/// An empty buffer with room for `n` bytes, for a jsonb text: one a row
+/// written before gave back when there is one.
+pub fn text_buffer(n: usize) -> Vec<u8> {
+    let mut text = SPARE
+        .try_with(|s| s.try_borrow_mut().ok().and_then(|mut s| s.texts.pop()))
+        .ok()
+        .flatten()
+        .unwrap_or_default();
+    text.reserve(n);
+    text
+}
+
+impl Drop for Row {
+    /// Gives its texts, emptied, to the rows after it.
+    fn drop(&mut self) {
+        let mut list = std::mem::take(&mut self.jsonb_texts);
+        // (try_with: the thread's storage may be gone when a backend exits.)
+        let _ = SPARE.try_with(|s| {
+            let Ok(mut s) = s.try_borrow_mut() else {
+                return;
+            };
+            for (_, mut text) in list.drain(..) {
+                if s.texts.len() < Spare::KEPT {
+                    text.clear();
+                    s.texts.push(text);
+                }
+            }
+            if s.lists.len() < Spare::KEPT {
+                s.lists.push(list);
+            }
+        });
     }
 }
 

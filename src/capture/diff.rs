@@ -2,19 +2,21 @@
 //! soft-delete column. Values are compared as stored, byte for byte (the
 //! comparison itself is `pg::datums_equal`).
 
-/// Indexes of the columns whose values differ between `old` and `new`
-/// (skipping the columns `skip` marks, e.g. dropped ones). NULL equals NULL.
+/// Indexes of the first `n` columns whose values differ between `old(i)`
+/// and `new(i)` (skipping the columns `skip` marks, e.g. dropped ones).
+/// NULL (None) equals NULL.
 pub fn changed<T>(
-    old: &[Option<T>],
-    new: &[Option<T>],
+    n: usize,
+    old: impl Fn(usize) -> Option<T>,
+    new: impl Fn(usize) -> Option<T>,
     skip: impl Fn(usize) -> bool,
     equal: impl Fn(usize, &T, &T) -> bool,
 ) -> Vec<usize> {
-    (0..old.len().min(new.len()))
+    (0..n)
         .filter(|&i| !skip(i))
-        .filter(|&i| match (&old[i], &new[i]) {
+        .filter(|&i| match (old(i), new(i)) {
             (None, None) => false,
-            (Some(a), Some(b)) => !equal(i, a, b),
+            (Some(a), Some(b)) => !equal(i, &a, &b),
             _ => true,
         })
         .collect()
@@ -38,7 +40,13 @@ mod unit {
         let old = [Some(1), Some(2), None, Some(4), None];
         let new = [Some(1), Some(3), Some(5), None, None];
         assert_eq!(
-            changed(&old, &new, |_| false, |_, a, b| a == b),
+            changed(
+                old.len(),
+                |i| old[i],
+                |i| new[i],
+                |_| false,
+                |_, a, b| a == b
+            ),
             vec![1, 2, 3]
         );
     }
@@ -48,11 +56,23 @@ mod unit {
         let old = [Some("a"), Some("b")];
         let new = [Some("x"), Some("b")];
         assert_eq!(
-            changed(&old, &new, |i| i == 0, |_, a, b| a == b),
+            changed(
+                old.len(),
+                |i| old[i],
+                |i| new[i],
+                |i| i == 0,
+                |_, a, b| a == b
+            ),
             Vec::<usize>::new()
         );
         assert_eq!(
-            changed(&old, &old, |_| false, |_, a, b| a == b),
+            changed(
+                old.len(),
+                |i| old[i],
+                |i| old[i],
+                |_| false,
+                |_, a, b| a == b
+            ),
             Vec::<usize>::new()
         );
     }

@@ -22,8 +22,8 @@ use crate::actor;
 use crate::catalog::{self, SoftDeleteKind, TableInfo};
 use crate::error::AuditError;
 use crate::forms;
-use crate::pg::{self, kept_text, text_datum};
-use crate::record::{col, Row};
+use crate::pg::{self, kept_text};
+use crate::record::{col, text_buffer, Row};
 use crate::redact;
 use crate::stamp;
 use crate::to_jsonb::ObjectBuilder;
@@ -284,7 +284,7 @@ unsafe fn fill(
                 };
                 row.set_jsonb(col::OLD_VALUES, object(info, &old, &in_key_order));
                 row.set_jsonb(col::NEW_VALUES, object(info, &new, &in_key_order));
-                row.set(col::CHANGED_COLUMNS, names_array(info, &changed));
+                row.set(col::CHANGED_COLUMNS, info.names_array(&changed));
                 row.set_opt(
                     col::SOFT_DELETE,
                     soft_delete(info, &old, &new).map(|s| kept_text(s.as_bytes())),
@@ -419,7 +419,7 @@ unsafe fn object(
     }
     b.finish(|pairs, keys, binary_len| {
         // The text is about as long as the binary form: room for it at once.
-        let mut text = Vec::with_capacity(binary_len + binary_len / 4 + 16);
+        let mut text = text_buffer(binary_len + binary_len / 4 + 16);
         // SAFETY: the builder's pairs, valid for this call.
         unsafe {
             forms::jsonb_text::render_object(
@@ -452,11 +452,10 @@ unsafe fn record_pk(info: &Rc<TableInfo>, tuple: &Deformed) -> (Datum, Option<Ve
 /// # Safety
 /// `old` and `new` must be deformed from tuples of the table `info` describes.
 unsafe fn changed_columns(info: &TableInfo, old: &Deformed, new: &Deformed) -> Vec<usize> {
-    let old_vals: Vec<Option<Datum>> = (0..old.values.len()).map(|i| old.get(i)).collect();
-    let new_vals: Vec<Option<Datum>> = (0..new.values.len()).map(|i| new.get(i)).collect();
     diff::changed(
-        &old_vals,
-        &new_vals,
+        old.values.len().min(new.values.len()),
+        |i| old.get(i),
+        |i| new.get(i),
         |i| info.columns[i].dropped || info.columns[i].excluded,
         |i, a, b| {
             let c = &info.columns[i];
@@ -475,24 +474,4 @@ fn soft_delete(info: &TableInfo, old: &Deformed, new: &Deformed) -> Option<&'sta
         (SoftDeleteKind::Timestamp, Some(_)) => true,
     };
     diff::soft_delete_transition(marked(old), marked(new))
-}
-
-/// text[] of the names of `columns`.
-fn names_array(info: &TableInfo, columns: &[usize]) -> Datum {
-    let mut elems: Vec<Datum> = columns
-        .iter()
-        .map(|&i| text_datum(info.columns[i].key.to_bytes()))
-        .collect();
-    // SAFETY: `elems` holds `len` text datums; construct_array copies them.
-    let array = unsafe {
-        pg_sys::construct_array(
-            elems.as_mut_ptr(),
-            elems.len() as i32,
-            pg_sys::TEXTOID,
-            -1,
-            false,
-            pg_sys::TYPALIGN_INT as std::ffi::c_char,
-        )
-    };
-    Datum::from(array)
 }

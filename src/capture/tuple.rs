@@ -1,11 +1,54 @@
 //! A tuple's attributes, deformed once: every later step (diff, jsonb,
 //! primary key) reads the same arrays.
 
+use std::cell::RefCell;
+
 use pgrx::pg_sys::{self, Datum};
 
 pub struct Deformed {
     pub values: Vec<Datum>,
     pub nulls: Vec<bool>,
+}
+
+thread_local! {
+    /// The arrays of tuples deformed before (an UPDATE deforms two per
+    /// row), for the next ones to reuse rather than allocate.
+    static SPARE: RefCell<Vec<(Vec<Datum>, Vec<bool>)>> = const { RefCell::new(Vec::new()) };
+}
+
+/// How many pairs of arrays [`SPARE`] keeps.
+const KEPT: usize = 4;
+
+impl Drop for Deformed {
+    fn drop(&mut self) {
+        let arrays = (
+            std::mem::take(&mut self.values),
+            std::mem::take(&mut self.nulls),
+        );
+        // (try_with: the thread's storage may be gone when a backend exits.)
+        let _ = SPARE.try_with(|s| {
+            if let Ok(mut s) = s.try_borrow_mut() {
+                if s.len() < KEPT {
+                    s.push(arrays);
+                }
+            }
+        });
+    }
+}
+
+/// Arrays for `n` attributes, every value 0 and NULL (as `heap_deform_tuple`
+/// expects to fill them), reused when a deformed tuple gave some back.
+fn arrays(n: usize) -> (Vec<Datum>, Vec<bool>) {
+    let (mut values, mut nulls) = SPARE
+        .try_with(|s| s.try_borrow_mut().ok().and_then(|mut s| s.pop()))
+        .ok()
+        .flatten()
+        .unwrap_or_default();
+    values.clear();
+    values.resize(n, Datum::from(0));
+    nulls.clear();
+    nulls.resize(n, true);
+    (values, nulls)
 }
 
 impl Deformed {
@@ -14,10 +57,8 @@ impl Deformed {
     pub unsafe fn from_tuple(tuple: pg_sys::HeapTuple, desc: pg_sys::TupleDesc) -> Self {
         // SAFETY: the descriptor is valid (the caller's contract).
         let n = unsafe { (*desc).natts } as usize;
-        let mut d = Deformed {
-            values: vec![Datum::from(0); n],
-            nulls: vec![true; n],
-        };
+        let (values, nulls) = arrays(n);
+        let mut d = Deformed { values, nulls };
         // SAFETY: both arrays hold `natts` entries, as heap_deform_tuple writes.
         unsafe {
             pg_sys::heap_deform_tuple(tuple, desc, d.values.as_mut_ptr(), d.nulls.as_mut_ptr())
