@@ -40,3 +40,14 @@ SELECT audit_enable('memberships');
 INSERT INTO memberships VALUES (1, 2, 'admin');
 UPDATE memberships SET role = 'owner';
 SELECT action, record_pk, new_values FROM log WHERE table_name = 'public.memberships';
+
+-- One UPDATE whose rows change different columns, more lists of them than
+-- the writer keeps made at once, each coming back after others: every row
+-- has its own list, and every row's checksum holds.
+CREATE TABLE flags (id int PRIMARY KEY, a int, b int, c int);
+SELECT audit_enable('flags') IS NOT NULL AS flags;
+INSERT INTO flags SELECT g, 0, 0, 0 FROM generate_series(1, 15) g;
+UPDATE flags SET a = a + (id & 1), b = b + (id & 2) / 2, c = c + (id & 4) / 4;
+SELECT record_pk->>'id' AS id, changed_columns FROM log
+WHERE table_name = 'public.flags' AND action = 'UPDATE' ORDER BY (record_pk->>'id')::int;
+SELECT status, count(*) FROM verify_audit() GROUP BY status;
