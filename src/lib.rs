@@ -33,6 +33,7 @@ mod pg;
 mod record;
 mod redact;
 mod sealer;
+mod spare;
 mod stamp;
 mod to_jsonb;
 mod writer;

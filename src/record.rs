@@ -8,6 +8,8 @@ use std::cell::RefCell;
 
 use pgrx::pg_sys::{self, Datum, Oid};
 
+use crate::spare;
+
 /// How a column of `audit_log` is typed (and rendered in the canonical form).
 #[derive(PartialEq, Eq, Clone, Copy, Debug)]
 pub enum Kind {
@@ -95,55 +97,36 @@ pub struct Row {
     /// The text (as jsonb prints it) of jsonb columns whose text was made
     /// with their values, by column: the checksum uses it instead of
     /// reading the jsonb's bytes back.
-    pub jsonb_texts: Vec<(usize, Vec<u8>)>,
+    pub jsonb_texts: JsonbTexts,
 }
+
+/// Jsonb texts by column (see [`Row::jsonb_texts`]).
+pub type JsonbTexts = Vec<(usize, Vec<u8>)>;
 
 impl Default for Row {
     fn default() -> Self {
         Row {
             values: [Datum::from(0); NCOLS],
             nulls: [true; NCOLS],
-            jsonb_texts: SPARE
-                .try_with(|s| s.try_borrow_mut().ok().and_then(|mut s| s.lists.pop()))
-                .ok()
-                .flatten()
-                .unwrap_or_default(),
+            jsonb_texts: spare::take(&SPARE_LISTS).unwrap_or_default(),
         }
     }
 }
 
 thread_local! {
-    /// Buffers of rows written, for the next rows to reuse: a captured row
-    /// has up to three jsonb texts, and allocating and freeing them row
-    /// after row showed in the capture's instructions.
-    static SPARE: RefCell<Spare> = const {
-        RefCell::new(Spare {
-            lists: Vec::new(),
-            texts: Vec::new(),
-        })
-    };
+    /// Emptied `jsonb_texts` lists of rows written, for the next rows.
+    static SPARE_LISTS: RefCell<Vec<JsonbTexts>> = const { RefCell::new(Vec::new()) };
+    /// Emptied jsonb texts of rows written (a row has up to three).
+    static SPARE_TEXTS: RefCell<Vec<Vec<u8>>> = const { RefCell::new(Vec::new()) };
 }
 
-struct Spare {
-    /// Emptied `jsonb_texts` lists.
-    lists: Vec<Vec<(usize, Vec<u8>)>>,
-    /// Emptied texts.
-    texts: Vec<Vec<u8>>,
-}
-
-impl Spare {
-    /// How many of each are kept.
-    const KEPT: usize = 8;
-}
+/// How many spare lists and texts are kept.
+const SPARES_KEPT: usize = 8;
 
 /// An empty buffer with room for `n` bytes, for a jsonb text: one a row
 /// written before gave back when there is one.
 pub fn text_buffer(n: usize) -> Vec<u8> {
-    let mut text = SPARE
-        .try_with(|s| s.try_borrow_mut().ok().and_then(|mut s| s.texts.pop()))
-        .ok()
-        .flatten()
-        .unwrap_or_default();
+    let mut text = spare::take(&SPARE_TEXTS).unwrap_or_default();
     text.reserve(n);
     text
 }
@@ -152,21 +135,11 @@ impl Drop for Row {
     /// Gives its texts, emptied, to the rows after it.
     fn drop(&mut self) {
         let mut list = std::mem::take(&mut self.jsonb_texts);
-        // (try_with: the thread's storage may be gone when a backend exits.)
-        let _ = SPARE.try_with(|s| {
-            let Ok(mut s) = s.try_borrow_mut() else {
-                return;
-            };
-            for (_, mut text) in list.drain(..) {
-                if s.texts.len() < Spare::KEPT {
-                    text.clear();
-                    s.texts.push(text);
-                }
-            }
-            if s.lists.len() < Spare::KEPT {
-                s.lists.push(list);
-            }
-        });
+        for (_, mut text) in list.drain(..) {
+            text.clear();
+            spare::give(&SPARE_TEXTS, text, SPARES_KEPT);
+        }
+        spare::give(&SPARE_LISTS, list, SPARES_KEPT);
     }
 }
 

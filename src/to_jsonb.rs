@@ -17,6 +17,7 @@ use crate::jsonb_binary::{self, EncodeError};
 use crate::jsonb_layout;
 use crate::numeric_layout;
 use crate::pg;
+use crate::spare;
 
 /// A date/time value as [`datetime_text`] keys it: its type, its bits and
 /// the session time zone it was rendered in.
@@ -185,6 +186,7 @@ pub struct ObjectBuilder<'a> {
 }
 
 /// An object builder's buffers, empty, kept in [`SPARE`] between objects.
+#[derive(Default)]
 struct Buffers {
     pairs: Vec<pg_sys::JsonbPair>,
     key_texts: Vec<&'static [u8]>,
@@ -244,34 +246,18 @@ impl Drop for ObjectBuilder<'_> {
         spare.pairs.clear();
         spare.ints.clear();
         spare.strings.clear();
-        // (try_with: the thread's storage may be gone when a backend exits.)
-        let _ = SPARE.try_with(|s| {
-            if let Ok(mut s) = s.try_borrow_mut() {
-                if s.len() < Buffers::KEPT {
-                    s.push(spare);
-                }
-            }
-        });
+        spare::give(&SPARE, spare, Buffers::KEPT);
     }
 }
 
 impl<'a> ObjectBuilder<'a> {
     pub fn with_capacity(n: usize) -> Self {
-        let spare = SPARE
-            .try_with(|s| s.try_borrow_mut().ok().and_then(|mut s| s.pop()))
-            .ok()
-            .flatten();
         let Buffers {
             mut pairs,
             mut key_texts,
             mut ints,
             strings,
-        } = spare.unwrap_or(Buffers {
-            pairs: Vec::new(),
-            key_texts: Vec::new(),
-            ints: Vec::new(),
-            strings: Vec::new(),
-        });
+        } = spare::take(&SPARE).unwrap_or_default();
         pairs.reserve(n);
         key_texts.reserve(n);
         // Room for every pair's integer: see `Kept::ints`.

@@ -5,6 +5,8 @@ use std::cell::RefCell;
 
 use pgrx::pg_sys::{self, Datum};
 
+use crate::spare;
+
 pub struct Deformed {
     pub values: Vec<Datum>,
     pub nulls: Vec<bool>,
@@ -25,25 +27,14 @@ impl Drop for Deformed {
             std::mem::take(&mut self.values),
             std::mem::take(&mut self.nulls),
         );
-        // (try_with: the thread's storage may be gone when a backend exits.)
-        let _ = SPARE.try_with(|s| {
-            if let Ok(mut s) = s.try_borrow_mut() {
-                if s.len() < KEPT {
-                    s.push(arrays);
-                }
-            }
-        });
+        spare::give(&SPARE, arrays, KEPT);
     }
 }
 
 /// Arrays for `n` attributes, every value 0 and NULL (as `heap_deform_tuple`
 /// expects to fill them), reused when a deformed tuple gave some back.
 fn arrays(n: usize) -> (Vec<Datum>, Vec<bool>) {
-    let (mut values, mut nulls) = SPARE
-        .try_with(|s| s.try_borrow_mut().ok().and_then(|mut s| s.pop()))
-        .ok()
-        .flatten()
-        .unwrap_or_default();
+    let (mut values, mut nulls) = spare::take(&SPARE).unwrap_or_default();
     values.clear();
     values.resize(n, Datum::from(0));
     nulls.clear();
