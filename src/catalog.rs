@@ -15,6 +15,7 @@ use crate::error::{AuditError, OrReport};
 use crate::forms::jsonb_text;
 use crate::objects;
 use crate::pg;
+use crate::recent::Recent;
 use crate::to_jsonb::{self, Converter, Function};
 
 /// How a soft-delete column marks a row as deleted.
@@ -65,55 +66,48 @@ pub struct TableInfo {
     pub secret: Option<Vec<u8>>,
     /// The bookkeeping columns the `stamp` option fills, when it is on.
     pub stamp: Option<StampColumns>,
-    /// The text[]s of changed columns' names made last (in `mcxt`), most
-    /// recently used first: see [`TableInfo::names_array`].
-    names_arrays: RefCell<Vec<(Vec<usize>, Datum)>>,
+    /// The text[]s of the last lists of changed columns' names made (in
+    /// `mcxt`): see [`TableInfo::names_array`].
+    names_arrays: RefCell<Recent<Vec<usize>, Datum>>,
     mcxt: pg_sys::MemoryContext,
 }
 
 impl TableInfo {
-    /// How many lists of names are kept: the rows of a bulk UPDATE
-    /// alternate between a few (a column set to the value it had drops out).
-    const NAMES_KEPT: usize = 4;
-
     /// The text[] of the names of `columns` (an UPDATE's changed columns),
     /// valid until the next call: building it (a text per name, then the
     /// array) for every row of a bulk UPDATE, which repeats a few lists,
     /// was 1% of the statement.
     pub fn names_array(&self, columns: &[usize]) -> Datum {
-        let mut kept = self.names_arrays.borrow_mut();
-        if let Some(i) = kept.iter().position(|(c, _)| c.as_slice() == columns) {
-            kept[..=i].rotate_right(1);
-            return kept[0].1;
-        }
-        if kept.len() == Self::NAMES_KEPT {
-            let (_, evicted) = kept.pop().expect("full");
-            // SAFETY: made below in `mcxt` and handed out only until this
-            // call (the row it went to was formed into a tuple since).
-            unsafe { pg_sys::pfree(evicted.cast_mut_ptr()) };
-        }
-        // SAFETY: `mcxt` lives as long as this entry; construct_array copies
-        // the texts, which are freed once it has.
-        let array = unsafe {
-            let old = pg_sys::MemoryContextSwitchTo(self.mcxt);
-            let mut elems: Vec<Datum> = columns
-                .iter()
-                .map(|&i| pg::text_datum(self.columns[i].key.to_bytes()))
-                .collect();
-            let array = pg_sys::construct_array(
-                elems.as_mut_ptr(),
-                elems.len() as i32,
-                pg_sys::TEXTOID,
-                -1,
-                false,
-                pg_sys::TYPALIGN_INT as std::ffi::c_char,
-            );
-            elems.iter().for_each(|e| pg_sys::pfree(e.cast_mut_ptr()));
-            pg_sys::MemoryContextSwitchTo(old);
-            Datum::from(array)
+        let make = || {
+            // SAFETY: `mcxt` lives as long as this entry; construct_array
+            // copies the texts, which are freed once it has.
+            let array = unsafe {
+                let old = pg_sys::MemoryContextSwitchTo(self.mcxt);
+                let mut elems: Vec<Datum> = columns
+                    .iter()
+                    .map(|&i| pg::text_datum(self.columns[i].key.to_bytes()))
+                    .collect();
+                let array = pg_sys::construct_array(
+                    elems.as_mut_ptr(),
+                    elems.len() as i32,
+                    pg_sys::TEXTOID,
+                    -1,
+                    false,
+                    pg_sys::TYPALIGN_INT as std::ffi::c_char,
+                );
+                elems.iter().for_each(|e| pg_sys::pfree(e.cast_mut_ptr()));
+                pg_sys::MemoryContextSwitchTo(old);
+                Datum::from(array)
+            };
+            (columns.to_vec(), array)
         };
-        kept.insert(0, (columns.to_vec(), array));
-        array
+        // SAFETY: an evicted array was made in `mcxt` and handed out only
+        // until a later call (the row it went to was formed into a tuple since).
+        let evict = |array: Datum| unsafe { pg_sys::pfree(array.cast_mut_ptr()) };
+        *self
+            .names_arrays
+            .borrow_mut()
+            .get_or_make(columns, make, evict)
     }
 }
 
@@ -247,7 +241,7 @@ unsafe fn load(rel: pg_sys::Relation) -> TableInfo {
         full_rows: settings.full_rows,
         secret,
         stamp,
-        names_arrays: RefCell::new(Vec::new()),
+        names_arrays: RefCell::new(Recent::new(4)),
         mcxt,
     }
 }

@@ -30,6 +30,7 @@ mod ledger;
 mod numeric_layout;
 mod objects;
 mod pg;
+mod recent;
 mod record;
 mod redact;
 mod sealer;

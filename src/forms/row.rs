@@ -15,6 +15,7 @@ use pgrx::pg_sys::{self, Datum};
 
 use super::{push_field, push_int_field, sha256, Hash, PG_EPOCH_OFFSET_US, ROW_V1, ROW_V2};
 use crate::pg;
+use crate::recent::Recent;
 use crate::record::{col, Kind, COLUMNS};
 
 thread_local! {
@@ -22,46 +23,26 @@ thread_local! {
     static ARRAY_OUT: RefCell<Option<Box<pg_sys::FmgrInfo>>> = const { RefCell::new(None) };
     /// Reused buffers for the canonical form and one jsonb's text.
     static BUFFERS: RefCell<(Vec<u8>, Vec<u8>)> = const { RefCell::new((Vec::new(), Vec::new())) };
-    /// The inets rendered last: bulk writes repeat one address.
-    static INET_TEXT: RefCell<RecentTexts> = const { RefCell::new(RecentTexts::new()) };
-    /// The text[]s rendered last: the rows of one UPDATE repeat a few lists
-    /// of changed columns, and `array_out` through fmgr was 1.5% of an
-    /// audited bulk UPDATE.
-    static ARRAY_TEXT: RefCell<RecentTexts> = const { RefCell::new(RecentTexts::new()) };
+    /// The texts of the last inets rendered, by their bytes: bulk writes
+    /// repeat one address.
+    static INET_TEXT: RefCell<Recent<Vec<u8>, Vec<u8>>> = const { RefCell::new(Recent::new(4)) };
+    /// The texts of the last text[]s rendered, by their bytes: the rows of
+    /// one UPDATE repeat a few lists of changed columns (a column set to
+    /// the value it already had drops out), and `array_out` through fmgr
+    /// was 1.5% of an audited bulk UPDATE.
+    static ARRAY_TEXT: RefCell<Recent<Vec<u8>, Vec<u8>>> = const { RefCell::new(Recent::new(4)) };
 }
 
-/// The texts of the last few values of one type rendered, each kept with
-/// the bytes it was rendered from (a value whose bytes equal them has the
-/// same text), the most recently used first.
-struct RecentTexts {
-    entries: Vec<(Vec<u8>, Vec<u8>)>,
-}
-
-impl RecentTexts {
-    /// How many are kept: the rows of a bulk UPDATE alternate between a few
-    /// lists of changed columns (a column set to the value it had drops out).
-    const KEPT: usize = 4;
-
-    const fn new() -> Self {
-        RecentTexts {
-            entries: Vec::new(),
-        }
-    }
-
-    /// Appends the field of the value whose bytes (payload) are `bytes`:
-    /// its text is `render`'s, called only when no kept value has them.
-    fn push_field(&mut self, out: &mut Vec<u8>, bytes: &[u8], render: impl FnOnce() -> Vec<u8>) {
-        match self.entries.iter().position(|(b, _)| b.as_slice() == bytes) {
-            Some(i) => self.entries[..=i].rotate_right(1),
-            None => {
-                if self.entries.len() == Self::KEPT {
-                    self.entries.pop();
-                }
-                self.entries.insert(0, (bytes.to_vec(), render()));
-            }
-        }
-        push_field(out, Some(&self.entries[0].1));
-    }
+/// Appends the field of a value whose bytes (payload) are `bytes`: its text
+/// as kept in `recent`, rendered by `render` when it is not.
+fn push_kept_field(
+    recent: &mut Recent<Vec<u8>, Vec<u8>>,
+    out: &mut Vec<u8>,
+    bytes: &[u8],
+    render: impl FnOnce() -> Vec<u8>,
+) {
+    let text = recent.get_or_make(bytes, || (bytes.to_vec(), render()), drop);
+    push_field(out, Some(text));
 }
 
 /// The checksum of an audit row given as datums in `audit_log` column order
@@ -158,7 +139,7 @@ unsafe fn push_inet(out: &mut Vec<u8>, v: Datum) {
     INET_TEXT.with_borrow_mut(|recent| {
         // SAFETY: inet is a varlena (the caller's contract); inet_out takes
         // it and returns a palloc'd NUL-terminated string.
-        recent.push_field(out, unsafe { pg::varlena_bytes(v) }, || unsafe {
+        push_kept_field(recent, out, unsafe { pg::varlena_bytes(v) }, || unsafe {
             let s = pg::call1(pg_sys::inet_out, v);
             CStr::from_ptr(s.cast_mut_ptr()).to_bytes().to_vec()
         })
@@ -173,7 +154,7 @@ unsafe fn push_text_array(out: &mut Vec<u8>, v: Datum) {
     ARRAY_TEXT.with_borrow_mut(|recent| {
         // SAFETY: a text[] is a varlena (the caller's contract), which
         // array_out renders.
-        recent.push_field(out, unsafe { pg::varlena_bytes(v) }, || unsafe {
+        push_kept_field(recent, out, unsafe { pg::varlena_bytes(v) }, || unsafe {
             array_text(v).to_bytes().to_vec()
         })
     })
@@ -206,40 +187,16 @@ unsafe fn array_text<'a>(v: Datum) -> &'a CStr {
 
 #[cfg(test)]
 mod unit {
-    use super::RecentTexts;
-
-    /// Pushes the field of `bytes`, rendering it as upper case; returns the
-    /// field and whether it was rendered.
-    fn field(recent: &mut RecentTexts, bytes: &str) -> (String, bool) {
-        let (mut out, mut rendered) = (Vec::new(), false);
-        recent.push_field(&mut out, bytes.as_bytes(), || {
-            rendered = true;
-            bytes.to_uppercase().into_bytes()
-        });
-        (String::from_utf8(out).unwrap(), rendered)
-    }
+    use super::push_kept_field;
+    use crate::recent::Recent;
 
     #[test]
-    fn recent_texts_render_each_value_once_while_kept() {
-        let mut recent = RecentTexts::new();
-        assert_eq!(field(&mut recent, "ab"), ("2:AB".into(), true));
-        assert_eq!(field(&mut recent, "ab"), ("2:AB".into(), false));
-        // Two values alternating, as an UPDATE's lists of changed columns do.
-        assert_eq!(field(&mut recent, "c"), ("1:C".into(), true));
-        assert_eq!(field(&mut recent, "ab"), ("2:AB".into(), false));
-        assert_eq!(field(&mut recent, "c"), ("1:C".into(), false));
-    }
-
-    #[test]
-    fn recent_texts_drop_the_least_recently_used() {
-        let mut recent = RecentTexts::new();
-        for v in ["a", "b", "c", "d"] {
-            assert!(field(&mut recent, v).1);
-        }
-        assert!(!field(&mut recent, "a").1); // now the most recent
-        assert!(field(&mut recent, "e").1); // drops "b", the least recent
-        assert!(!field(&mut recent, "a").1);
-        assert!(field(&mut recent, "b").1);
-        assert_eq!(recent.entries.len(), RecentTexts::KEPT);
+    fn a_kept_text_is_the_field_of_its_value() {
+        let mut recent = Recent::new(4);
+        let mut out = Vec::new();
+        push_kept_field(&mut recent, &mut out, b"ab", || b"{a,b}".to_vec());
+        // Found again by its bytes: not rendered a second time.
+        push_kept_field(&mut recent, &mut out, b"ab", || panic!("rendered twice"));
+        assert_eq!(out, b"5:{a,b}5:{a,b}");
     }
 }
