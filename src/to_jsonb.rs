@@ -17,6 +17,7 @@ use crate::jsonb_binary::{self, EncodeError};
 use crate::jsonb_layout;
 use crate::numeric_layout;
 use crate::pg;
+use crate::recent::Recent;
 use crate::spare;
 
 /// A date/time value as [`datetime_text`] keys it: its type, its bits and
@@ -31,13 +32,8 @@ thread_local! {
     /// audited row builds two or three objects, and allocating and freeing
     /// their buffers each time was 3-7% of the capture's own instructions.
     static SPARE: RefCell<Vec<Buffers>> = const { RefCell::new(Vec::new()) };
-    /// The last two date/time values rendered and their strings, newest first.
-    static DATETIMES: RefCell<[(DateTimeKey, Vec<u8>); 2]> = const {
-        RefCell::new([
-            ((Oid::INVALID, 0, std::ptr::null()), Vec::new()),
-            ((Oid::INVALID, 0, std::ptr::null()), Vec::new()),
-        ])
-    };
+    /// The strings of the last two date/time values rendered.
+    static DATETIMES: RefCell<Recent<DateTimeKey, Vec<u8>>> = const { RefCell::new(Recent::new(2)) };
 }
 
 /// A looked-up function, kept per column. fmgr may keep state in it between
@@ -530,29 +526,25 @@ unsafe fn datetime_text(typid: Oid, value: Datum) -> Box<[u8]> {
     // SAFETY: reads the backend's current time zone pointer.
     let zone = unsafe { pg_sys::session_timezone }.cast_const();
     let key = (typid, value.value() as i64, zone);
-    let cached = DATETIMES.with_borrow(|kept| {
-        kept.iter()
-            .find(|(k, _)| *k == key)
-            .map(|(_, text)| text.as_slice().into())
-    });
-    if let Some(text) = cached {
-        return text;
-    }
-    // SAFETY: the caller's contract; the encoder returns a palloc'd C string.
-    let text =
-        unsafe { pg_sys::JsonEncodeDateTime(std::ptr::null_mut(), value, typid, std::ptr::null()) };
-    // SAFETY: a NUL-terminated string just made, freed once copied.
-    let bytes = unsafe {
-        let bytes = CStr::from_ptr(text).to_bytes().to_vec();
-        pg_sys::pfree(text.cast());
-        bytes
-    };
-    let result = bytes.as_slice().into();
     DATETIMES.with_borrow_mut(|kept| {
-        kept.rotate_right(1);
-        kept[0] = (key, bytes);
-    });
-    result
+        let render = || {
+            // SAFETY: the caller's contract; the encoder returns a palloc'd
+            // C string, freed once copied.
+            let bytes = unsafe {
+                let text = pg_sys::JsonEncodeDateTime(
+                    std::ptr::null_mut(),
+                    value,
+                    typid,
+                    std::ptr::null(),
+                );
+                let bytes = CStr::from_ptr(text).to_bytes().to_vec();
+                pg_sys::pfree(text.cast());
+                bytes
+            };
+            (key, bytes)
+        };
+        kept.get_or_make(&key, render, drop).as_slice().into()
+    })
 }
 
 /// The first header word of a detoasted numeric (after its 4-byte varlena
