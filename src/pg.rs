@@ -10,17 +10,8 @@ use pgrx::{IntoDatum, PgTryBuilder};
 /// A child of CacheMemoryContext for per-backend state that outlives
 /// transactions (cached table metadata, audit_log's indexes).
 pub fn cache_context(name: &'static CStr) -> pg_sys::MemoryContext {
-    // SAFETY: creating an AllocSet context under CacheMemoryContext has no
-    // preconditions; `name` is static, as PostgreSQL requires.
-    unsafe {
-        pg_sys::AllocSetContextCreateInternal(
-            pg_sys::CacheMemoryContext,
-            name.as_ptr(),
-            pg_sys::ALLOCSET_SMALL_MINSIZE as usize,
-            pg_sys::ALLOCSET_SMALL_INITSIZE as usize,
-            pg_sys::ALLOCSET_DEFAULT_MAXSIZE as usize,
-        )
-    }
+    // SAFETY: CacheMemoryContext exists once the backend is up.
+    unsafe { child_context(pg_sys::CacheMemoryContext, name, Sizes::Small) }
 }
 
 /// A child of TopTransactionContext, for what lives as long as the
@@ -29,43 +20,57 @@ pub fn cache_context(name: &'static CStr) -> pg_sys::MemoryContext {
 /// # Safety
 /// Must run in a transaction (TopTransactionContext exists).
 pub unsafe fn transaction_context(name: &'static CStr) -> pg_sys::MemoryContext {
-    // SAFETY: TopTransactionContext is valid in a transaction (the
-    // caller's contract); `name` is static.
-    unsafe {
-        pg_sys::AllocSetContextCreateInternal(
-            pg_sys::TopTransactionContext,
-            name.as_ptr(),
-            pg_sys::ALLOCSET_DEFAULT_MINSIZE as usize,
-            pg_sys::ALLOCSET_DEFAULT_INITSIZE as usize,
-            pg_sys::ALLOCSET_DEFAULT_MAXSIZE as usize,
-        )
-    }
+    // SAFETY: TopTransactionContext is valid in a transaction (the caller's contract).
+    unsafe { child_context(pg_sys::TopTransactionContext, name, Sizes::Default) }
 }
 
 /// A short-lived context under the current one, for what one step
 /// allocates; the caller deletes it.
 pub fn scratch_context(name: &'static CStr) -> pg_sys::MemoryContext {
-    // SAFETY: as for `cache_context`, under CurrentMemoryContext.
-    unsafe {
-        pg_sys::AllocSetContextCreateInternal(
-            pg_sys::CurrentMemoryContext,
-            name.as_ptr(),
-            pg_sys::ALLOCSET_DEFAULT_MINSIZE as usize,
-            pg_sys::ALLOCSET_DEFAULT_INITSIZE as usize,
-            pg_sys::ALLOCSET_DEFAULT_MAXSIZE as usize,
-        )
-    }
+    // SAFETY: CurrentMemoryContext is always a valid context.
+    unsafe { child_context(pg_sys::CurrentMemoryContext, name, Sizes::Default) }
 }
 
 /// A context of ours that lives as long as the backend (reset by its owner).
 pub fn backend_context(name: &'static CStr) -> pg_sys::MemoryContext {
-    // SAFETY: as for `cache_context`, under TopMemoryContext.
+    // SAFETY: TopMemoryContext is always a valid context.
+    unsafe { child_context(pg_sys::TopMemoryContext, name, Sizes::Default) }
+}
+
+/// PostgreSQL's block sizes for an AllocSet context: small for contexts
+/// that hold little (one table's metadata), default for the rest.
+enum Sizes {
+    Small,
+    Default,
+}
+
+/// An AllocSet context under `parent`.
+///
+/// # Safety
+/// `parent` must be a valid memory context.
+unsafe fn child_context(
+    parent: pg_sys::MemoryContext,
+    name: &'static CStr,
+    sizes: Sizes,
+) -> pg_sys::MemoryContext {
+    let (min, init) = match sizes {
+        Sizes::Small => (
+            pg_sys::ALLOCSET_SMALL_MINSIZE,
+            pg_sys::ALLOCSET_SMALL_INITSIZE,
+        ),
+        Sizes::Default => (
+            pg_sys::ALLOCSET_DEFAULT_MINSIZE,
+            pg_sys::ALLOCSET_DEFAULT_INITSIZE,
+        ),
+    };
+    // SAFETY: a valid parent (the caller's contract); `name` is static, as
+    // PostgreSQL requires.
     unsafe {
         pg_sys::AllocSetContextCreateInternal(
-            pg_sys::TopMemoryContext,
+            parent,
             name.as_ptr(),
-            pg_sys::ALLOCSET_DEFAULT_MINSIZE as usize,
-            pg_sys::ALLOCSET_DEFAULT_INITSIZE as usize,
+            min as usize,
+            init as usize,
             pg_sys::ALLOCSET_DEFAULT_MAXSIZE as usize,
         )
     }
