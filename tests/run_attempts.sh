@@ -99,6 +99,32 @@ q -c "SET lead_audit.record_statement = off; INSERT INTO leads VALUES (1, 'secre
 n=$((n + 1)); wait_failed $n
 check "no statement text when record_statement is off" "t" "$(last "error->'statement' IS NULL")"
 
+# 7b. What a session knows of a table (audited or not, its name) is kept
+# between statements, and dropped when the table or its schema changes: one
+# session fails a write, renames the table, then its schema, then turns
+# auditing off, failing the same write after each step.
+q >/dev/null <<'SQL'
+CREATE SCHEMA crm;
+CREATE TABLE crm.deals (id int PRIMARY KEY, v int NOT NULL);
+SELECT audit_enable('crm.deals');
+SQL
+q -v ON_ERROR_STOP=0 >/dev/null 2>&1 <<'SQL'
+INSERT INTO crm.deals VALUES (1, NULL);
+ALTER TABLE crm.deals RENAME TO big_deals;
+INSERT INTO crm.big_deals VALUES (1, NULL);
+ALTER SCHEMA crm RENAME TO sales;
+INSERT INTO sales.big_deals VALUES (1, NULL);
+SELECT audit_disable('sales.big_deals');
+INSERT INTO sales.big_deals VALUES (1, NULL);
+SELECT audit_enable('sales.big_deals');
+INSERT INTO sales.big_deals VALUES (1, NULL);
+SQL
+n=$((n + 4)); wait_failed $n; sleep 1
+check "a renamed table or schema is recorded under its new name; a table no longer audited is not" \
+    "$n|crm.deals,crm.big_deals,sales.big_deals,sales.big_deals" \
+    "$(failed)|$(q -c "SELECT string_agg(table_name, ',' ORDER BY id) FROM audit_log
+                       WHERE outcome = 'failed' AND table_name LIKE '%deals'")"
+
 # A partitioned table: the rows each partition captured count on the statement
 # that named the parent (one record per statement, with its keys).
 q >/dev/null <<'SQL'

@@ -225,6 +225,9 @@ struct Cache {
     db_user: Option<(pg_sys::Oid, pg_sys::Datum)>,
     /// The connection's address (inet), computed once; None for Unix sockets.
     connection_ip: Option<Option<pg_sys::Datum>>,
+    /// The same address as text, for failed attempts (every write statement
+    /// takes a snapshot: `inet_out` each time was half of its cost).
+    connection_ip_text: Option<Option<String>>,
 }
 
 thread_local! {
@@ -235,6 +238,7 @@ thread_local! {
         application_name: Cached::empty(),
         db_user: None,
         connection_ip: None,
+        connection_ip_text: None,
     }) };
 }
 
@@ -295,12 +299,7 @@ pub struct Snapshot {
 pub fn snapshot() -> Snapshot {
     // SAFETY: GUC string variables: NULL or valid NUL-terminated strings.
     let text = |p| unsafe { pg::c_text(p) }.filter(|s| !s.is_empty());
-    let (db_user, ip) = CACHE.with_borrow_mut(|c| {
-        (
-            session_user(&mut c.db_user),
-            *c.connection_ip.get_or_insert_with(connection_ip),
-        )
-    });
+    let db_user = CACHE.with_borrow_mut(|c| session_user(&mut c.db_user));
     // A comment that cannot be read is left out: the attempt is recorded as
     // it is (its error may well be that very comment).
     let comment: comment::Values = COMMENT_CONTEXT
@@ -314,7 +313,7 @@ pub fn snapshot() -> Snapshot {
         std::array::from_fn(|i| comment[i].clone().or_else(|| text(raw(SETTINGS[i]))));
     Snapshot {
         actor_id,
-        client_ip: client_ip.or_else(|| ip.map(inet_text)),
+        client_ip: client_ip.or_else(connection_ip_text),
         user_agent,
         request_id,
         context,
@@ -323,6 +322,16 @@ pub fn snapshot() -> Snapshot {
         // SAFETY: PostgreSQL's own GUC variable.
         application_name: text(unsafe { pg_sys::application_name }),
     }
+}
+
+/// The connection's address as text, kept from the first call.
+fn connection_ip_text() -> Option<String> {
+    CACHE.with_borrow_mut(|c| {
+        let ip = *c.connection_ip.get_or_insert_with(connection_ip);
+        c.connection_ip_text
+            .get_or_insert_with(|| ip.map(inet_text))
+            .clone()
+    })
 }
 
 /// An inet as inet prints it.

@@ -32,6 +32,10 @@ thread_local! {
     static ANCESTORS: RefCell<HashMap<Oid, Vec<u32>>> = RefCell::new(HashMap::new());
     /// Whether a function (by oid) is one of lead_audit's capture triggers.
     static CAPTURE_FUNCTIONS: RefCell<HashMap<Oid, bool>> = RefCell::new(HashMap::new());
+    /// [`audited`]'s answers by table; dropped by relcache invalidation (a
+    /// trigger added, dropped, enabled or disabled; a table renamed) and by
+    /// any schema's (a schema renamed).
+    static AUDITED: RefCell<HashMap<Oid, Option<String>>> = RefCell::new(HashMap::new());
 }
 
 static mut PREV_EXECUTOR_START: pg_sys::ExecutorStart_hook_type = None;
@@ -116,9 +120,18 @@ fn ancestors(relid: Oid) -> Vec<u32> {
     ancestors
 }
 
-/// Relcache invalidation: a table attached or detached may have new ancestors.
+/// Relcache invalidation: a table attached or detached may have new
+/// ancestors; a table's triggers or name may have changed.
 pub fn forget(relid: Oid) {
-    let _ = ANCESTORS.try_with(|c| {
+    forget_in(&ANCESTORS, relid);
+    forget_in(&AUDITED, relid);
+}
+
+fn forget_in<V: 'static>(
+    cache: &'static std::thread::LocalKey<RefCell<HashMap<Oid, V>>>,
+    relid: Oid,
+) {
+    let _ = cache.try_with(|c| {
         c.try_borrow_mut().map(|mut c| {
             if relid == Oid::INVALID {
                 c.clear();
@@ -227,11 +240,26 @@ fn is_capture_function(fn_oid: Oid) -> bool {
 }
 
 /// The qualified name of `relid` when lead_audit's triggers are on it.
+/// Cached per table: every write statement asks, and the look-up (the
+/// relcache entry, its triggers, the schema's name, quoting) was a tenth of
+/// what an OLTP statement spent in lead_audit.
 ///
 /// # Safety
 /// `relid` must be locked by the statement about to run (or be a relation
 /// the caller may look at without a lock: the answer is then a hint).
 unsafe fn audited(relid: Oid) -> Option<String> {
+    if let Some(known) = AUDITED.with_borrow(|c| c.get(&relid).cloned()) {
+        return known;
+    }
+    // SAFETY: the caller's contract.
+    let found = unsafe { audited_uncached(relid) };
+    AUDITED.with_borrow_mut(|c| c.insert(relid, found.clone()));
+    found
+}
+
+/// # Safety
+/// As [`audited`].
+unsafe fn audited_uncached(relid: Oid) -> Option<String> {
     // SAFETY: a relcache reference, released before returning.
     unsafe {
         let rel = pg_sys::RelationIdGetRelation(relid);
