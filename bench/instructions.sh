@@ -85,7 +85,20 @@ declare -A SQL=(
     [copy]="COPY leads (email, full_name, company, phone, status, score, source, owner_id, tags, metadata, revenue) FROM '$DIR/leads.copy';"
     [none]="SELECT 1;"
 )
-declare -A FROM=([insert]="" [update]=_rows [delete]=_rows [copy]="" [none]="")
+# oltp: pgbench_oltp.sql's transaction (SET LOCAL actor, UPDATE one lead,
+# INSERT one) OLTP_TX times, a statement per line as single-user mode reads
+# them: what each small transaction costs, from parsing to commit.
+OLTP_TX=${INSTR_OLTP_TX:-2000}
+SQL[oltp]="$(awk -v n="$OLTP_TX" -v rows="$ROWS" 'BEGIN {
+    for (i = 0; i < n; i++) {
+        id = (i * 7919) % rows + 1
+        print "BEGIN;"
+        print "SET LOCAL lead_audit.actor_id = " (i % 1000 + 1) ";"
+        print "UPDATE leads SET score = score + 1, updated_at = now() WHERE id = " id ";"
+        print "INSERT INTO leads (email, status, source) VALUES (" sprintf("%c", 39) "oltp" id "@example.com" sprintf("%c", 39) ", " sprintf("%c", 39) "new" sprintf("%c", 39) ", " sprintf("%c", 39) "web" sprintf("%c", 39) ");"
+        print "COMMIT;"
+    } }')"
+declare -A FROM=([insert]="" [update]=_rows [delete]=_rows [copy]="" [oltp]=_rows [none]="")
 
 # count NAME WORKLOAD TEMPLATE: prints "total sha256" instructions of one
 # single-user session that runs the workload on a fresh copy of the template.
@@ -112,7 +125,7 @@ for way in "${WAYS[@]}"; do
     case $way in old) use_build "${BUILDS[0]}" ;; new) use_build "${BUILDS[1]}" ;; *) use_build "$SAVED" ;; esac
     db=audited
     [ "$way" != unaudited ] || db=plain
-    for w in none insert update delete copy; do
+    for w in none insert update delete copy oltp; do
         counted=$(count "$way" "$w" "$db${FROM[$w]}")
         read -r IR[$way,$w] SHA[$way,$w] <<<"$counted"
         echo "    $way $w: ${IR[$way,$w]} instructions (SHA-256 ${SHA[$way,$w]})"
@@ -138,7 +151,7 @@ done
 [ ${#AUDITED[@]} = 1 ] || { header+=" new / old | new / old without SHA-256 |"; sep+=" ---: | ---: |"; }
 echo "$header"
 echo "$sep"
-for w in insert update delete copy; do
+for w in insert update delete copy oltp; do
     n=$(net unaudited "$w")
     line="| $w | $(m "$n") |"
     for way in "${AUDITED[@]}"; do
