@@ -90,15 +90,23 @@ SELECT count(*) AS before_commit FROM audit_log WHERE record_pk = '{"id": 5007}'
 COMMIT;
 SELECT count(*) AS after_commit FROM audit_log WHERE record_pk = '{"id": 5007}';
 
--- A batch written into block ranges that audit_log's BRIN indexes already
--- summarise (sealing summarises them, the last, partial range included) is
--- found through them: the writer gives each block the entries its range
--- needs, once per block and key.
+-- Sealing summarises audit_log's full BRIN ranges and leaves the last,
+-- partial one unsummarised (its summary would be widened by every new row):
+-- summarising that range afterwards finds it to do (1), an earlier one not (0).
 SELECT count(*) > 0 AS sealed FROM audit_seal();
 CREATE TABLE wide (id int PRIMARY KEY, body text);
 SELECT audit_enable('wide') IS NOT NULL AS wide;
 INSERT INTO wide SELECT g, repeat('w', 300) FROM generate_series(1, 1500) g;
 SELECT count(*) > 0 AS sealed_again FROM audit_seal();
+SELECT pg_relation_size('audit_log') / 8192 > 128 AND pg_relation_size('audit_log') / 8192 % 128 <> 0 AS partial_last_range;
+SELECT brin_summarize_range(i, 0) AS first_range_again,
+       brin_summarize_range(i, pg_relation_size('audit_log') / 8192 - 1) AS last_range_again
+FROM unnest(ARRAY['audit_log_tx_id_idx', 'audit_log_logged_at_idx']::regclass[]) i;
+
+-- A batch written into block ranges that audit_log's BRIN indexes already
+-- summarise (the last, partial range now too, as above) is found through
+-- them: the writer gives each block the entries its range needs, once per
+-- block and key.
 UPDATE wide SET body = repeat('v', 300) WHERE id % 3 = 0;
 SET enable_seqscan = off;
 SELECT w.action, w.written,
