@@ -90,12 +90,13 @@ declare -A SQL=(
 # them: what each small transaction costs, from parsing to commit.
 OLTP_TX=${INSTR_OLTP_TX:-2000}
 SQL[oltp]="$(awk -v n="$OLTP_TX" -v rows="$ROWS" 'BEGIN {
+    q = sprintf("%c", 39) # a single quote, which this awk program cannot spell
     for (i = 0; i < n; i++) {
         id = (i * 7919) % rows + 1
         print "BEGIN;"
         print "SET LOCAL lead_audit.actor_id = " (i % 1000 + 1) ";"
         print "UPDATE leads SET score = score + 1, updated_at = now() WHERE id = " id ";"
-        print "INSERT INTO leads (email, status, source) VALUES (" sprintf("%c", 39) "oltp" id "@example.com" sprintf("%c", 39) ", " sprintf("%c", 39) "new" sprintf("%c", 39) ", " sprintf("%c", 39) "web" sprintf("%c", 39) ");"
+        print "INSERT INTO leads (email, status, source) VALUES (" q "oltp" id "@example.com" q ", " q "new" q ", " q "web" q ");"
         print "COMMIT;"
     } }')"
 declare -A FROM=([insert]="" [update]=_rows [delete]=_rows [copy]="" [oltp]=_rows [none]="")
