@@ -1,10 +1,13 @@
 #!/usr/bin/env bash
 # Installs what building, testing and running lead_audit needs, skipping
-# whatever is already there: Debian packages, cargo-pgrx 0.18.0, and
-# `cargo pgrx init` for the system PostgreSQL 15.
+# whatever is already there: Debian packages, cargo-pgrx 0.18.0, the
+# PostgreSQL servers of the majors in $MAJORS (default: the system's 15; the
+# others are fetched once by scripts/postgres.sh), and `cargo pgrx init` for
+# every one of them.
 set -euo pipefail
+cd "$(dirname "$0")/.."
 
-PG_CONFIG=/usr/lib/postgresql/15/bin/pg_config
+MAJORS=${MAJORS:-15}
 SUDO=""
 [ "$(id -u)" = 0 ] || SUDO=sudo
 
@@ -26,7 +29,17 @@ if ! cargo pgrx --version 2>/dev/null | grep -q '0\.18\.0'; then
     cargo install cargo-pgrx --version 0.18.0 --locked
 fi
 
-if ! grep -qs '^pg15' "${PGRX_HOME:-$HOME/.pgrx}/config.toml"; then
-    echo "==> cargo pgrx init --pg15=$PG_CONFIG"
-    cargo pgrx init --pg15="$PG_CONFIG" >/dev/null
+# `cargo pgrx init` writes its configuration anew: it is given every major
+# already configured as well as the new ones.
+config="${PGRX_HOME:-$HOME/.pgrx}/config.toml"
+wanted=() missing=0
+for m in $(scripts/postgres.sh majors); do
+    if grep -qs "^pg$m" "$config" || [[ " $MAJORS " == *" $m "* ]]; then
+        wanted+=("--pg$m=$(scripts/postgres.sh bindir "$m")/pg_config")
+        grep -qs "^pg$m" "$config" || missing=1
+    fi
+done
+if [ "$missing" = 1 ]; then
+    echo "==> cargo pgrx init ${wanted[*]}"
+    cargo pgrx init "${wanted[@]}" >/dev/null
 fi
