@@ -24,11 +24,13 @@ mod epoch;
 mod error;
 mod events;
 mod forms;
+mod hooks;
 mod jsonb_binary;
 mod jsonb_layout;
 mod ledger;
 mod numeric_layout;
 mod objects;
+mod panics;
 mod pg;
 mod recent;
 mod record;
@@ -53,8 +55,9 @@ pub extern "C-unwind" fn _PG_init() {
     objects::register_invalidation(&[catalog::forget, attempts::forget]);
     sealer::register();
     attempts::register();
-    events::register();
     writer::register();
+    hooks::install();
+    panics::quiet();
 }
 
 #[cfg(any(test, feature = "pg_test"))]

@@ -298,14 +298,75 @@ pub unsafe fn qualified_name(namespace: pg_sys::Oid, name: *const std::ffi::c_ch
     }
 }
 
-/// Calls the hook installed before ours, or PostgreSQL's standard function
-/// (every hook of ours chains this way).
-macro_rules! call_next {
-    ($prev:expr, $standard:path, $($arg:expr),*) => {
-        match $prev {
-            Some(prev) => prev($($arg),*),
-            None => $standard($($arg),*),
-        }
-    };
+// ---------------------------------------------------------------------------
+// What differs between PostgreSQL majors
+// ---------------------------------------------------------------------------
+
+/// The attributes of a tuple descriptor. PostgreSQL 18 put an array of
+/// compact attributes before them, so they start after `natts` of those.
+///
+/// # Safety
+/// `desc` must be a valid tuple descriptor that outlives the slice.
+pub unsafe fn attrs<'a>(desc: pg_sys::TupleDesc) -> &'a [pg_sys::FormData_pg_attribute] {
+    // SAFETY: the caller's contract: `natts` attributes follow the header
+    // (on 18, after `natts` compact attributes).
+    unsafe {
+        let natts = (*desc).natts.max(0) as usize;
+        #[cfg(not(feature = "pg18"))]
+        let first = (*desc).attrs.as_ptr();
+        #[cfg(feature = "pg18")]
+        let first = (*desc)
+            .compact_attrs
+            .as_ptr()
+            .add(natts)
+            .cast::<pg_sys::FormData_pg_attribute>();
+        std::slice::from_raw_parts(first, natts)
+    }
 }
-pub(crate) use call_next;
+
+/// The oid of `rel`'s primary key index (invalid when it has none); a
+/// deferrable one counts (PostgreSQL 18 asks).
+///
+/// # Safety
+/// `rel` must be an open relation.
+pub unsafe fn primary_key_index(rel: pg_sys::Relation) -> pg_sys::Oid {
+    // SAFETY: the caller's contract.
+    unsafe {
+        #[cfg(not(feature = "pg18"))]
+        return pg_sys::RelationGetPrimaryKeyIndex(rel);
+        #[cfg(feature = "pg18")]
+        return pg_sys::RelationGetPrimaryKeyIndex(rel, true);
+    }
+}
+
+/// Starts an index scan with `nkeys` keys and no ordering (PostgreSQL 18
+/// takes instrumentation too: none).
+///
+/// # Safety
+/// `rel` and `irel` must be open, `irel` an index of `rel`; `snapshot` valid.
+pub unsafe fn index_beginscan(
+    rel: pg_sys::Relation,
+    irel: pg_sys::Relation,
+    snapshot: pg_sys::Snapshot,
+    nkeys: i32,
+) -> pg_sys::IndexScanDesc {
+    // SAFETY: the caller's contract.
+    unsafe {
+        #[cfg(not(feature = "pg18"))]
+        return pg_sys::index_beginscan(rel, irel, snapshot, nkeys, 0);
+        #[cfg(feature = "pg18")]
+        return pg_sys::index_beginscan(rel, irel, snapshot, std::ptr::null_mut(), nkeys, 0);
+    }
+}
+
+/// This backend's local transaction id (PostgreSQL 17 moved it into the
+/// PGPROC's virtual transaction id).
+pub fn local_xid() -> pg_sys::LocalTransactionId {
+    // SAFETY: MyProc is this backend's PGPROC, set up before any transaction.
+    unsafe {
+        #[cfg(not(any(feature = "pg17", feature = "pg18")))]
+        return (*pg_sys::MyProc).lxid;
+        #[cfg(any(feature = "pg17", feature = "pg18"))]
+        return (*pg_sys::MyProc).vxid.lxid;
+    }
+}

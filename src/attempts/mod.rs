@@ -9,28 +9,29 @@
 //! it nothing here runs, and `audit_enable` says failed attempts are not
 //! recorded.
 //!
-//! Data flows one way: hooks (what is attempted, how it ended) -> pending
+//! Data flows one way: watch (what is attempted, how it ended) -> pending
 //! (per backend) -> message -> queue (shared memory) -> worker -> writer.
 
-mod hooks;
 mod message;
 mod pending;
 mod queue;
 mod settings;
+mod watch;
 mod worker;
 
 use pgrx::pg_sys;
 use pgrx::prelude::*;
 
-pub use hooks::{forget, note_row};
+pub use settings::recorded;
+pub use watch::{forget, keep_error, note_row, note_statement, note_utility, on_subxact, on_xact};
 
-/// Registers the settings; when preloading, the queue and the hooks too.
+/// Registers the settings; when preloading, the queue too (the hooks are
+/// installed by `crate::hooks` when [`recorded`]).
 pub fn register() {
     settings::register();
     // SAFETY: a flag PostgreSQL sets while loading shared_preload_libraries.
     if unsafe { pg_sys::process_shared_preload_libraries_in_progress } {
         queue::init();
-        hooks::install();
         settings::set_recorded();
     }
 }

@@ -93,20 +93,28 @@ impl Queue {
 // SAFETY: the name is ours alone (it names the shared memory and the lock tranche).
 static QUEUE: PgLwLock<Queue> = unsafe { PgLwLock::new(c"lead_audit_attempts") };
 
+#[cfg(not(feature = "pg14"))]
 static mut PREV_SHMEM_REQUEST: pg_sys::shmem_request_hook_type = None;
 static mut PREV_SHMEM_STARTUP: pg_sys::shmem_startup_hook_type = None;
 
-/// Asks for the shared memory (from `_PG_init` while preloading).
+/// Asks for the shared memory (from `_PG_init` while preloading): from the
+/// request hook, or on PostgreSQL 14, which has none, at once.
 pub fn init() {
     // SAFETY: _PG_init runs once, in the postmaster; the previous hooks are kept and called.
     unsafe {
-        PREV_SHMEM_REQUEST = pg_sys::shmem_request_hook;
-        pg_sys::shmem_request_hook = Some(shmem_request);
+        #[cfg(not(feature = "pg14"))]
+        {
+            PREV_SHMEM_REQUEST = pg_sys::shmem_request_hook;
+            pg_sys::shmem_request_hook = Some(shmem_request);
+        }
+        #[cfg(feature = "pg14")]
+        QUEUE.on_shmem_request();
         PREV_SHMEM_STARTUP = pg_sys::shmem_startup_hook;
         pg_sys::shmem_startup_hook = Some(shmem_startup);
     }
 }
 
+#[cfg(not(feature = "pg14"))]
 #[pg_guard]
 unsafe extern "C-unwind" fn shmem_request() {
     // SAFETY: called by PostgreSQL when libraries may ask for shared memory.

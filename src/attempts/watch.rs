@@ -1,7 +1,8 @@
-//! Where failed attempts are seen: the executor and utility hooks note each
-//! statement that writes (or tries to write) to an audited table before it
-//! runs, the log hook keeps the error a failing statement reports, and the
-//! transaction callbacks queue the attempts of whatever aborted.
+//! Where failed attempts are seen: before it runs, each statement that
+//! writes (or tries to write) to an audited table is noted; the error a
+//! failing statement reports is kept; the attempts of whatever aborted are
+//! queued when the (sub)transaction ends. The hooks and callbacks that call
+//! these steps are installed in `crate::hooks`.
 //!
 //! Everything here runs on every statement of every session, audited or
 //! not: a statement that writes no audited table costs a look at its range
@@ -10,7 +11,7 @@
 
 use std::cell::{Cell, RefCell};
 use std::collections::HashMap;
-use std::ffi::{c_char, c_int, c_void};
+use std::ffi::{c_char, c_int};
 
 use pgrx::pg_sys::{self, Oid};
 use pgrx::prelude::*;
@@ -19,7 +20,7 @@ use super::message::{self, Ending};
 use super::pending::{Attempt, Pending};
 use super::{queue, settings};
 use crate::actor;
-use crate::pg::{self, call_next};
+use crate::pg;
 
 thread_local! {
     static PENDING: RefCell<Pending> = RefCell::new(Pending::default());
@@ -36,26 +37,6 @@ thread_local! {
     /// trigger added, dropped, enabled or disabled; a table renamed) and by
     /// any schema's (a schema renamed).
     static AUDITED: RefCell<HashMap<Oid, Option<String>>> = RefCell::new(HashMap::new());
-}
-
-static mut PREV_EXECUTOR_START: pg_sys::ExecutorStart_hook_type = None;
-static mut PREV_PROCESS_UTILITY: pg_sys::ProcessUtility_hook_type = None;
-static mut PREV_EMIT_LOG: pg_sys::emit_log_hook_type = None;
-
-/// Installs the hooks and callbacks (once, from `_PG_init` while preloading).
-pub fn install() {
-    // SAFETY: _PG_init runs once per process, before any query; the previous
-    // hooks are kept and called.
-    unsafe {
-        PREV_EXECUTOR_START = pg_sys::ExecutorStart_hook;
-        pg_sys::ExecutorStart_hook = Some(executor_start);
-        PREV_PROCESS_UTILITY = pg_sys::ProcessUtility_hook;
-        pg_sys::ProcessUtility_hook = Some(process_utility);
-        PREV_EMIT_LOG = pg_sys::emit_log_hook;
-        pg_sys::emit_log_hook = Some(emit_log);
-        pg_sys::RegisterXactCallback(Some(on_xact), std::ptr::null_mut());
-        pg_sys::RegisterSubXactCallback(Some(on_subxact), std::ptr::null_mut());
-    }
 }
 
 /// A row of `relid` was captured: counted on its statement's attempt.
@@ -294,26 +275,15 @@ fn on() -> bool {
 // Hooks
 // ---------------------------------------------------------------------------
 
-#[pg_guard]
-unsafe extern "C-unwind" fn executor_start(query_desc: *mut pg_sys::QueryDesc, eflags: c_int) {
-    if eflags & pg_sys::EXEC_FLAG_EXPLAIN_ONLY as c_int == 0 && on() {
-        // SAFETY: the executor passes a valid QueryDesc with its plan.
-        unsafe { note_statement(query_desc) };
-    }
-    // SAFETY: the previous hook or the standard function, as PostgreSQL would call it.
-    unsafe {
-        call_next!(
-            PREV_EXECUTOR_START,
-            pg_sys::standard_ExecutorStart,
-            query_desc,
-            eflags
-        )
-    }
-}
-
+/// Notes the writes to audited tables of the statement the executor starts
+/// (not for EXPLAIN without ANALYZE).
+///
 /// # Safety
 /// `query_desc` must be the QueryDesc the executor is starting.
-unsafe fn note_statement(query_desc: *mut pg_sys::QueryDesc) {
+pub unsafe fn note_statement(query_desc: *mut pg_sys::QueryDesc, eflags: c_int) {
+    if eflags & pg_sys::EXEC_FLAG_EXPLAIN_ONLY as c_int != 0 || !on() {
+        return;
+    }
     // SAFETY: the plan's range table is a List of RangeTblEntry; the
     // relations a statement writes are locked before it starts.
     unsafe {
@@ -330,12 +300,12 @@ unsafe fn note_statement(query_desc: *mut pg_sys::QueryDesc) {
             if (*rte).rtekind != pg_sys::RTEKind::RTE_RELATION {
                 continue;
             }
-            let perms = (*rte).requiredPerms;
-            let action = if perms & pg_sys::ACL_INSERT != 0 {
+            let perms = required_perms(stmt, rte);
+            let action = if perms & u64::from(pg_sys::ACL_INSERT) != 0 {
                 "INSERT"
-            } else if perms & pg_sys::ACL_UPDATE != 0 {
+            } else if perms & u64::from(pg_sys::ACL_UPDATE) != 0 {
                 "UPDATE"
-            } else if perms & pg_sys::ACL_DELETE != 0 {
+            } else if perms & u64::from(pg_sys::ACL_DELETE) != 0 {
                 "DELETE"
             } else {
                 continue;
@@ -349,69 +319,90 @@ unsafe fn note_statement(query_desc: *mut pg_sys::QueryDesc) {
     }
 }
 
-#[pg_guard]
-#[allow(clippy::too_many_arguments)]
-unsafe extern "C-unwind" fn process_utility(
-    pstmt: *mut pg_sys::PlannedStmt,
-    query_string: *const c_char,
-    read_only_tree: bool,
-    context: pg_sys::ProcessUtilityContext::Type,
-    params: pg_sys::ParamListInfo,
-    query_env: *mut pg_sys::QueryEnvironment,
-    dest: *mut pg_sys::DestReceiver,
-    qc: *mut pg_sys::QueryCompletion,
-) {
-    // SAFETY: the utility statement PostgreSQL is about to run.
-    let rollback = unsafe { note_utility(pstmt, query_string) };
-    if rollback {
-        USER_ROLLBACK.set(true);
-    }
-    // SAFETY: the previous hook or the standard function, as PostgreSQL would call it.
+/// The permissions `stmt` needs on the relation of `rte` (which says what
+/// the statement does to it). PostgreSQL 16 moved them from the range
+/// table entry into the plan's list of permission infos.
+///
+/// # Safety
+/// `rte` must be a relation entry of `stmt`'s range table.
+unsafe fn required_perms(
+    stmt: *const pg_sys::PlannedStmt,
+    rte: *const pg_sys::RangeTblEntry,
+) -> u64 {
+    // SAFETY: the caller's contract; on 16 and later a nonzero
+    // `perminfoindex` is a 1-based position in `permInfos`.
     unsafe {
-        call_next!(
-            PREV_PROCESS_UTILITY,
-            pg_sys::standard_ProcessUtility,
-            pstmt,
-            query_string,
-            read_only_tree,
-            context,
-            params,
-            query_env,
-            dest,
-            qc
-        )
+        #[cfg(any(feature = "pg14", feature = "pg15"))]
+        {
+            let _ = stmt;
+            u64::from((*rte).requiredPerms)
+        }
+        #[cfg(not(any(feature = "pg14", feature = "pg15")))]
+        {
+            let index = (*rte).perminfoindex as usize;
+            let infos = (*stmt).permInfos;
+            if index == 0 || infos.is_null() || index > (*infos).length as usize {
+                return 0;
+            }
+            let info =
+                (*(*infos).elements.add(index - 1)).ptr_value as *const pg_sys::RTEPermissionInfo;
+            (*info).requiredPerms
+        }
     }
 }
 
-/// Notes COPY FROM and TRUNCATE on audited tables (the executor hook does
-/// not see them); true for ROLLBACK and ROLLBACK TO SAVEPOINT.
+/// Notes COPY FROM and TRUNCATE on audited tables (the executor does not
+/// see them), and ROLLBACK and ROLLBACK TO SAVEPOINT (the aborts they cause
+/// end no failed statement).
 ///
 /// # Safety
 /// `pstmt` must be the utility statement about to run, `query_string` its text.
-unsafe fn note_utility(pstmt: *mut pg_sys::PlannedStmt, query_string: *const c_char) -> bool {
+pub unsafe fn note_utility(pstmt: *mut pg_sys::PlannedStmt, query_string: *const c_char) {
+    // SAFETY: the caller's contract.
+    if unsafe { is_rollback(pstmt) } {
+        USER_ROLLBACK.set(true);
+    }
+    if !on() {
+        return;
+    }
+    // SAFETY: the caller's contract.
+    unsafe { note_write(pstmt, query_string) };
+}
+
+/// # Safety
+/// As [`note_utility`].
+unsafe fn is_rollback(pstmt: *mut pg_sys::PlannedStmt) -> bool {
+    // SAFETY: the caller's contract; the node's tag says which struct it is.
+    unsafe {
+        let node = (*pstmt).utilityStmt;
+        !node.is_null()
+            && (*node).type_ == pg_sys::NodeTag::T_TransactionStmt
+            && matches!(
+                (*(node as *mut pg_sys::TransactionStmt)).kind,
+                pg_sys::TransactionStmtKind::TRANS_STMT_ROLLBACK
+                    | pg_sys::TransactionStmtKind::TRANS_STMT_ROLLBACK_TO
+            )
+    }
+}
+
+/// # Safety
+/// As [`note_utility`].
+unsafe fn note_write(pstmt: *mut pg_sys::PlannedStmt, query_string: *const c_char) {
     // SAFETY: the caller's contract.
     let node = unsafe { (*pstmt).utilityStmt };
     if node.is_null() {
-        return false;
+        return;
     }
     // SAFETY: the node's tag says which struct it is.
     unsafe {
         match (*node).type_ {
-            pg_sys::NodeTag::T_TransactionStmt => {
-                let kind = (*(node as *mut pg_sys::TransactionStmt)).kind;
-                return matches!(
-                    kind,
-                    pg_sys::TransactionStmtKind::TRANS_STMT_ROLLBACK
-                        | pg_sys::TransactionStmtKind::TRANS_STMT_ROLLBACK_TO
-                );
-            }
-            pg_sys::NodeTag::T_CopyStmt if on() => {
+            pg_sys::NodeTag::T_CopyStmt => {
                 let copy = node as *mut pg_sys::CopyStmt;
                 if (*copy).is_from && !(*copy).relation.is_null() {
                     note_range_var((*copy).relation, "INSERT", pstmt, query_string);
                 }
             }
-            pg_sys::NodeTag::T_TruncateStmt if on() => {
+            pg_sys::NodeTag::T_TruncateStmt => {
                 let rels = (*(node as *mut pg_sys::TruncateStmt)).relations;
                 if !rels.is_null() {
                     for i in 0..(*rels).length as usize {
@@ -423,7 +414,6 @@ unsafe fn note_utility(pstmt: *mut pg_sys::PlannedStmt, query_string: *const c_c
             _ => {}
         }
     }
-    false
 }
 
 /// # Safety
@@ -456,24 +446,24 @@ unsafe fn note_range_var(
 
 /// Keeps the error a failing statement reports, for the abort that follows.
 /// Must not fail: it runs while an error is being reported.
-#[pg_guard]
-unsafe extern "C-unwind" fn emit_log(edata: *mut pg_sys::ErrorData) {
-    // SAFETY: PostgreSQL passes the error being reported.
+///
+/// # Safety
+/// `edata` must be the error PostgreSQL is reporting.
+pub unsafe fn keep_error(edata: *mut pg_sys::ErrorData) {
+    // SAFETY: the caller's contract.
     unsafe {
-        if (*edata).elevel >= pgrx::PgLogLevel::ERROR as c_int {
-            let pending = PENDING.try_with(|p| p.try_borrow().is_ok_and(|p| !p.is_empty()));
-            if pending == Ok(true) {
-                let sqlstate = pg::c_text(pg_sys::unpack_sql_state((*edata).sqlerrcode));
-                let e = Ending::Error {
-                    sqlstate: sqlstate.unwrap_or_default(),
-                    message: pg::c_text((*edata).message).unwrap_or_default(),
-                    detail: pg::c_text((*edata).detail),
-                };
-                let _ = LAST_ERROR.try_with(|l| l.try_borrow_mut().map(|mut l| *l = Some(e)));
-            }
+        if (*edata).elevel < pgrx::PgLogLevel::ERROR as c_int {
+            return;
         }
-        if let Some(prev) = PREV_EMIT_LOG {
-            prev(edata);
+        let pending = PENDING.try_with(|p| p.try_borrow().is_ok_and(|p| !p.is_empty()));
+        if pending == Ok(true) {
+            let sqlstate = pg::c_text(pg_sys::unpack_sql_state((*edata).sqlerrcode));
+            let e = Ending::Error {
+                sqlstate: sqlstate.unwrap_or_default(),
+                message: pg::c_text((*edata).message).unwrap_or_default(),
+                detail: pg::c_text((*edata).detail),
+            };
+            let _ = LAST_ERROR.try_with(|l| l.try_borrow_mut().map(|mut l| *l = Some(e)));
         }
     }
 }
@@ -482,8 +472,8 @@ unsafe extern "C-unwind" fn emit_log(edata: *mut pg_sys::ErrorData) {
 // Transaction ends
 // ---------------------------------------------------------------------------
 
-#[pg_guard]
-unsafe extern "C-unwind" fn on_xact(event: pg_sys::XactEvent::Type, _arg: *mut c_void) {
+/// The transaction ended: a commit forgets its attempts, an abort queues them.
+pub fn on_xact(event: pg_sys::XactEvent::Type) {
     use pg_sys::XactEvent::*;
     match event {
         XACT_EVENT_COMMIT | XACT_EVENT_PREPARE => {
@@ -507,12 +497,11 @@ unsafe extern "C-unwind" fn on_xact(event: pg_sys::XactEvent::Type, _arg: *mut c
     }
 }
 
-#[pg_guard]
-unsafe extern "C-unwind" fn on_subxact(
+/// A subtransaction ended: its attempts pass to its parent, or are queued.
+pub fn on_subxact(
     event: pg_sys::SubXactEvent::Type,
     my_subid: pg_sys::SubTransactionId,
     parent_subid: pg_sys::SubTransactionId,
-    _arg: *mut c_void,
 ) {
     use pg_sys::SubXactEvent::*;
     match event {

@@ -6,22 +6,11 @@
 pub mod ddl;
 pub mod unaudited;
 
-use std::ffi::c_void;
-
 use pgrx::pg_sys;
-use pgrx::prelude::*;
 
-/// Registers the transaction callbacks (once, from `_PG_init`).
-pub fn register() {
-    // SAFETY: called once per process from _PG_init; the callbacks live as long as the library.
-    unsafe {
-        pg_sys::RegisterXactCallback(Some(on_xact), std::ptr::null_mut());
-        pg_sys::RegisterSubXactCallback(Some(on_subxact), std::ptr::null_mut());
-    }
-}
-
-#[pg_guard]
-unsafe extern "C-unwind" fn on_xact(event: pg_sys::XactEvent::Type, _arg: *mut c_void) {
+/// The marker of unaudited writes is written before a commit; per
+/// transaction state is dropped after any end.
+pub fn on_xact(event: pg_sys::XactEvent::Type) {
     use pg_sys::XactEvent::*;
     match event {
         // Still inside the transaction: the marker commits (or is
@@ -41,12 +30,11 @@ unsafe extern "C-unwind" fn on_xact(event: pg_sys::XactEvent::Type, _arg: *mut c
     }
 }
 
-#[pg_guard]
-unsafe extern "C-unwind" fn on_subxact(
+/// A subtransaction's unaudited writes pass to its parent, or are dropped.
+pub fn on_subxact(
     event: pg_sys::SubXactEvent::Type,
     my_subid: pg_sys::SubTransactionId,
     parent_subid: pg_sys::SubTransactionId,
-    _arg: *mut c_void,
 ) {
     use pg_sys::SubXactEvent::*;
     match event {

@@ -4,8 +4,8 @@
 //!
 //! A held row is final when it is held: its id (so ids follow the order of
 //! the changes), its checksum, its tuple. It is written
-//! - when its statement ends (our ExecutorFinish hook, and after a utility
-//!   statement such as COPY or TRUNCATE), so a statement's audit rows are in
+//! - when its statement ends ([`statement_ended`], called by the
+//!   ExecutorFinish and ProcessUtility hooks), so a statement's audit rows are in
 //!   audit_log when the next statement starts, as when each was written at once;
 //! - when the batch is full ([`MAX_ROWS`] rows or [`MAX_BYTES`]), so memory
 //!   stays bounded however many rows a statement changes;
@@ -23,7 +23,6 @@
 //! transaction ends.
 
 use std::cell::{Cell, RefCell};
-use std::ffi::c_void;
 
 use pgrx::pg_sys;
 use pgrx::prelude::*;
@@ -32,7 +31,7 @@ use super::insert;
 use super::pending::Segments;
 use super::slots;
 use crate::objects;
-use crate::pg::{self, call_next};
+use crate::pg;
 use crate::record::{Row, Shape};
 
 /// Rows per batch at most.
@@ -54,24 +53,14 @@ thread_local! {
     static DIRECT: Cell<bool> = const { Cell::new(false) };
 }
 
-static mut PREV_EXECUTOR_FINISH: pg_sys::ExecutorFinish_hook_type = None;
-static mut PREV_PROCESS_UTILITY: pg_sys::ProcessUtility_hook_type = None;
-
-/// Installs the hooks and callbacks that write held rows (once, from `_PG_init`).
+/// Notes whether the library is loaded in the middle of a transaction
+/// (once, from `_PG_init`, before the hooks that write held rows are
+/// installed).
 pub fn register() {
-    // SAFETY: called once per process from _PG_init; the hooks chain to the
-    // previous ones and live as long as the library.
-    unsafe {
-        DIRECT.set(
-            pg_sys::IsTransactionState() && !pg_sys::process_shared_preload_libraries_in_progress,
-        );
-        PREV_EXECUTOR_FINISH = pg_sys::ExecutorFinish_hook;
-        pg_sys::ExecutorFinish_hook = Some(executor_finish);
-        PREV_PROCESS_UTILITY = pg_sys::ProcessUtility_hook;
-        pg_sys::ProcessUtility_hook = Some(process_utility);
-        pg_sys::RegisterXactCallback(Some(on_xact), std::ptr::null_mut());
-        pg_sys::RegisterSubXactCallback(Some(on_subxact), std::ptr::null_mut());
-    }
+    // SAFETY: reads the transaction state and a flag of library loading.
+    DIRECT.set(unsafe {
+        pg_sys::IsTransactionState() && !pg_sys::process_shared_preload_libraries_in_progress
+    });
 }
 
 /// Holds a captured row to be written with its batch: its id and checksum
@@ -104,7 +93,7 @@ pub fn hold(row: &mut Row) {
     // SAFETY: a tuple heap_form_tuple just returned.
     BYTES.set(BYTES.get() + unsafe { (*tuple).t_len } as usize);
     if held >= MAX_ROWS || BYTES.get() >= MAX_BYTES {
-        write_current();
+        statement_ended();
     }
 }
 
@@ -115,8 +104,10 @@ fn context() -> pg_sys::MemoryContext {
     CONTEXT.get()
 }
 
-/// Writes the rows the current subtransaction holds, if any.
-fn write_current() {
+/// A statement ended (its AFTER triggers have fired, or COPY or TRUNCATE
+/// captured without the executor): the rows the current subtransaction
+/// holds are written, if any.
+pub fn statement_ended() {
     // SAFETY: reads the transaction state.
     if !unsafe { pg_sys::IsTransactionState() } {
         return;
@@ -174,8 +165,8 @@ fn forget_all() {
     }
 }
 
-#[pg_guard]
-unsafe extern "C-unwind" fn on_xact(event: pg_sys::XactEvent::Type, _arg: *mut c_void) {
+/// Before a commit the held rows are written; after any end they are gone.
+pub fn on_xact(event: pg_sys::XactEvent::Type) {
     use pg_sys::XactEvent::*;
     match event {
         // Still inside the transaction: the rows commit with it.
@@ -193,12 +184,12 @@ unsafe extern "C-unwind" fn on_xact(event: pg_sys::XactEvent::Type, _arg: *mut c
     }
 }
 
-#[pg_guard]
-unsafe extern "C-unwind" fn on_subxact(
+/// A subtransaction's rows are written before it commits, passed to its
+/// parent when it has, freed when it aborts.
+pub fn on_subxact(
     event: pg_sys::SubXactEvent::Type,
     my_subid: pg_sys::SubTransactionId,
     parent_subid: pg_sys::SubTransactionId,
-    _arg: *mut c_void,
 ) {
     use pg_sys::SubXactEvent::*;
     match event {
@@ -208,53 +199,4 @@ unsafe extern "C-unwind" fn on_subxact(
         SUBXACT_EVENT_ABORT_SUB => free(with_held(|h| h.abort_sub(my_subid))),
         _ => {}
     }
-}
-
-/// # Safety
-/// Called by PostgreSQL as the ExecutorFinish hook.
-#[pg_guard]
-unsafe extern "C-unwind" fn executor_finish(query_desc: *mut pg_sys::QueryDesc) {
-    // SAFETY: the hook chain's contract: the previous hook, or the standard function.
-    unsafe {
-        call_next!(
-            PREV_EXECUTOR_FINISH,
-            pg_sys::standard_ExecutorFinish,
-            query_desc
-        )
-    };
-    // The statement's AFTER triggers have fired: its rows are all held.
-    write_current();
-}
-
-/// # Safety
-/// Called by PostgreSQL as the ProcessUtility hook.
-#[pg_guard]
-#[allow(clippy::too_many_arguments)]
-unsafe extern "C-unwind" fn process_utility(
-    pstmt: *mut pg_sys::PlannedStmt,
-    query_string: *const std::ffi::c_char,
-    read_only_tree: bool,
-    context: pg_sys::ProcessUtilityContext::Type,
-    params: pg_sys::ParamListInfo,
-    query_env: *mut pg_sys::QueryEnvironment,
-    dest: *mut pg_sys::DestReceiver,
-    qc: *mut pg_sys::QueryCompletion,
-) {
-    // SAFETY: the hook chain's contract: the previous hook, or the standard function.
-    unsafe {
-        call_next!(
-            PREV_PROCESS_UTILITY,
-            pg_sys::standard_ProcessUtility,
-            pstmt,
-            query_string,
-            read_only_tree,
-            context,
-            params,
-            query_env,
-            dest,
-            qc
-        )
-    };
-    // COPY FROM and TRUNCATE capture without the executor.
-    write_current();
 }

@@ -15,5 +15,5 @@ mod insert;
 mod pending;
 mod slots;
 
-pub use batch::{hold, register};
+pub use batch::{hold, on_subxact, on_xact, register, statement_ended};
 pub use insert::append;
