@@ -160,10 +160,7 @@ pub unsafe fn table_info(rel: pg_sys::Relation) -> Rc<TableInfo> {
 /// `rel` must be an open relation.
 unsafe fn load(rel: pg_sys::Relation) -> TableInfo {
     // SAFETY: an open relation (the caller's contract) has a valid descriptor.
-    let (relid, attrs) = unsafe {
-        let desc = (*rel).rd_att;
-        ((*rel).rd_id, (*desc).attrs.as_slice((*desc).natts as usize))
-    };
+    let (relid, attrs) = unsafe { ((*rel).rd_id, pg::attrs((*rel).rd_att)) };
     let settings = settings(relid).or_report();
     let mcxt = pg::cache_context(c"lead_audit table");
     // SAFETY: an open relation (the caller's contract).
@@ -395,7 +392,7 @@ unsafe fn qualified_name(rel: pg_sys::Relation, mcxt: pg_sys::MemoryContext) -> 
 unsafe fn primary_key(rel: pg_sys::Relation) -> Vec<usize> {
     // SAFETY: the caller's contract; the primary key index is opened and closed here.
     unsafe {
-        let pk = pg_sys::RelationGetPrimaryKeyIndex(rel);
+        let pk = pg::primary_key_index(rel);
         if pk == Oid::INVALID {
             return Vec::new();
         }

@@ -206,10 +206,7 @@ fn broken(reason: &str) -> AuditError {
 /// `rel` must be an open relation.
 unsafe fn check_columns(rel: pg_sys::Relation) -> Result<record::Shape, AuditError> {
     // SAFETY: an open relation has a valid descriptor with `natts` attributes.
-    let attrs = unsafe {
-        let desc = (*rel).rd_att;
-        (*desc).attrs.as_slice((*desc).natts as usize)
-    };
+    let attrs = unsafe { pg::attrs((*rel).rd_att) };
     let columns = attrs.iter().map(|a| {
         (
             pgrx::name_data_to_str(&a.attname),

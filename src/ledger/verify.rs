@@ -253,10 +253,8 @@ fn scan_audit_log(objs: &Objects, range: (i64, i64), f: &mut dyn FnMut(&[Datum],
             each_row(&mut || pg_sys::table_scan_getnextslot(scan, forward, slot));
             pg_sys::table_endscan(scan);
         } else {
-            let irel = pg_sys::index_open(
-                pg_sys::RelationGetPrimaryKeyIndex(rel),
-                pg_sys::AccessShareLock as i32,
-            );
+            let irel =
+                pg_sys::index_open(pg::primary_key_index(rel), pg_sys::AccessShareLock as i32);
             let mut keys: [pg_sys::ScanKeyData; 2] = std::mem::zeroed();
             pg_sys::ScanKeyInit(
                 &mut keys[0],
@@ -272,7 +270,7 @@ fn scan_audit_log(objs: &Objects, range: (i64, i64), f: &mut dyn FnMut(&[Datum],
                 pg_sys::Oid::from(pg_sys::F_INT8LE),
                 Datum::from(range.1),
             );
-            let scan = pg_sys::index_beginscan(rel, irel, snapshot, 2, 0);
+            let scan = pg::index_beginscan(rel, irel, snapshot, 2);
             pg_sys::index_rescan(scan, keys.as_mut_ptr(), 2, std::ptr::null_mut(), 0);
             each_row(&mut || pg_sys::index_getnext_slot(scan, forward, slot));
             pg_sys::index_endscan(scan);

@@ -64,7 +64,9 @@ fn with_audit_log(mut write: impl FnMut(&Objects, pg_sys::Relation, &[pg_sys::Re
             // so, look the objects up again before writing.
             let current = objs.is_current();
             if current {
+                forget_unfinished_inserts(&objs);
                 write(&objs, rel, &irels);
+                finish_inserts(&objs, &irels);
             }
             irels
                 .into_iter()
@@ -80,6 +82,40 @@ fn with_audit_log(mut write: impl FnMut(&Objects, pg_sys::Relation, &[pg_sys::Re
         reason: "audit_log keeps changing under concurrent DDL; retry".into(),
     }
     .report()
+}
+
+/// PostgreSQL 17 and later: an index access method may keep state between
+/// inserts in the `IndexInfo` (BRIN keeps its range map's buffer pinned
+/// there) until `index_insert_cleanup`. Our `IndexInfo`s outlive the write,
+/// so each write ends with it: a pin left behind would be reported as a
+/// leak at commit and then used unpinned by the next write.
+///
+/// # Safety
+/// `irels` must be the indexes of `objs`, open.
+unsafe fn finish_inserts(objs: &Objects, irels: &[pg_sys::Relation]) {
+    #[cfg(any(feature = "pg17", feature = "pg18"))]
+    for (target, &irel) in objs.indexes.iter().zip(irels) {
+        // SAFETY: the caller's contract; `info` was built for this index.
+        unsafe {
+            pg_sys::index_insert_cleanup(irel, target.info);
+            (*target.info).ii_AmCache = std::ptr::null_mut();
+        }
+    }
+    #[cfg(not(any(feature = "pg17", feature = "pg18")))]
+    let _ = (objs, irels);
+}
+
+/// A write that raised an error never reached [`finish_inserts`]; the abort
+/// released the pins its state held, so the state is dropped unused (its
+/// memory goes with the `IndexInfo`'s context).
+fn forget_unfinished_inserts(objs: &Objects) {
+    #[cfg(any(feature = "pg17", feature = "pg18"))]
+    for target in &objs.indexes {
+        // SAFETY: `info` was built for this index and lives with `objs`.
+        unsafe { (*target.info).ii_AmCache = std::ptr::null_mut() };
+    }
+    #[cfg(not(any(feature = "pg17", feature = "pg18")))]
+    let _ = objs;
 }
 
 /// Writes rows formed by [`super::batch`] (each a heap tuple of audit_log's
@@ -289,7 +325,7 @@ unsafe fn same_key(
         }
         // SAFETY: `c` is one of `rel`'s columns; the datums are of its type.
         unsafe {
-            let att = &*(*(*rel).rd_att).attrs.as_ptr().add(c);
+            let att = &pg::attrs((*rel).rd_att)[c];
             pg::datums_equal(row.values[c], before.values[c], att.attlen, att.attbyval)
         }
     })

@@ -79,8 +79,7 @@ pub unsafe fn with_slots<R>(
 /// # Safety
 /// As [`with_slots`].
 unsafe fn current_pool(kept: Option<Pool>, desc: pg_sys::TupleDesc) -> Pool {
-    // SAFETY: MyProc is this backend's PGPROC, set up before any transaction.
-    let lxid = unsafe { (*pg_sys::MyProc).lxid };
+    let lxid = pg::local_xid();
     // A pool of an earlier transaction is dropped without touching its
     // memory, which went with that transaction.
     if let Some(pool) = kept.filter(|p| p.lxid == lxid) {
@@ -116,7 +115,7 @@ unsafe fn same_layout(a: pg_sys::TupleDesc, b: pg_sys::TupleDesc) -> bool {
         let n = (*a).natts;
         n == (*b).natts
             && (0..n as usize).all(|i| {
-                let (x, y) = (&*(*a).attrs.as_ptr().add(i), &*(*b).attrs.as_ptr().add(i));
+                let (x, y) = (&pg::attrs(a)[i], &pg::attrs(b)[i]);
                 x.atttypid == y.atttypid
                     && x.atttypmod == y.atttypmod
                     && x.attlen == y.attlen
