@@ -22,7 +22,7 @@ cd "$(dirname "$0")"
 ROWS=${INSTR_ROWS:-20000}
 DIR=${INSTR_DIR:-/tmp/lead_audit_instructions}
 [[ $ROWS =~ ^[1-9][0-9]*$ ]] || { echo "instructions: INSTR_ROWS must be a positive whole number" >&2; exit 2; }
-PGBIN=/usr/lib/postgresql/15/bin
+PGBIN=${PGBIN:-$(../scripts/postgres.sh bindir "${PG:-15}")}
 LIB="$("$PGBIN/pg_config" --pkglibdir)/lead_audit.so"
 command -v valgrind >/dev/null && command -v cg_annotate >/dev/null ||
     { echo "instructions: needs valgrind (apt-get install valgrind)" >&2; exit 2; }

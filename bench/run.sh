@@ -26,7 +26,9 @@ DIR=${BENCH_DIR:-/tmp/lead_audit_bench}
 for knob in ROWS REPS OLTP_SECONDS VERIFY_ROWS MEM_ROWS HISTORY_ROWS PORT; do
     [[ ${!knob} =~ ^[1-9][0-9]*$ ]] || { echo "bench: $knob must be a positive whole number, not '${!knob}'" >&2; exit 2; }
 done
-PGBENCH=/usr/lib/postgresql/15/bin/pgbench
+PGBIN=${PGBIN:-$(../scripts/postgres.sh bindir "${PG:-15}")}
+export PGBIN PATH=$PGBIN:$PATH
+PGBENCH=$PGBIN/pgbench
 COPY_FILE=$DIR/leads.copy # inside the cluster: the server (user postgres) writes and reads it
 OUT=results/latest.md
 WORK=$(mktemp -d /tmp/lead_audit_bench_work.XXXXXX) # pgbench logs, memory probe, report
@@ -52,7 +54,7 @@ trap 'exit 130' INT TERM # so that Ctrl-C also runs cleanup
 # (lead_audit.seal_interval = 0, set in postgresql.auto.conf so that the
 # history step can start it with a reload: see sealer()).
 PRELOAD=()
-if [ "${BENCH_LEAD_AUDIT:-1}" = 1 ] && [ -f "$(/usr/lib/postgresql/15/bin/pg_config --pkglibdir)/lead_audit.so" ]; then
+if [ "${BENCH_LEAD_AUDIT:-1}" = 1 ] && [ -f "$("$PGBIN/pg_config" --pkglibdir)/lead_audit.so" ]; then
     PRELOAD=(-c shared_preload_libraries=lead_audit)
 fi
 ../scripts/pgcluster.sh start "$DIR" "$PORT" -c shared_buffers=1GB -c max_wal_size=8GB \

@@ -1,9 +1,13 @@
 #!/usr/bin/env bash
-# Throwaway PostgreSQL 15 clusters for the demo, the tests and the benchmarks.
+# Throwaway PostgreSQL clusters for the demo, the tests and the benchmarks.
 #
 #   scripts/pgcluster.sh start DIR PORT [postgres options...]   initdb when needed, start
 #   scripts/pgcluster.sh stop DIR                               stop (fast), keep the files
 #   scripts/pgcluster.sh destroy DIR                            stop and remove DIR
+#
+# PGBIN names the server's bin/ (default: the system's 15; scripts/postgres.sh
+# gives any supported major's). PGCLUSTER_ENV adds variables to the server's
+# environment (e.g. RUST_BACKTRACE=1).
 #
 # PostgreSQL refuses to run as root, so when we are root the server runs as the
 # `postgres` user (created by Debian's postgresql package). The cluster trusts
@@ -11,13 +15,13 @@
 #   psql -h 127.0.0.1 -p PORT -U postgres
 set -euo pipefail
 
-PGBIN=${PGBIN:-/usr/lib/postgresql/15/bin}
+PGBIN=${PGBIN:-$("$(dirname "$0")/postgres.sh" bindir "${PG:-15}")}
 
 as_pg() {
     if [ "$(id -u)" = 0 ]; then
-        sudo -u postgres -- "$@"
+        sudo -u postgres -- env ${PGCLUSTER_ENV:-} "$@"
     else
-        "$@"
+        env ${PGCLUSTER_ENV:-} "$@"
     fi
 }
 

@@ -6,17 +6,28 @@
 #   check NAME EXPECTED ACTUAL               PASS when ACTUAL is EXPECTED
 #   check_cmd NAME COMMAND...                PASS when COMMAND succeeds (its output shown if not)
 #   on_exit COMMAND                          run COMMAND when the suite exits, last first
-#   finish SUITE                             "SUITE: N passed, M failed"; fails if any failed
+#   check_log NAME LOG [ALLOWED]            PASS when the server log LOG has no WARNING,
+#                                            PANIC or crash (lines matching the
+#                                            regex ALLOWED excepted)
+#   finish SUITE                             checks the server log of every cluster the suite
+#                                            started (check_log, lines matching $LOG_ALLOWED
+#                                            excepted), then "SUITE: N passed, M failed";
+#                                            fails if any failed
 #   python_env DIR                           a fresh virtual environment with the Python client
 #                                            installed from its wheel, and the tests' packages
 #
 # Every suite prints one PASS or FAIL line per check and ends with finish.
 
 LIB_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
-PGBIN=${PGBIN:-/usr/lib/postgresql/15/bin}
+# The server under test: PG=major (default 15, the system's); PGBIN its bin/.
+PG=${PG:-15}
+PGBIN=${PGBIN:-$("$LIB_ROOT/scripts/postgres.sh" bindir "$PG")}
+export PG PGBIN
+PATH=$PGBIN:$PATH
 export PGOPTIONS="${PGOPTIONS:--c client_min_messages=warning}"
 passed=0
 failed=0
+CLUSTERS=()
 _on_exit=()
 
 on_exit() {
@@ -34,6 +45,7 @@ cluster() {
     shift 2
     CLUSTER_DIR=$dir
     PORT=$port
+    CLUSTERS+=("$dir")
     "$LIB_ROOT/scripts/pgcluster.sh" destroy "$dir" # left over from an interrupted run
     on_exit "'$LIB_ROOT/scripts/pgcluster.sh' destroy '$dir'"
     "$LIB_ROOT/scripts/pgcluster.sh" start "$dir" "$port" "$@"
@@ -66,7 +78,18 @@ check_cmd() {
     fi
 }
 
+check_log() {
+    local name=$1 log=$2 allowed=${3:-^$} bad
+    bad=$(grep -E 'WARNING: |PANIC: |terminated by signal|was terminated by|resource was not closed' "$log" |
+        grep -Ev "$allowed" | head -5 || true)
+    check "$name: server log has no WARNING, PANIC or crash" "" "$bad"
+}
+
 finish() {
+    local dir
+    for dir in "${CLUSTERS[@]}"; do
+        [ -f "$dir/server.log" ] && check_log "$(basename "$dir")" "$dir/server.log" "${LOG_ALLOWED:-^$}"
+    done
     echo "$1: $passed passed, $failed failed"
     [ "$failed" = 0 ] && [ "$passed" -gt 0 ]
 }

@@ -45,11 +45,11 @@ OLD_HEAD=$(old -c "SELECT encode(block_hash, 'hex') FROM audit_block ORDER BY id
 OLD_ROWS=$(old -c "SELECT count(*) FROM audit_log")
 OLD_OID=$(old -c "SELECT 'leads'::regclass::oid")
 OLD_HISTORY=$(old -c "SELECT string_agg(action || ':' || id, ',') FROM audit_history('leads', '{\"id\": 7}')")
-/usr/lib/postgresql/15/bin/pg_dump -Fc -h 127.0.0.1 -p "$OLD_PORT" -U postgres -f "$WORK/crm.dump" crm
+"$PGBIN/pg_dump" -Fc -h 127.0.0.1 -p "$OLD_PORT" -U postgres -f "$WORK/crm.dump" crm
 
 # The new cluster: restore.
 PORT=$NEW_PORT q -c "CREATE DATABASE crm"
-/usr/lib/postgresql/15/bin/pg_restore -h 127.0.0.1 -p "$NEW_PORT" -U postgres -d crm --exit-on-error "$WORK/crm.dump"
+"$PGBIN/pg_restore" -h 127.0.0.1 -p "$NEW_PORT" -U postgres -d crm --exit-on-error "$WORK/crm.dump"
 check "the new cluster counts transactions far below the restored log" t \
     "$(new -c "SELECT pg_current_xact_id()::text::bigint < $OLD_MAX_TX")"
 check "every audit row restored (and the restore's own DDL recorded)" t \

@@ -10,7 +10,9 @@ cd "$(dirname "$0")/pg_regress"
 
 PORT=${LEAD_AUDIT_REGRESS_PORT:-5492}
 PGDATA_DIR=${LEAD_AUDIT_REGRESS_DIR:-/tmp/lead_audit_regress}
-PG_REGRESS=/usr/lib/postgresql/15/lib/pgxs/src/test/regress/pg_regress
+PGBIN=${PGBIN:-$(../../scripts/postgres.sh bindir "${PG:-15}")}
+export PGBIN PATH=$PGBIN:$PATH
+PG_REGRESS=$("$PGBIN/pg_config" --pgxs | sed "s|src/makefiles/pgxs.mk$|src/test/regress/pg_regress|")
 OUT=$(mktemp -d /tmp/lead_audit_regress_out.XXXXXX)
 chmod 777 "$OUT"
 
@@ -27,9 +29,16 @@ trap '../../scripts/pgcluster.sh destroy "$PGDATA_DIR"' EXIT
 psql -X -q -h 127.0.0.1 -p "$PORT" -U postgres -d postgres -c "CREATE DATABASE lead_audit_regress"
 
 status=0
-PGTZ=UTC PGDATESTYLE='ISO, MDY' "$PG_REGRESS" --use-existing --host=127.0.0.1 --port="$PORT" --user=postgres \
+PGTZ=UTC PGDATESTYLE='ISO, MDY' "$PG_REGRESS" --use-existing --bindir="$PGBIN" --host=127.0.0.1 --port="$PORT" --user=postgres \
     --dbname=lead_audit_regress --inputdir=. --outputdir="$OUT" "${scenarios[@]}" || status=$?
 
+bad=$(grep -E 'WARNING: |PANIC: |terminated by signal|was terminated by|resource was not closed' \
+    "$PGDATA_DIR/server.log" | head -5 || true)
+if [ -n "$bad" ]; then
+    echo "FAIL the server log has a WARNING, PANIC or crash:"
+    echo "$bad"
+    status=1
+fi
 if [ "$status" -ne 0 ] && [ -f "$OUT/regression.diffs" ]; then
     cat "$OUT/regression.diffs"
 fi

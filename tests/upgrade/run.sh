@@ -15,7 +15,7 @@ cd "$(dirname "$0")/../.."
 
 OLD_VERSION=0.1.0
 OLD_COMMIT=1f81dfe5e49c8a441335e845b46f6b20938081af # the 0.1.0 release
-PG_CONFIG=${PG_CONFIG:-/usr/lib/postgresql/15/bin/pg_config}
+PG_CONFIG=${PG_CONFIG:-$PGBIN/pg_config}
 NEW_VERSION=$(sed -n 's/^version = "\(.*\)"$/\1/p' Cargo.toml | head -1)
 CACHE=${LEAD_AUDIT_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/lead_audit}/lead_audit-$OLD_VERSION-${OLD_COMMIT:0:12}
 LIBDIR=$("$PG_CONFIG" --pkglibdir)
