@@ -32,8 +32,12 @@ status=0
 PGTZ=UTC PGDATESTYLE='ISO, MDY' "$PG_REGRESS" --use-existing --bindir="$PGBIN" --host=127.0.0.1 --port="$PORT" --user=postgres \
     --dbname=lead_audit_regress --inputdir=. --outputdir="$OUT" "${scenarios[@]}" || status=$?
 
+# A scenario's non-superuser sets lead_audit.enabled before the library is
+# loaded: PostgreSQL refuses the value with a WARNING when the library
+# defines the setting. That one is expected.
 bad=$(grep -E 'WARNING: |PANIC: |terminated by signal|was terminated by|resource was not closed' \
-    "$PGDATA_DIR/server.log" | head -5 || true)
+    "$PGDATA_DIR/server.log" | grep -v 'WARNING:  permission denied to set parameter "lead_audit.enabled"' |
+    head -5 || true)
 if [ -n "$bad" ]; then
     echo "FAIL the server log has a WARNING, PANIC or crash:"
     echo "$bad"
