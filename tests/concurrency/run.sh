@@ -18,7 +18,8 @@ cd "$(dirname "$0")"
 PORT=${LEAD_AUDIT_CONCURRENCY_PORT:-5496}
 DIR=${LEAD_AUDIT_CONCURRENCY_DIR:-/tmp/lead_audit_concurrency}
 DURATION=${LEAD_AUDIT_CONCURRENCY_SECONDS:-15}
-PGBENCH=$PGBIN/pgbench
+# The system's pgbench drives every major: 14's has no --max-tries.
+PGBENCH=$("$LIB_ROOT/scripts/postgres.sh" bindir 15)/pgbench
 CHECKS=8 # rows checks.sql prints
 # --max-tries: a serialization failure or deadlock (none is expected: every
 # transaction changes one row) is retried; a transaction that still fails is
