@@ -90,10 +90,11 @@ test-robustness: install-debug
 	bash tests/run_crash.sh
 	bash tests/run_fuzz.sh
 
-# The upgrade path from the last release (built once into ~/.cache/lead_audit).
+# The upgrade paths from every release (each built once into ~/.cache/lead_audit).
 # Leaves the current debug build installed.
 test-upgrade: install-debug
-	bash tests/upgrade/run.sh
+	UPGRADE_FROM=0.1.0 bash tests/upgrade/run.sh
+	UPGRADE_FROM=0.2.0 bash tests/upgrade/run.sh
 
 # The Python client built as a wheel into a fresh virtual environment, typed
 # and tested, and the SQLAlchemy and FastAPI examples on it.

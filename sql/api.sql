@@ -268,21 +268,28 @@ BEGIN
             stamp_columns = EXCLUDED.stamp_columns;
 
     -- The row trigger on the table (PostgreSQL clones it onto partitions,
-    -- present and future).
+    -- present and future). One per table: partitions audited on their own
+    -- give theirs up to the clones (their options still apply to their
+    -- rows), and a partition already captured through an audited ancestor's
+    -- clone keeps that one.
     -- Both fire ALWAYS: also in replica mode (session_replication_role =
     -- replica) and for changes applied by logical replication. This DDL is
     -- recorded once, as audit_enable, below.
     PERFORM @extschema@._audit_ddl_quiet(true);
-    IF NOT EXISTS (SELECT 1 FROM pg_trigger
-                   WHERE tgrelid = target AND tgname = 'lead_audit_capture' AND tgparentid = 0) THEN
+    PERFORM @extschema@._audit_yield_triggers(target, false,
+        CASE WHEN stamp THEN ARRAY['lead_audit_capture', 'lead_audit_stamp'] ELSE ARRAY['lead_audit_capture'] END);
+    IF NOT EXISTS (SELECT 1 FROM pg_trigger WHERE tgrelid = target AND tgname = 'lead_audit_capture') THEN
         EXECUTE format('CREATE TRIGGER lead_audit_capture AFTER INSERT OR UPDATE OR DELETE ON %s '
                        'FOR EACH ROW EXECUTE FUNCTION @extschema@.audit_capture_row()', target);
     END IF;
-    EXECUTE format('ALTER TABLE %s ENABLE ALWAYS TRIGGER lead_audit_capture', target);
+    IF EXISTS (SELECT 1 FROM pg_trigger
+               WHERE tgrelid = target AND tgname = 'lead_audit_capture' AND tgparentid = 0) THEN
+        EXECUTE format('ALTER TABLE %s ENABLE ALWAYS TRIGGER lead_audit_capture', target);
+    END IF;
     -- The stamp trigger fires on the origin only (the default): rows that
     -- logical replication applies keep the stamps their origin gave them.
     IF stamp AND NOT EXISTS (SELECT 1 FROM pg_trigger
-                             WHERE tgrelid = target AND tgname = 'lead_audit_stamp' AND tgparentid = 0) THEN
+                             WHERE tgrelid = target AND tgname = 'lead_audit_stamp') THEN
         EXECUTE format('CREATE TRIGGER lead_audit_stamp BEFORE INSERT OR UPDATE ON %s '
                        'FOR EACH ROW EXECUTE FUNCTION @extschema@.audit_stamp_row()', target);
     ELSIF NOT stamp AND EXISTS (SELECT 1 FROM pg_trigger
@@ -423,18 +430,33 @@ BEGIN
     END IF;
     -- Recorded once, as audit_disable, rather than as the triggers' DROPs.
     PERFORM @extschema@._audit_ddl_quiet(true);
-    EXECUTE format('DROP TRIGGER IF EXISTS lead_audit_capture ON %s', target);
+    -- Its own triggers only: a partition's clone of an audited ancestor's
+    -- stays (the ancestor's options then apply to its rows).
+    IF EXISTS (SELECT 1 FROM pg_trigger WHERE tgrelid = target AND tgname = 'lead_audit_capture' AND tgparentid = 0) THEN
+        EXECUTE format('DROP TRIGGER lead_audit_capture ON %s', target);
+    END IF;
     IF EXISTS (SELECT 1 FROM pg_trigger WHERE tgrelid = target AND tgname = 'lead_audit_stamp' AND tgparentid = 0) THEN
         EXECUTE format('DROP TRIGGER lead_audit_stamp ON %s', target);
     END IF;
+    -- The TRUNCATE triggers go too, unless the table stays audited through
+    -- an audited ancestor. (Partitions audited on their own get theirs back
+    -- below.)
     FOR part IN SELECT target UNION SELECT relid FROM pg_partition_tree(target) LOOP
-        EXECUTE format('DROP TRIGGER IF EXISTS lead_audit_truncate ON %s', part);
+        IF NOT EXISTS (SELECT 1 FROM pg_partition_ancestors(target) a
+                       JOIN @extschema@.audit_table t ON t.relid = a.relid
+                       WHERE a.relid <> target) THEN
+            EXECUTE format('DROP TRIGGER IF EXISTS lead_audit_truncate ON %s', part);
+        END IF;
         PERFORM @extschema@._audit_invalidate(part);
     END LOOP;
     PERFORM @extschema@._audit_ddl_quiet(false);
     PERFORM @extschema@._audit_append_ddl(target, NULL, jsonb_build_object(
         'command', 'audit_disable', 'statement', current_query())::text);
     DELETE FROM @extschema@.audit_table WHERE relid = target;
+    -- Partitions below that are audited on their own get their triggers back.
+    PERFORM @extschema@._audit_ddl_quiet(true);
+    PERFORM @extschema@._audit_reclaim_triggers(target);
+    PERFORM @extschema@._audit_ddl_quiet(false);
     RETURN format('lead_audit: stopped auditing %s', target);
 END;
 $$;
@@ -1340,3 +1362,134 @@ CREATE EVENT TRIGGER lead_audit_guard_alter ON ddl_command_end
 CREATE EVENT TRIGGER lead_audit_guard_drop ON sql_drop
     WHEN TAG IN ('DROP TRIGGER', 'ALTER TABLE', 'DROP TABLE', 'DROP SCHEMA', 'DROP OWNED')
     EXECUTE FUNCTION _audit_guard_drop();
+
+-- ---------------------------------------------------------------------------
+-- One capture trigger per table. PostgreSQL clones a partitioned table's row
+-- triggers onto its partitions, under the same name, and refuses a clone
+-- beside a trigger of that name. So a table is captured by its own
+-- lead_audit_capture or by the clone of its nearest audited ancestor's,
+-- never both: a table that joins an audited tree (ATTACH PARTITION, or
+-- audit_enable on an ancestor) gives its own row triggers up to the clones,
+-- and one that leaves it (DETACH PARTITION, audit_disable on the ancestor)
+-- gets them back when it is audited on its own. Whose options apply to a
+-- row: the table's own audit_enable options, else its nearest audited
+-- ancestor's (sql/queries/table_settings.sql). Not granted to anyone: run by
+-- audit_enable, audit_disable and _audit_partitions(), as the extension's
+-- owner.
+-- ---------------------------------------------------------------------------
+
+-- Drops the own row triggers named in `names` of every table in the tree
+-- under `target` (and of `target` itself when `with_target`).
+CREATE FUNCTION _audit_yield_triggers(target regclass, with_target boolean, names text[]) RETURNS void
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    t record;
+BEGIN
+    FOR t IN SELECT g.tgname, p.relid
+             FROM (SELECT target AS relid, 0 AS level
+                   UNION SELECT relid, level FROM pg_partition_tree(target)) p
+             JOIN pg_trigger g ON g.tgrelid = p.relid
+             WHERE g.tgname = ANY (names) AND g.tgparentid = 0
+               AND (with_target OR p.relid <> target)
+             ORDER BY p.level LOOP
+        -- Gone already when an ancestor's (above it in this tree) went.
+        CONTINUE WHEN NOT EXISTS (SELECT 1 FROM pg_trigger g
+                                  WHERE g.tgrelid = t.relid AND g.tgname = t.tgname AND g.tgparentid = 0);
+        EXECUTE format('DROP TRIGGER %I ON %s', t.tgname, t.relid);
+        PERFORM @extschema@._audit_invalidate(t.relid);
+    END LOOP;
+END;
+$$;
+
+-- Gives their own triggers back to the tables in the tree under `target`
+-- (itself included) that are audited on their own but captured by no
+-- trigger, top down (a partitioned table's trigger is cloned onto the
+-- partitions below it, which then need none of their own).
+CREATE FUNCTION _audit_reclaim_triggers(target regclass) RETURNS void
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    t    record;
+    part regclass;
+BEGIN
+    FOR t IN SELECT a.relid, a.stamp
+             FROM (SELECT target AS relid, 0 AS level
+                   UNION SELECT relid, level FROM pg_partition_tree(target)) p
+             JOIN @extschema@.audit_table a ON a.relid = p.relid
+             ORDER BY p.level LOOP
+        IF NOT EXISTS (SELECT 1 FROM pg_trigger WHERE tgrelid = t.relid AND tgname = 'lead_audit_capture') THEN
+            EXECUTE format('CREATE TRIGGER lead_audit_capture AFTER INSERT OR UPDATE OR DELETE ON %s '
+                           'FOR EACH ROW EXECUTE FUNCTION @extschema@.audit_capture_row()', t.relid);
+            EXECUTE format('ALTER TABLE %s ENABLE ALWAYS TRIGGER lead_audit_capture', t.relid);
+        END IF;
+        IF t.stamp AND NOT EXISTS (SELECT 1 FROM pg_trigger WHERE tgrelid = t.relid AND tgname = 'lead_audit_stamp') THEN
+            EXECUTE format('CREATE TRIGGER lead_audit_stamp BEFORE INSERT OR UPDATE ON %s '
+                           'FOR EACH ROW EXECUTE FUNCTION @extschema@.audit_stamp_row()', t.relid);
+        END IF;
+        FOR part IN SELECT t.relid UNION SELECT relid FROM pg_partition_tree(t.relid) LOOP
+            IF NOT EXISTS (SELECT 1 FROM pg_trigger WHERE tgrelid = part AND tgname = 'lead_audit_truncate') THEN
+                EXECUTE format('CREATE TRIGGER lead_audit_truncate BEFORE TRUNCATE ON %s '
+                               'FOR EACH STATEMENT EXECUTE FUNCTION @extschema@.audit_capture_truncate()', part);
+                EXECUTE format('ALTER TABLE %s ENABLE ALWAYS TRIGGER lead_audit_truncate', part);
+            END IF;
+            PERFORM @extschema@._audit_invalidate(part);
+        END LOOP;
+    END LOOP;
+END;
+$$;
+
+-- ALTER TABLE parent ATTACH PARTITION child, before it runs: when the parent
+-- has lead_audit's row triggers (its own or an ancestor's clones), the
+-- child's tree gives up its own triggers of those names to the clones the
+-- command is about to make.
+CREATE FUNCTION _audit_before_attach(parent regclass, child regclass) RETURNS void
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    names text[];
+BEGIN
+    SELECT array_agg(g.tgname ORDER BY g.tgname) INTO names FROM pg_trigger g
+    WHERE g.tgrelid = parent AND g.tgname IN ('lead_audit_capture', 'lead_audit_stamp');
+    IF names IS NULL THEN
+        RETURN;
+    END IF;
+    PERFORM @extschema@._audit_ddl_quiet(true);
+    PERFORM @extschema@._audit_yield_triggers(child, true, names);
+    PERFORM @extschema@._audit_ddl_quiet(false);
+END;
+$$;
+
+-- ALTER TABLE parent DETACH PARTITION child, once it ran: the clones left
+-- with it.
+CREATE FUNCTION _audit_after_detach(child regclass) RETURNS void
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    PERFORM @extschema@._audit_ddl_quiet(true);
+    PERFORM @extschema@._audit_reclaim_triggers(child);
+    PERFORM @extschema@._audit_ddl_quiet(false);
+END;
+$$;
+
+REVOKE ALL ON FUNCTION _audit_yield_triggers(regclass, boolean, text[]) FROM PUBLIC;
+REVOKE ALL ON FUNCTION _audit_reclaim_triggers(regclass) FROM PUBLIC;
+REVOKE ALL ON FUNCTION _audit_before_attach(regclass, regclass) FROM PUBLIC;
+REVOKE ALL ON FUNCTION _audit_after_detach(regclass) FROM PUBLIC;
+
+-- The event trigger (src/events/partitions.rs): it reads the command's parse
+-- tree, the one place that names the partition before the command runs.
+-- SECURITY DEFINER: a table owner who is not a superuser may not drop
+-- lead_audit's triggers (the DDL guard), but attaching a partition must.
+CREATE FUNCTION _audit_partitions() RETURNS event_trigger
+LANGUAGE c SECURITY DEFINER AS 'MODULE_PATHNAME', 'audit_partitions_wrapper';
+CREATE EVENT TRIGGER lead_audit_partitions_start ON ddl_command_start
+    WHEN TAG IN ('ALTER TABLE')
+    EXECUTE FUNCTION _audit_partitions();
+CREATE EVENT TRIGGER lead_audit_partitions_end ON ddl_command_end
+    WHEN TAG IN ('ALTER TABLE')
+    EXECUTE FUNCTION _audit_partitions();

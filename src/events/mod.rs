@@ -1,9 +1,12 @@
 //! Audit rows that record events rather than row changes: DDL on audited
 //! tables ([`ddl`]) and writes made while a superuser had auditing switched
 //! off ([`unaudited`]). Both are stamped and written like captured changes,
-//! inside the transaction that caused them, and chained like any row.
+//! inside the transaction that caused them, and chained like any row. And
+//! the capture triggers, kept one per table as partitions are attached and
+//! detached ([`partitions`]).
 
 pub mod ddl;
+pub mod partitions;
 pub mod unaudited;
 
 use pgrx::pg_sys;
@@ -23,6 +26,7 @@ pub fn on_xact(event: pg_sys::XactEvent::Type) {
         }
         XACT_EVENT_ABORT => {
             unaudited::forget();
+            partitions::forget();
             ddl::quiet(false);
             crate::epoch::aborted();
         }

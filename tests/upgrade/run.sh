@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# The upgrade path. Installs the released version (built from its release
-# commit, kept in a cache directory and reused), writes, seals and keeps a
+# The upgrade path from one released version (UPGRADE_FROM: 0.1.0, the
+# default, or 0.2.0; `make test-upgrade` runs both). Installs it (built from
+# its release commit, kept in a cache directory and reused), writes, seals and keeps a
 # digest; installs the current build and runs ALTER EXTENSION lead_audit
 # UPDATE. Then: verify_audit is ok, also with the digest kept before; the old
 # rows are unchanged; new writes are captured and sealed into the same chain;
@@ -13,8 +14,12 @@ set -euo pipefail
 cd "$(dirname "$0")/../.."
 . tests/lib.sh
 
-OLD_VERSION=0.1.0
-OLD_COMMIT=1f81dfe5e49c8a441335e845b46f6b20938081af # the 0.1.0 release
+OLD_VERSION=${UPGRADE_FROM:-0.1.0}
+case $OLD_VERSION in # the release commits
+0.1.0) OLD_COMMIT=1f81dfe5e49c8a441335e845b46f6b20938081af ;;
+0.2.0) OLD_COMMIT=c16f5cb3f33a9c4b8ff9e8872984c371aaeb349e ;;
+*) echo "upgrade: no release $OLD_VERSION" >&2; exit 2 ;;
+esac
 PG_CONFIG=${PG_CONFIG:-$PGBIN/pg_config}
 NEW_VERSION=$(sed -n 's/^version = "\(.*\)"$/\1/p' Cargo.toml | head -1)
 CACHE=${LEAD_AUDIT_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/lead_audit}/lead_audit-$OLD_VERSION-${OLD_COMMIT:0:12}
@@ -48,8 +53,10 @@ fi
 echo "== packaging the current build ($NEW_VERSION)"
 cargo pgrx package --debug --pg-config "$PG_CONFIG" --out-dir "$WORK/new" >"$WORK/package.log" 2>&1 ||
     { tail -30 "$WORK/package.log" >&2; exit 1; }
-check "the current package ships the upgrade script $OLD_VERSION -> $NEW_VERSION" yes \
-    "$([ -f "$WORK/new$EXTDIR/lead_audit--$OLD_VERSION--$NEW_VERSION.sql" ] && echo yes || echo no)"
+# The chain of upgrade scripts from the old version to this one, one per release.
+chain=$(ls "$WORK/new$EXTDIR"/lead_audit--*--*.sql | sed 's|.*/lead_audit--||; s|\.sql$||' | sort -V |
+    awk -F-- -v v="$OLD_VERSION" '$1 == v {print; v = $2}' | tail -1 | sed 's/.*--//')
+check "the current package ships upgrade scripts from $OLD_VERSION to $NEW_VERSION" "$NEW_VERSION" "$chain"
 on_exit "install_tree '$WORK/new'"
 
 cluster "${LEAD_AUDIT_UPGRADE_DIR:-/tmp/lead_audit_upgrade}" "${LEAD_AUDIT_UPGRADE_PORT:-5498}"
@@ -99,6 +106,7 @@ histories_off() {
                 IS DISTINCT FROM (SELECT array_agg(l.id ORDER BY l.id) FROM audit_log l
                                   WHERE l.table_oid = r.table_oid AND l.record_pk = r.record_pk)"
 }
+[ "$OLD_VERSION" != 0.1.0 ] ||
 check "rows sealed under $OLD_VERSION are filed in the record index by the update" t \
     "$(q -c "SELECT count(DISTINCT id) > 0 AND count(DISTINCT id) = (SELECT count(*) FROM audit_block, unnest(row_ids))
              FROM audit_record_index")"
@@ -116,6 +124,7 @@ COMMIT;
 SQL
 check "new writes are captured" 111 \
     "$(q -c "SELECT count(*) FROM audit_log WHERE actor_id = '7'")"
+[ "$OLD_VERSION" != 0.1.0 ] ||
 check "rows from before the update have no outcome (row form v1), new ones do (v2)" "t|t" \
     "$(q -c "SELECT bool_and(outcome IS NULL) FILTER (WHERE id <= (SELECT id FROM audit_log WHERE record_pk = '{\"id\": 1001}')),
                     bool_and(outcome = 'committed') FILTER (WHERE actor_id = '7') FROM audit_log")"
@@ -130,7 +139,8 @@ check "verify_audit is ok after new writes and seals" ok "$(q -c "SELECT string_
 check "verify_audit is ok after new writes with the digest kept before the upgrade" ok \
     "$(q -v d="$DIGEST" <<<"SELECT string_agg(status, ',') FROM verify_audit(:'d')")"
 
-# ---- what 0.2.0 adds, on tables audited under the old version ------------------
+# ---- what 0.2.0 added, on tables audited under the old version ------------------
+[ "$OLD_VERSION" != 0.1.0 ] ||
 check "the update records each audited table's columns (the start of as-of and renames)" "leads,scratch" \
     "$(q -c "SELECT string_agg(table_name, ',' ORDER BY table_name) FROM audit_log
              WHERE action = 'DDL' AND new_values->>'command' = 'ALTER EXTENSION' AND new_values ? 'columns'" | sed 's/public\.//g')"
@@ -148,6 +158,18 @@ check "options on a table audited under $OLD_VERSION: redacted (after a rename),
     "$(q -c "SELECT new_values->>'mail' LIKE 'hmac-sha256:%', new_values ? 'meta' FROM audit_log ORDER BY id DESC LIMIT 1")"
 q -c "SELECT count(*) FROM audit_seal()" >/dev/null
 check "verify_audit is ok after the options" ok "$(q -c "SELECT string_agg(status, ',') FROM verify_audit()")"
+
+# ---- what 0.3.0 adds: an audited partition attaches to an audited table -------
+q >/dev/null <<'SQL'
+CREATE TABLE up_parent (id int PRIMARY KEY) PARTITION BY RANGE (id);
+CREATE TABLE up_child (id int PRIMARY KEY);
+SELECT audit_enable('up_parent');
+SELECT audit_enable('up_child');
+ALTER TABLE up_parent ATTACH PARTITION up_child FOR VALUES FROM (0) TO (100);
+INSERT INTO up_parent VALUES (1);
+SQL
+check "after the update, an audited partition attaches to an audited table, its rows captured once" 1 \
+    "$(q -c "SELECT count(*) FROM audit_log WHERE table_name = 'public.up_child' AND action = 'INSERT'")"
 
 # ---- the objects: exactly those of a fresh install -----------------------------
 DB=fresh q -c "CREATE EXTENSION lead_audit"

@@ -1,0 +1,470 @@
+-- lead_audit 0.2.0 -> 0.3.0
+--
+-- 0.3.0 builds for PostgreSQL 14 to 18, and keeps one capture trigger per
+-- table so that partitions audited on their own can be attached to an
+-- audited table (and an audited table's parent audited) instead of failing
+-- with 42710: audit_enable and audit_disable hand the row triggers between a
+-- partition and its audited ancestors, and an event trigger does so around
+-- ATTACH and DETACH PARTITION. The audit rows, the canonical forms and the
+-- ledger are unchanged: logs and digests of 0.2.0 keep verifying as they are.
+--
+-- tests/upgrade/run.sh checks that an upgraded database has exactly the
+-- objects of a fresh 0.3.0 install.
+\echo Use "ALTER EXTENSION lead_audit UPDATE" to load this file. \quit
+
+CREATE OR REPLACE FUNCTION audit_enable(
+    target regclass,
+    soft_delete_column name DEFAULT NULL,
+    truncate_rows boolean DEFAULT NULL,
+    exclude text[] DEFAULT NULL,
+    redact text[] DEFAULT NULL,
+    full_rows boolean DEFAULT NULL,
+    baseline boolean DEFAULT false,
+    stamp boolean DEFAULT NULL,
+    stamp_columns jsonb DEFAULT NULL
+) RETURNS text
+LANGUAGE plpgsql
+SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    rel        record;
+    old        @extschema@.audit_table;
+    soft_col   name;
+    soft_type  regtype;
+    part       regclass;
+    opt        record;
+    bad        text;
+    snapshots  bigint := 0;
+    role       text;
+    col        name;
+    stamped    text[] := '{}';
+    -- The bookkeeping columns' roles (and their default names), as
+    -- catalog::STAMP_ROLES lists them.
+    roles      text[] := ARRAY['created_at', 'updated_at', 'created_by', 'updated_by', 'deleted_at', 'deleted_by'];
+BEGIN
+    IF target IS NULL THEN
+        RAISE EXCEPTION 'lead_audit: audit_enable() needs a table, got NULL'
+            USING ERRCODE = 'null_value_not_allowed';
+    END IF;
+    IF baseline IS NULL THEN
+        RAISE EXCEPTION 'lead_audit: baseline must be true or false, got NULL'
+            USING ERRCODE = 'null_value_not_allowed';
+    END IF;
+    SELECT c.relkind, c.relowner INTO rel FROM pg_class c WHERE c.oid = target;
+    IF NOT FOUND THEN
+        RAISE EXCEPTION 'lead_audit: table with oid % does not exist', target::oid
+            USING ERRCODE = 'undefined_table';
+    END IF;
+    IF NOT pg_has_role(session_user, rel.relowner, 'MEMBER') THEN
+        RAISE EXCEPTION 'lead_audit: must be the owner of table % to audit it', target
+            USING ERRCODE = 'insufficient_privilege';
+    END IF;
+    IF rel.relkind NOT IN ('r', 'p') THEN
+        RAISE EXCEPTION 'lead_audit: % is not a table', target
+            USING ERRCODE = 'wrong_object_type',
+                  HINT = 'Only ordinary and partitioned tables can be audited.';
+    END IF;
+    IF target IN ('@extschema@.audit_log'::regclass, '@extschema@.audit_table'::regclass,
+                  '@extschema@.audit_block'::regclass, '@extschema@.audit_record_index'::regclass,
+                  '@extschema@.audit_record_filed'::regclass, '@extschema@.audit_secret'::regclass) THEN
+        RAISE EXCEPTION 'lead_audit: % cannot audit itself', target
+            USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    IF NOT EXISTS (SELECT 1 FROM pg_constraint WHERE conrelid = target AND contype = 'p') THEN
+        RAISE EXCEPTION 'lead_audit: table % has no primary key', target
+            USING ERRCODE = 'object_not_in_prerequisite_state',
+                  DETAIL = 'Every audit row names the changed record by its primary key.',
+                  HINT = format('Add one (ALTER TABLE %s ADD PRIMARY KEY (...)) and call audit_enable again.', target);
+    END IF;
+
+    -- Writers wait from here until this transaction ends (CREATE TRIGGER
+    -- would take this lock anyway): no change can fall between the options,
+    -- the trigger and the baseline.
+    EXECUTE format('LOCK TABLE %s IN SHARE ROW EXCLUSIVE MODE', target);
+    SELECT * INTO old FROM @extschema@.audit_table t WHERE t.relid = target;
+
+    -- The soft-delete column: named, none (''), kept, or detected.
+    IF soft_delete_column = '' THEN
+        soft_col := NULL;
+    ELSIF soft_delete_column IS NOT NULL THEN
+        SELECT a.attname, a.atttypid::regtype INTO soft_col, soft_type
+        FROM pg_attribute a
+        WHERE a.attrelid = target AND a.attname = soft_delete_column
+          AND a.attnum > 0 AND NOT a.attisdropped;
+        IF NOT FOUND THEN
+            RAISE EXCEPTION 'lead_audit: table % has no column "%"', target, soft_delete_column
+                USING ERRCODE = 'undefined_column';
+        END IF;
+        IF soft_type NOT IN ('boolean'::regtype, 'timestamptz'::regtype, 'timestamp'::regtype, 'date'::regtype) THEN
+            RAISE EXCEPTION 'lead_audit: soft-delete column "%" of % is %, not boolean or a timestamp',
+                soft_delete_column, target, soft_type
+                USING ERRCODE = 'datatype_mismatch';
+        END IF;
+    ELSIF old.relid IS NOT NULL THEN
+        soft_col := old.soft_delete_column;
+    ELSE
+        SELECT a.attname INTO soft_col
+        FROM pg_attribute a
+        WHERE a.attrelid = target AND a.attnum > 0 AND NOT a.attisdropped
+          AND ((a.attname = 'is_deleted' AND a.atttypid = 'boolean'::regtype)
+            OR (a.attname = 'deleted_at' AND a.atttypid IN ('timestamptz'::regtype, 'timestamp'::regtype)))
+        ORDER BY a.attname = 'is_deleted' DESC
+        LIMIT 1;
+    END IF;
+
+    -- The other options: given, kept, or their defaults; each list sorted
+    -- and without duplicates.
+    truncate_rows := coalesce(truncate_rows, old.truncate_rows, true);
+    full_rows := coalesce(full_rows, old.full_rows, false);
+    exclude := coalesce(exclude, old.exclude, '{}');
+    redact := coalesce(redact, old.redact, '{}');
+    IF array_position(exclude, NULL) IS NOT NULL OR array_position(redact, NULL) IS NOT NULL THEN
+        RAISE EXCEPTION 'lead_audit: exclude and redact name columns, and a name cannot be NULL'
+            USING ERRCODE = 'null_value_not_allowed';
+    END IF;
+    exclude := ARRAY(SELECT DISTINCT x FROM unnest(exclude) x ORDER BY x);
+    redact := ARRAY(SELECT DISTINCT x FROM unnest(redact) x ORDER BY x);
+    FOR opt IN SELECT 'exclude' AS name, x AS col FROM unnest(exclude) x
+               UNION ALL SELECT 'redact', x FROM unnest(redact) x LOOP
+        IF NOT EXISTS (SELECT 1 FROM pg_attribute a WHERE a.attrelid = target AND a.attname = opt.col
+                       AND a.attnum > 0 AND NOT a.attisdropped) THEN
+            RAISE EXCEPTION 'lead_audit: table % has no column "%" (in %)', target, opt.col, opt.name
+                USING ERRCODE = 'undefined_column';
+        END IF;
+        IF opt.col = soft_col THEN
+            RAISE EXCEPTION 'lead_audit: the soft-delete column "%" of % cannot be in %', opt.col, target, opt.name
+                USING ERRCODE = 'invalid_parameter_value',
+                      DETAIL = 'Soft deletes and restores are recorded from its values.';
+        END IF;
+        IF EXISTS (SELECT 1 FROM pg_index i JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = ANY(i.indkey)
+                   WHERE i.indrelid = target AND i.indisprimary AND a.attname = opt.col) THEN
+            RAISE EXCEPTION 'lead_audit: the primary key column "%" of % cannot be in %', opt.col, target, opt.name
+                USING ERRCODE = 'invalid_parameter_value',
+                      DETAIL = 'Every audit row names its record by the primary key, in clear.';
+        END IF;
+    END LOOP;
+    SELECT string_agg(format('"%s"', x), ', ') INTO bad FROM unnest(exclude) x WHERE x = ANY(redact);
+    IF bad IS NOT NULL THEN
+        RAISE EXCEPTION 'lead_audit: % of % cannot be both excluded and redacted', bad, target
+            USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    -- Bookkeeping columns: the mapped names exist, the times are times.
+    stamp := coalesce(stamp, old.stamp, false);
+    stamp_columns := coalesce(stamp_columns, old.stamp_columns, '{}');
+    IF jsonb_typeof(stamp_columns) <> 'object' THEN
+        RAISE EXCEPTION 'lead_audit: stamp_columns must be a JSON object of role: column name, got %', stamp_columns
+            USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    SELECT string_agg(k, ', ') INTO bad FROM jsonb_object_keys(stamp_columns) k
+    WHERE k <> ALL (roles);
+    IF bad IS NOT NULL THEN
+        RAISE EXCEPTION 'lead_audit: stamp_columns has unknown roles: %', bad
+            USING ERRCODE = 'invalid_parameter_value',
+                  HINT = 'The roles are created_at, updated_at, created_by, updated_by, deleted_at and deleted_by.';
+    END IF;
+    IF EXISTS (SELECT 1 FROM jsonb_each(stamp_columns) e WHERE jsonb_typeof(e.value) <> 'string') THEN
+        RAISE EXCEPTION 'lead_audit: stamp_columns maps each role to a column name (a string), got %', stamp_columns
+            USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    FOR role, col IN SELECT r, coalesce(stamp_columns ->> r, r) FROM unnest(roles) r LOOP
+        SELECT a.atttypid::regtype INTO soft_type FROM pg_attribute a
+        WHERE a.attrelid = target AND a.attname = col AND a.attnum > 0 AND NOT a.attisdropped;
+        IF NOT FOUND THEN
+            IF stamp_columns ? role THEN
+                RAISE EXCEPTION 'lead_audit: table % has no column "%" (stamp_columns: %)', target, col, role
+                    USING ERRCODE = 'undefined_column';
+            END IF;
+            CONTINUE;
+        END IF;
+        IF role LIKE '%\_at' AND soft_type NOT IN ('timestamptz'::regtype, 'timestamp'::regtype, 'date'::regtype) THEN
+            RAISE EXCEPTION 'lead_audit: column "%" of % (%) is %, not a timestamp', col, target, role, soft_type
+                USING ERRCODE = 'datatype_mismatch';
+        END IF;
+        stamped := stamped || col::text;
+    END LOOP;
+    IF stamp AND cardinality(stamped) = 0 THEN
+        RAISE EXCEPTION 'lead_audit: table % has none of the columns stamp fills', target
+            USING ERRCODE = 'object_not_in_prerequisite_state',
+                  HINT = 'Add created_at, updated_at, created_by or updated_by columns, or name yours with stamp_columns.';
+    END IF;
+
+    IF cardinality(redact) > 0 THEN
+        -- The key of the hashes, made once per database (32 random bytes).
+        INSERT INTO @extschema@.audit_secret (secret)
+        SELECT decode(replace(gen_random_uuid()::text || gen_random_uuid()::text, '-', ''), 'hex')
+        ON CONFLICT (only_row) DO NOTHING;
+    END IF;
+
+    INSERT INTO @extschema@.audit_table AS t (relid, soft_delete_column, truncate_rows, exclude, redact, full_rows,
+                                              stamp, stamp_columns)
+    VALUES (target, soft_col, audit_enable.truncate_rows, audit_enable.exclude, audit_enable.redact,
+            audit_enable.full_rows, audit_enable.stamp, audit_enable.stamp_columns)
+    ON CONFLICT (relid) DO UPDATE
+        SET soft_delete_column = EXCLUDED.soft_delete_column,
+            truncate_rows = EXCLUDED.truncate_rows,
+            exclude = EXCLUDED.exclude,
+            redact = EXCLUDED.redact,
+            full_rows = EXCLUDED.full_rows,
+            stamp = EXCLUDED.stamp,
+            stamp_columns = EXCLUDED.stamp_columns;
+
+    -- The row trigger on the table (PostgreSQL clones it onto partitions,
+    -- present and future). One per table: partitions audited on their own
+    -- give theirs up to the clones (their options still apply to their
+    -- rows), and a partition already captured through an audited ancestor's
+    -- clone keeps that one.
+    -- Both fire ALWAYS: also in replica mode (session_replication_role =
+    -- replica) and for changes applied by logical replication. This DDL is
+    -- recorded once, as audit_enable, below.
+    PERFORM @extschema@._audit_ddl_quiet(true);
+    PERFORM @extschema@._audit_yield_triggers(target, false,
+        CASE WHEN stamp THEN ARRAY['lead_audit_capture', 'lead_audit_stamp'] ELSE ARRAY['lead_audit_capture'] END);
+    IF NOT EXISTS (SELECT 1 FROM pg_trigger WHERE tgrelid = target AND tgname = 'lead_audit_capture') THEN
+        EXECUTE format('CREATE TRIGGER lead_audit_capture AFTER INSERT OR UPDATE OR DELETE ON %s '
+                       'FOR EACH ROW EXECUTE FUNCTION @extschema@.audit_capture_row()', target);
+    END IF;
+    IF EXISTS (SELECT 1 FROM pg_trigger
+               WHERE tgrelid = target AND tgname = 'lead_audit_capture' AND tgparentid = 0) THEN
+        EXECUTE format('ALTER TABLE %s ENABLE ALWAYS TRIGGER lead_audit_capture', target);
+    END IF;
+    -- The stamp trigger fires on the origin only (the default): rows that
+    -- logical replication applies keep the stamps their origin gave them.
+    IF stamp AND NOT EXISTS (SELECT 1 FROM pg_trigger
+                             WHERE tgrelid = target AND tgname = 'lead_audit_stamp') THEN
+        EXECUTE format('CREATE TRIGGER lead_audit_stamp BEFORE INSERT OR UPDATE ON %s '
+                       'FOR EACH ROW EXECUTE FUNCTION @extschema@.audit_stamp_row()', target);
+    ELSIF NOT stamp AND EXISTS (SELECT 1 FROM pg_trigger
+                                WHERE tgrelid = target AND tgname = 'lead_audit_stamp' AND tgparentid = 0) THEN
+        EXECUTE format('DROP TRIGGER lead_audit_stamp ON %s', target);
+    END IF;
+    -- TRUNCATE triggers are not cloned: put one on the table and each partition.
+    FOR part IN SELECT target UNION SELECT relid FROM pg_partition_tree(target) LOOP
+        IF NOT EXISTS (SELECT 1 FROM pg_trigger WHERE tgrelid = part AND tgname = 'lead_audit_truncate') THEN
+            EXECUTE format('CREATE TRIGGER lead_audit_truncate BEFORE TRUNCATE ON %s '
+                           'FOR EACH STATEMENT EXECUTE FUNCTION @extschema@.audit_capture_truncate()', part);
+        END IF;
+        EXECUTE format('ALTER TABLE %s ENABLE ALWAYS TRIGGER lead_audit_truncate', part);
+        PERFORM @extschema@._audit_invalidate(part);
+    END LOOP;
+    PERFORM @extschema@._audit_ddl_quiet(false);
+    PERFORM @extschema@._audit_append_ddl(target, NULL, jsonb_build_object(
+        'command', 'audit_enable', 'statement', current_query(),
+        'options', @extschema@._audit_options(t.*),
+        'previous', CASE WHEN old.relid IS NOT NULL THEN @extschema@._audit_options(old) END,
+        'baseline', audit_enable.baseline,
+        'columns', @extschema@._audit_columns(target))::text)
+    FROM @extschema@.audit_table t WHERE t.relid = target;
+
+    IF baseline THEN
+        -- The table, or each partition, in the order of their names.
+        FOR part IN SELECT p.relid FROM (SELECT target AS relid UNION SELECT t.relid FROM pg_partition_tree(target) t) p
+                    ORDER BY p.relid::text LOOP
+            snapshots := snapshots + @extschema@._audit_baseline(part);
+        END LOOP;
+    END IF;
+
+    IF NOT @extschema@._audit_attempts_recorded() THEN
+        RAISE NOTICE 'lead_audit: failed attempts on % will not be recorded', target
+            USING DETAIL = 'lead_audit is not in shared_preload_libraries: committed changes are recorded, writes that fail leave no record.',
+                  HINT = 'Add lead_audit to shared_preload_libraries and restart the server.';
+    END IF;
+    RETURN format('lead_audit: auditing %s (soft-delete column: %s, TRUNCATE records rows: %s%s%s%s%s%s)',
+                  target, coalesce(soft_col::text, 'none'), audit_enable.truncate_rows,
+                  CASE WHEN cardinality(exclude) > 0 THEN ', excluded: ' || array_to_string(exclude, ', ') ELSE '' END,
+                  CASE WHEN cardinality(redact) > 0 THEN ', redacted: ' || array_to_string(redact, ', ') ELSE '' END,
+                  CASE WHEN audit_enable.full_rows THEN ', full rows' ELSE '' END,
+                  CASE WHEN stamp THEN ', stamping: ' || array_to_string(stamped, ', ') ELSE '' END,
+                  CASE WHEN baseline THEN format(', baseline: %s rows', snapshots) ELSE '' END);
+END;
+$$;
+
+CREATE OR REPLACE FUNCTION audit_disable(target regclass) RETURNS text
+LANGUAGE plpgsql
+SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    owner oid;
+    part  regclass;
+BEGIN
+    IF target IS NULL THEN
+        RAISE EXCEPTION 'lead_audit: audit_disable() needs a table, got NULL'
+            USING ERRCODE = 'null_value_not_allowed';
+    END IF;
+    SELECT c.relowner INTO owner FROM pg_class c WHERE c.oid = target;
+    IF NOT FOUND THEN
+        RAISE EXCEPTION 'lead_audit: table with oid % does not exist', target::oid
+            USING ERRCODE = 'undefined_table';
+    END IF;
+    IF NOT pg_has_role(session_user, owner, 'MEMBER') THEN
+        RAISE EXCEPTION 'lead_audit: must be the owner of table % to stop auditing it', target
+            USING ERRCODE = 'insufficient_privilege';
+    END IF;
+    IF NOT EXISTS (SELECT 1 FROM pg_trigger WHERE tgrelid = target AND tgname = 'lead_audit_capture')
+       AND NOT EXISTS (SELECT 1 FROM @extschema@.audit_table WHERE relid = target) THEN
+        RETURN format('lead_audit: %s was not audited', target);
+    END IF;
+    -- Recorded once, as audit_disable, rather than as the triggers' DROPs.
+    PERFORM @extschema@._audit_ddl_quiet(true);
+    -- Its own triggers only: a partition's clone of an audited ancestor's
+    -- stays (the ancestor's options then apply to its rows).
+    IF EXISTS (SELECT 1 FROM pg_trigger WHERE tgrelid = target AND tgname = 'lead_audit_capture' AND tgparentid = 0) THEN
+        EXECUTE format('DROP TRIGGER lead_audit_capture ON %s', target);
+    END IF;
+    IF EXISTS (SELECT 1 FROM pg_trigger WHERE tgrelid = target AND tgname = 'lead_audit_stamp' AND tgparentid = 0) THEN
+        EXECUTE format('DROP TRIGGER lead_audit_stamp ON %s', target);
+    END IF;
+    -- The TRUNCATE triggers go too, unless the table stays audited through
+    -- an audited ancestor. (Partitions audited on their own get theirs back
+    -- below.)
+    FOR part IN SELECT target UNION SELECT relid FROM pg_partition_tree(target) LOOP
+        IF NOT EXISTS (SELECT 1 FROM pg_partition_ancestors(target) a
+                       JOIN @extschema@.audit_table t ON t.relid = a.relid
+                       WHERE a.relid <> target) THEN
+            EXECUTE format('DROP TRIGGER IF EXISTS lead_audit_truncate ON %s', part);
+        END IF;
+        PERFORM @extschema@._audit_invalidate(part);
+    END LOOP;
+    PERFORM @extschema@._audit_ddl_quiet(false);
+    PERFORM @extschema@._audit_append_ddl(target, NULL, jsonb_build_object(
+        'command', 'audit_disable', 'statement', current_query())::text);
+    DELETE FROM @extschema@.audit_table WHERE relid = target;
+    -- Partitions below that are audited on their own get their triggers back.
+    PERFORM @extschema@._audit_ddl_quiet(true);
+    PERFORM @extschema@._audit_reclaim_triggers(target);
+    PERFORM @extschema@._audit_ddl_quiet(false);
+    RETURN format('lead_audit: stopped auditing %s', target);
+END;
+$$;
+
+-- ---------------------------------------------------------------------------
+-- One capture trigger per table. PostgreSQL clones a partitioned table's row
+-- triggers onto its partitions, under the same name, and refuses a clone
+-- beside a trigger of that name. So a table is captured by its own
+-- lead_audit_capture or by the clone of its nearest audited ancestor's,
+-- never both: a table that joins an audited tree (ATTACH PARTITION, or
+-- audit_enable on an ancestor) gives its own row triggers up to the clones,
+-- and one that leaves it (DETACH PARTITION, audit_disable on the ancestor)
+-- gets them back when it is audited on its own. Whose options apply to a
+-- row: the table's own audit_enable options, else its nearest audited
+-- ancestor's (sql/queries/table_settings.sql). Not granted to anyone: run by
+-- audit_enable, audit_disable and _audit_partitions(), as the extension's
+-- owner.
+-- ---------------------------------------------------------------------------
+
+-- Drops the own row triggers named in `names` of every table in the tree
+-- under `target` (and of `target` itself when `with_target`).
+CREATE FUNCTION _audit_yield_triggers(target regclass, with_target boolean, names text[]) RETURNS void
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    t record;
+BEGIN
+    FOR t IN SELECT g.tgname, p.relid
+             FROM (SELECT target AS relid, 0 AS level
+                   UNION SELECT relid, level FROM pg_partition_tree(target)) p
+             JOIN pg_trigger g ON g.tgrelid = p.relid
+             WHERE g.tgname = ANY (names) AND g.tgparentid = 0
+               AND (with_target OR p.relid <> target)
+             ORDER BY p.level LOOP
+        -- Gone already when an ancestor's (above it in this tree) went.
+        CONTINUE WHEN NOT EXISTS (SELECT 1 FROM pg_trigger g
+                                  WHERE g.tgrelid = t.relid AND g.tgname = t.tgname AND g.tgparentid = 0);
+        EXECUTE format('DROP TRIGGER %I ON %s', t.tgname, t.relid);
+        PERFORM @extschema@._audit_invalidate(t.relid);
+    END LOOP;
+END;
+$$;
+
+-- Gives their own triggers back to the tables in the tree under `target`
+-- (itself included) that are audited on their own but captured by no
+-- trigger, top down (a partitioned table's trigger is cloned onto the
+-- partitions below it, which then need none of their own).
+CREATE FUNCTION _audit_reclaim_triggers(target regclass) RETURNS void
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    t    record;
+    part regclass;
+BEGIN
+    FOR t IN SELECT a.relid, a.stamp
+             FROM (SELECT target AS relid, 0 AS level
+                   UNION SELECT relid, level FROM pg_partition_tree(target)) p
+             JOIN @extschema@.audit_table a ON a.relid = p.relid
+             ORDER BY p.level LOOP
+        IF NOT EXISTS (SELECT 1 FROM pg_trigger WHERE tgrelid = t.relid AND tgname = 'lead_audit_capture') THEN
+            EXECUTE format('CREATE TRIGGER lead_audit_capture AFTER INSERT OR UPDATE OR DELETE ON %s '
+                           'FOR EACH ROW EXECUTE FUNCTION @extschema@.audit_capture_row()', t.relid);
+            EXECUTE format('ALTER TABLE %s ENABLE ALWAYS TRIGGER lead_audit_capture', t.relid);
+        END IF;
+        IF t.stamp AND NOT EXISTS (SELECT 1 FROM pg_trigger WHERE tgrelid = t.relid AND tgname = 'lead_audit_stamp') THEN
+            EXECUTE format('CREATE TRIGGER lead_audit_stamp BEFORE INSERT OR UPDATE ON %s '
+                           'FOR EACH ROW EXECUTE FUNCTION @extschema@.audit_stamp_row()', t.relid);
+        END IF;
+        FOR part IN SELECT t.relid UNION SELECT relid FROM pg_partition_tree(t.relid) LOOP
+            IF NOT EXISTS (SELECT 1 FROM pg_trigger WHERE tgrelid = part AND tgname = 'lead_audit_truncate') THEN
+                EXECUTE format('CREATE TRIGGER lead_audit_truncate BEFORE TRUNCATE ON %s '
+                               'FOR EACH STATEMENT EXECUTE FUNCTION @extschema@.audit_capture_truncate()', part);
+                EXECUTE format('ALTER TABLE %s ENABLE ALWAYS TRIGGER lead_audit_truncate', part);
+            END IF;
+            PERFORM @extschema@._audit_invalidate(part);
+        END LOOP;
+    END LOOP;
+END;
+$$;
+
+-- ALTER TABLE parent ATTACH PARTITION child, before it runs: when the parent
+-- has lead_audit's row triggers (its own or an ancestor's clones), the
+-- child's tree gives up its own triggers of those names to the clones the
+-- command is about to make.
+CREATE FUNCTION _audit_before_attach(parent regclass, child regclass) RETURNS void
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    names text[];
+BEGIN
+    SELECT array_agg(g.tgname ORDER BY g.tgname) INTO names FROM pg_trigger g
+    WHERE g.tgrelid = parent AND g.tgname IN ('lead_audit_capture', 'lead_audit_stamp');
+    IF names IS NULL THEN
+        RETURN;
+    END IF;
+    PERFORM @extschema@._audit_ddl_quiet(true);
+    PERFORM @extschema@._audit_yield_triggers(child, true, names);
+    PERFORM @extschema@._audit_ddl_quiet(false);
+END;
+$$;
+
+-- ALTER TABLE parent DETACH PARTITION child, once it ran: the clones left
+-- with it.
+CREATE FUNCTION _audit_after_detach(child regclass) RETURNS void
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    PERFORM @extschema@._audit_ddl_quiet(true);
+    PERFORM @extschema@._audit_reclaim_triggers(child);
+    PERFORM @extschema@._audit_ddl_quiet(false);
+END;
+$$;
+
+REVOKE ALL ON FUNCTION _audit_yield_triggers(regclass, boolean, text[]) FROM PUBLIC;
+REVOKE ALL ON FUNCTION _audit_reclaim_triggers(regclass) FROM PUBLIC;
+REVOKE ALL ON FUNCTION _audit_before_attach(regclass, regclass) FROM PUBLIC;
+REVOKE ALL ON FUNCTION _audit_after_detach(regclass) FROM PUBLIC;
+
+-- The event trigger (src/events/partitions.rs): it reads the command's parse
+-- tree, the one place that names the partition before the command runs.
+-- SECURITY DEFINER: a table owner who is not a superuser may not drop
+-- lead_audit's triggers (the DDL guard), but attaching a partition must.
+CREATE FUNCTION _audit_partitions() RETURNS event_trigger
+LANGUAGE c SECURITY DEFINER AS 'MODULE_PATHNAME', 'audit_partitions_wrapper';
+CREATE EVENT TRIGGER lead_audit_partitions_start ON ddl_command_start
+    WHEN TAG IN ('ALTER TABLE')
+    EXECUTE FUNCTION _audit_partitions();
+CREATE EVENT TRIGGER lead_audit_partitions_end ON ddl_command_end
+    WHEN TAG IN ('ALTER TABLE')
+    EXECUTE FUNCTION _audit_partitions();
