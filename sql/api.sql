@@ -129,12 +129,9 @@ BEGIN
         RAISE EXCEPTION 'lead_audit: % cannot audit itself', target
             USING ERRCODE = 'invalid_parameter_value';
     END IF;
-    IF NOT EXISTS (SELECT 1 FROM pg_constraint WHERE conrelid = target AND contype = 'p') THEN
-        RAISE EXCEPTION 'lead_audit: table % has no primary key', target
-            USING ERRCODE = 'object_not_in_prerequisite_state',
-                  DETAIL = 'Every audit row names the changed record by its primary key.',
-                  HINT = format('Add one (ALTER TABLE %s ADD PRIMARY KEY (...)) and call audit_enable again.', target);
-    END IF;
+    -- A table without a primary key is audited too: its records are named
+    -- by its replica identity index, else by their whole row
+    -- (_audit_record_key; every DDL row of the table says which).
 
     -- Writers wait from here until this transaction ends (CREATE TRIGGER
     -- would take this lock anyway): no change can fall between the options,
@@ -196,10 +193,14 @@ BEGIN
                       DETAIL = 'Soft deletes and restores are recorded from its values.';
         END IF;
         IF EXISTS (SELECT 1 FROM pg_index i JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = ANY(i.indkey)
-                   WHERE i.indrelid = target AND i.indisprimary AND a.attname = opt.col) THEN
-            RAISE EXCEPTION 'lead_audit: the primary key column "%" of % cannot be in %', opt.col, target, opt.name
+                   WHERE i.indrelid = target AND a.attname = opt.col
+                     AND CASE @extschema@._audit_record_key(target) WHEN 'primary key' THEN i.indisprimary
+                                                                    WHEN 'replica identity' THEN i.indisreplident
+                                                                    ELSE false END) THEN
+            RAISE EXCEPTION 'lead_audit: the % column "%" of % cannot be in %',
+                @extschema@._audit_record_key(target), opt.col, target, opt.name
                 USING ERRCODE = 'invalid_parameter_value',
-                      DETAIL = 'Every audit row names its record by the primary key, in clear.';
+                      DETAIL = format('Every audit row names its record by the %s, in clear.', @extschema@._audit_record_key(target));
         END IF;
     END LOOP;
     SELECT string_agg(format('"%s"', x), ', ') INTO bad FROM unnest(exclude) x WHERE x = ANY(redact);
@@ -311,6 +312,7 @@ BEGIN
         'options', @extschema@._audit_options(t.*),
         'previous', CASE WHEN old.relid IS NOT NULL THEN @extschema@._audit_options(old) END,
         'baseline', audit_enable.baseline,
+        'key', @extschema@._audit_record_key(target),
         'columns', @extschema@._audit_columns(target))::text)
     FROM @extschema@.audit_table t WHERE t.relid = target;
 
@@ -377,6 +379,36 @@ AS $$
     SELECT coalesce((SELECT s.secret FROM @extschema@.audit_secret s), ''::bytea)
 $$;
 
+-- What names a table's records in record_pk, as the capture trigger
+-- chooses it (src/catalog.rs, KeySource): 'primary key'; else 'replica
+-- identity' (REPLICA IDENTITY USING INDEX); else 'full row' (the whole row as
+-- recorded, as REPLICA IDENTITY FULL sends it).
+CREATE FUNCTION _audit_record_key(target regclass) RETURNS text
+LANGUAGE sql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+    SELECT CASE WHEN EXISTS (SELECT 1 FROM pg_index i WHERE i.indrelid = target AND i.indisprimary)
+                THEN 'primary key'
+                WHEN EXISTS (SELECT 1 FROM pg_class c JOIN pg_index i ON i.indrelid = c.oid
+                             WHERE c.oid = target AND c.relreplident = 'i' AND i.indisreplident)
+                THEN 'replica identity'
+                ELSE 'full row' END
+$$;
+
+-- History, as-of and revert follow a record by its key: a table whose
+-- records are named by their whole row has none that lasts (55000).
+CREATE FUNCTION _audit_no_stable_key(target regclass) RETURNS void
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    RAISE EXCEPTION 'lead_audit: % has no primary key and no replica identity index: its records have no key that lasts', target
+        USING ERRCODE = 'object_not_in_prerequisite_state',
+              DETAIL = 'Its changes are recorded with their whole old row as record_pk; audit_changes() and audit_log list them.',
+              HINT = format('Add a primary key (or ALTER TABLE %s REPLICA IDENTITY USING INDEX ...) for history, as-of and revert of its later changes.', target);
+END;
+$$;
+
 -- The audited tables and their options.
 CREATE VIEW audit_tables AS
 SELECT t.relid AS table_name,
@@ -392,7 +424,8 @@ SELECT t.relid AS table_name,
        EXISTS (SELECT 1 FROM pg_catalog.pg_trigger g
                WHERE g.tgrelid OPERATOR(pg_catalog.=) t.relid
                  AND g.tgname OPERATOR(pg_catalog.=) 'lead_audit_capture'
-                 AND g.tgenabled OPERATOR(pg_catalog.=) 'A') AS capturing
+                 AND g.tgenabled OPERATOR(pg_catalog.=) 'A') AS capturing,
+       @extschema@._audit_record_key(t.relid) AS record_key
 FROM @extschema@.audit_table t;
 
 COMMENT ON VIEW audit_tables IS 'lead_audit: the audited tables and their options';
@@ -715,6 +748,9 @@ BEGIN
         RAISE EXCEPTION 'lead_audit: audit_history() needs a table and a primary key, got NULL'
             USING ERRCODE = 'null_value_not_allowed';
     END IF;
+    IF @extschema@._audit_record_key(target) = 'full row' THEN
+        PERFORM @extschema@._audit_no_stable_key(target);
+    END IF;
     -- Each key with the id range in which it named this record; a chain of
     -- key changes is followed at most 1000 keys deep.
     WHILE i <= cardinality(keys) AND i <= 1000 LOOP
@@ -844,6 +880,9 @@ BEGIN
         RAISE EXCEPTION 'lead_audit: audit_row_as_of() needs a table, a primary key and a time, got NULL'
             USING ERRCODE = 'null_value_not_allowed';
     END IF;
+    IF @extschema@._audit_record_key(target) = 'full row' THEN
+        PERFORM @extschema@._audit_no_stable_key(target);
+    END IF;
     FOR r IN SELECT * FROM (SELECT * FROM @extschema@.audit_history(target, pk)
                             UNION ALL
                             SELECT * FROM @extschema@._audit_rows(target, NULL) e
@@ -886,6 +925,9 @@ BEGIN
     IF target IS NULL OR at IS NULL THEN
         RAISE EXCEPTION 'lead_audit: audit_table_as_of() needs a table and a time, got NULL'
             USING ERRCODE = 'null_value_not_allowed';
+    END IF;
+    IF @extschema@._audit_record_key(target) = 'full row' THEN
+        PERFORM @extschema@._audit_no_stable_key(target);
     END IF;
     events := ARRAY(SELECT x FROM @extschema@._audit_rows(target, NULL) x
                     WHERE x.table_oid = target AND x.logged_at <= at ORDER BY x.id);
@@ -1025,6 +1067,9 @@ BEGIN
             RAISE EXCEPTION 'lead_audit: audit row % is of table %, which no longer exists', r.id, r.table_name
                 USING ERRCODE = 'undefined_table';
         END IF;
+    IF @extschema@._audit_record_key(tbl) = 'full row' THEN
+        PERFORM @extschema@._audit_no_stable_key(tbl);
+    END IF;
         SELECT string_agg(format('"%s"', c.key), ', ') INTO redacted
         FROM jsonb_each(coalesce(r.old_values, '{}')) c
         WHERE c.key = ANY(coalesce((SELECT t.redact FROM @extschema@.audit_table t
@@ -1201,7 +1246,8 @@ BEGIN
             PERFORM @extschema@._audit_invalidate(c.relid);
         END IF;
         PERFORM @extschema@._audit_append_ddl(c.relid, NULL, (jsonb_build_object(
-            'command', tag, 'objects', c.objects, 'statement', current_query(), 'columns', after)
+            'command', tag, 'objects', c.objects, 'statement', current_query(),
+            'key', @extschema@._audit_record_key(c.relid::regclass), 'columns', after)
             || CASE WHEN opts.relid IS NOT NULL
                     THEN jsonb_build_object('options', @extschema@._audit_options(opts))
                     ELSE '{}' END)::text);

@@ -1,16 +1,71 @@
 -- lead_audit 0.2.0 -> 0.3.0
 --
--- 0.3.0 builds for PostgreSQL 14 to 18, and keeps one capture trigger per
--- table so that partitions audited on their own can be attached to an
--- audited table (and an audited table's parent audited) instead of failing
--- with 42710: audit_enable and audit_disable hand the row triggers between a
--- partition and its audited ancestors, and an event trigger does so around
--- ATTACH and DETACH PARTITION. The audit rows, the canonical forms and the
--- ledger are unchanged: logs and digests of 0.2.0 keep verifying as they are.
+-- 0.3.0 builds for PostgreSQL 14 to 18 and:
+-- - keeps one capture trigger per table, so that a partition audited on its
+--   own can be attached to an audited table (and an audited table's parent
+--   audited) instead of failing with 42710: audit_enable and audit_disable
+--   hand the row triggers between a partition and its audited ancestors, and
+--   an event trigger does so around ATTACH and DETACH PARTITION;
+-- - audits tables without a primary key: their records are named by the
+--   replica identity index, else by the whole row (_audit_record_key, which
+--   DDL rows and audit_tables show); history, as-of and revert refuse the
+--   latter with 55000.
+-- The audit rows, the canonical forms and the ledger are unchanged: logs and
+-- digests of 0.2.0 keep verifying as they are.
 --
 -- tests/upgrade/run.sh checks that an upgraded database has exactly the
 -- objects of a fresh 0.3.0 install.
 \echo Use "ALTER EXTENSION lead_audit UPDATE" to load this file. \quit
+
+-- What names a table's records in record_pk, as the capture trigger
+-- chooses it (src/catalog.rs, KeySource): 'primary key'; else 'replica
+-- identity' (REPLICA IDENTITY USING INDEX); else 'full row' (the whole row as
+-- recorded, as REPLICA IDENTITY FULL sends it).
+CREATE FUNCTION _audit_record_key(target regclass) RETURNS text
+LANGUAGE sql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+    SELECT CASE WHEN EXISTS (SELECT 1 FROM pg_index i WHERE i.indrelid = target AND i.indisprimary)
+                THEN 'primary key'
+                WHEN EXISTS (SELECT 1 FROM pg_class c JOIN pg_index i ON i.indrelid = c.oid
+                             WHERE c.oid = target AND c.relreplident = 'i' AND i.indisreplident)
+                THEN 'replica identity'
+                ELSE 'full row' END
+$$;
+
+
+-- History, as-of and revert follow a record by its key: a table whose
+-- records are named by their whole row has none that lasts (55000).
+CREATE FUNCTION _audit_no_stable_key(target regclass) RETURNS void
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    RAISE EXCEPTION 'lead_audit: % has no primary key and no replica identity index: its records have no key that lasts', target
+        USING ERRCODE = 'object_not_in_prerequisite_state',
+              DETAIL = 'Its changes are recorded with their whole old row as record_pk; audit_changes() and audit_log list them.',
+              HINT = format('Add a primary key (or ALTER TABLE %s REPLICA IDENTITY USING INDEX ...) for history, as-of and revert of its later changes.', target);
+END;
+$$;
+
+
+CREATE OR REPLACE VIEW audit_tables AS
+SELECT t.relid AS table_name,
+       t.soft_delete_column,
+       t.truncate_rows,
+       t.exclude,
+       t.redact,
+       t.full_rows,
+       t.stamp,
+       t.stamp_columns,
+       t.enabled_at,
+       t.enabled_by,
+       EXISTS (SELECT 1 FROM pg_catalog.pg_trigger g
+               WHERE g.tgrelid OPERATOR(pg_catalog.=) t.relid
+                 AND g.tgname OPERATOR(pg_catalog.=) 'lead_audit_capture'
+                 AND g.tgenabled OPERATOR(pg_catalog.=) 'A') AS capturing,
+       @extschema@._audit_record_key(t.relid) AS record_key
+FROM @extschema@.audit_table t;
 
 CREATE OR REPLACE FUNCTION audit_enable(
     target regclass,
@@ -71,12 +126,9 @@ BEGIN
         RAISE EXCEPTION 'lead_audit: % cannot audit itself', target
             USING ERRCODE = 'invalid_parameter_value';
     END IF;
-    IF NOT EXISTS (SELECT 1 FROM pg_constraint WHERE conrelid = target AND contype = 'p') THEN
-        RAISE EXCEPTION 'lead_audit: table % has no primary key', target
-            USING ERRCODE = 'object_not_in_prerequisite_state',
-                  DETAIL = 'Every audit row names the changed record by its primary key.',
-                  HINT = format('Add one (ALTER TABLE %s ADD PRIMARY KEY (...)) and call audit_enable again.', target);
-    END IF;
+    -- A table without a primary key is audited too: its records are named
+    -- by its replica identity index, else by their whole row
+    -- (_audit_record_key; every DDL row of the table says which).
 
     -- Writers wait from here until this transaction ends (CREATE TRIGGER
     -- would take this lock anyway): no change can fall between the options,
@@ -138,10 +190,14 @@ BEGIN
                       DETAIL = 'Soft deletes and restores are recorded from its values.';
         END IF;
         IF EXISTS (SELECT 1 FROM pg_index i JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = ANY(i.indkey)
-                   WHERE i.indrelid = target AND i.indisprimary AND a.attname = opt.col) THEN
-            RAISE EXCEPTION 'lead_audit: the primary key column "%" of % cannot be in %', opt.col, target, opt.name
+                   WHERE i.indrelid = target AND a.attname = opt.col
+                     AND CASE @extschema@._audit_record_key(target) WHEN 'primary key' THEN i.indisprimary
+                                                                    WHEN 'replica identity' THEN i.indisreplident
+                                                                    ELSE false END) THEN
+            RAISE EXCEPTION 'lead_audit: the % column "%" of % cannot be in %',
+                @extschema@._audit_record_key(target), opt.col, target, opt.name
                 USING ERRCODE = 'invalid_parameter_value',
-                      DETAIL = 'Every audit row names its record by the primary key, in clear.';
+                      DETAIL = format('Every audit row names its record by the %s, in clear.', @extschema@._audit_record_key(target));
         END IF;
     END LOOP;
     SELECT string_agg(format('"%s"', x), ', ') INTO bad FROM unnest(exclude) x WHERE x = ANY(redact);
@@ -253,6 +309,7 @@ BEGIN
         'options', @extschema@._audit_options(t.*),
         'previous', CASE WHEN old.relid IS NOT NULL THEN @extschema@._audit_options(old) END,
         'baseline', audit_enable.baseline,
+        'key', @extschema@._audit_record_key(target),
         'columns', @extschema@._audit_columns(target))::text)
     FROM @extschema@.audit_table t WHERE t.relid = target;
 
@@ -335,6 +392,345 @@ BEGIN
     PERFORM @extschema@._audit_reclaim_triggers(target);
     PERFORM @extschema@._audit_ddl_quiet(false);
     RETURN format('lead_audit: stopped auditing %s', target);
+END;
+$$;
+
+CREATE OR REPLACE FUNCTION audit_history(target regclass, pk jsonb) RETURNS SETOF audit_log
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, pg_temp
+SET max_parallel_workers_per_gather = 0
+AS $$
+DECLARE
+    keys   jsonb[] := ARRAY[pk];
+    lows   bigint[] := ARRAY[0::bigint];
+    highs  bigint[] := ARRAY[9223372036854775807];
+    found  @extschema@.audit_log[] := '{}';
+    ids    bigint[] := '{}';
+    r      @extschema@.audit_log;
+    old    jsonb;
+    i      int := 1;
+BEGIN
+    IF target IS NULL OR pk IS NULL THEN
+        RAISE EXCEPTION 'lead_audit: audit_history() needs a table and a primary key, got NULL'
+            USING ERRCODE = 'null_value_not_allowed';
+    END IF;
+    IF @extschema@._audit_record_key(target) = 'full row' THEN
+        PERFORM @extschema@._audit_no_stable_key(target);
+    END IF;
+    -- Each key with the id range in which it named this record; a chain of
+    -- key changes is followed at most 1000 keys deep.
+    WHILE i <= cardinality(keys) AND i <= 1000 LOOP
+        FOR r IN SELECT * FROM @extschema@._audit_rows(target, keys[i]) x
+                 WHERE x.id BETWEEN lows[i] AND highs[i] ORDER BY x.id LOOP
+            IF NOT r.id = ANY(ids) THEN
+                ids := ids || r.id;
+                found := found || r;
+            END IF;
+            CONTINUE WHEN r.action <> 'UPDATE'
+                       OR coalesce(r.record_pk <@ (r.record_pk || r.old_values), true);  -- the key did not change
+            old := @extschema@._audit_old_key(r.record_pk, r.old_values);
+            IF r.record_pk = keys[i] AND NOT old = ANY(keys) THEN
+                keys := keys || old; lows := lows || lows[i]; highs := highs || r.id;
+            ELSIF old = keys[i] AND NOT r.record_pk = ANY(keys) THEN
+                keys := keys || r.record_pk; lows := lows || r.id; highs := highs || highs[i];
+            END IF;
+        END LOOP;
+        i := i + 1;
+    END LOOP;
+    RETURN QUERY SELECT * FROM unnest(found) x ORDER BY x.id;
+END;
+$$;
+
+CREATE OR REPLACE FUNCTION audit_row_as_of(target regclass, pk jsonb, at timestamptz) RETURNS jsonb
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, pg_temp
+SET max_parallel_workers_per_gather = 0
+AS $$
+DECLARE
+    states jsonb := '{}';
+    cols   jsonb;
+    r      @extschema@.audit_log;
+    ev     jsonb;
+BEGIN
+    IF target IS NULL OR pk IS NULL OR at IS NULL THEN
+        RAISE EXCEPTION 'lead_audit: audit_row_as_of() needs a table, a primary key and a time, got NULL'
+            USING ERRCODE = 'null_value_not_allowed';
+    END IF;
+    IF @extschema@._audit_record_key(target) = 'full row' THEN
+        PERFORM @extschema@._audit_no_stable_key(target);
+    END IF;
+    FOR r IN SELECT * FROM (SELECT * FROM @extschema@.audit_history(target, pk)
+                            UNION ALL
+                            SELECT * FROM @extschema@._audit_rows(target, NULL) e
+                            WHERE e.table_oid = target) x
+             WHERE x.logged_at <= at ORDER BY x.id LOOP
+        IF r.record_pk IS NULL THEN
+            ev := @extschema@._audit_replay_event(states, cols, r);
+            states := ev -> 0;
+            cols := ev -> 1;
+        ELSE
+            states := @extschema@._audit_replay_row(states, r);
+        END IF;
+    END LOOP;
+    RETURN states -> pk::text;
+END;
+$$;
+
+CREATE OR REPLACE FUNCTION audit_table_as_of(target regclass, at timestamptz) RETURNS SETOF jsonb
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    events @extschema@.audit_log[];
+    roots  jsonb := '{}';
+    r      record;
+    a      text;
+    b      text;
+    cur    text;
+    states jsonb := '{}';
+    cols   jsonb;
+    e      int := 1;
+    ev     jsonb;
+BEGIN
+    IF target IS NULL OR at IS NULL THEN
+        RAISE EXCEPTION 'lead_audit: audit_table_as_of() needs a table and a time, got NULL'
+            USING ERRCODE = 'null_value_not_allowed';
+    END IF;
+    IF @extschema@._audit_record_key(target) = 'full row' THEN
+        PERFORM @extschema@._audit_no_stable_key(target);
+    END IF;
+    events := ARRAY(SELECT x FROM @extschema@._audit_rows(target, NULL) x
+                    WHERE x.table_oid = target AND x.logged_at <= at ORDER BY x.id);
+    -- Keys linked by key changes share one replay, named by its first key.
+    FOR r IN SELECT @extschema@._audit_old_key(l.record_pk, l.old_values)::text AS old, l.record_pk::text AS new
+             FROM @extschema@.audit_log l
+             WHERE l.table_oid = ANY ((SELECT @extschema@._audit_tree(target))::oid[])
+               AND l.action = 'UPDATE' AND l.logged_at <= at
+               AND NOT (l.record_pk <@ (l.record_pk || l.old_values))
+             ORDER BY l.id LOOP
+        a := coalesce(roots ->> r.old, r.old);
+        b := coalesce(roots ->> r.new, r.new);
+        CONTINUE WHEN a = b;
+        -- Everything named b now belongs to a.
+        roots := (SELECT coalesce(jsonb_object_agg(k.key, CASE WHEN k.value #>> '{}' = b THEN to_jsonb(a) ELSE k.value END), '{}')
+                  FROM jsonb_each(roots) k) || jsonb_build_object(b, a);
+    END LOOP;
+    FOR r IN SELECT x.row, x.replay
+             FROM (SELECT l AS row, coalesce(roots ->> l.record_pk::text, l.record_pk::text) AS replay, l.id
+                   FROM @extschema@.audit_log l
+                   WHERE l.table_oid = ANY ((SELECT @extschema@._audit_tree(target))::oid[])
+                     AND l.record_pk IS NOT NULL AND l.logged_at <= at
+                   UNION ALL
+                   SELECT NULL, NULL, NULL) AS x  -- an empty last row, that ends the last replay
+             ORDER BY x.replay NULLS LAST, x.id LOOP
+        IF cur IS DISTINCT FROM r.replay AND cur IS NOT NULL THEN
+            -- A replay ends: the table's later events, then its records as they are.
+            WHILE e <= cardinality(events) LOOP
+                ev := @extschema@._audit_replay_event(states, cols, events[e]);
+                states := ev -> 0; cols := ev -> 1; e := e + 1;
+            END LOOP;
+            RETURN QUERY SELECT s.value FROM jsonb_each(states) s;
+        END IF;
+        EXIT WHEN r.replay IS NULL;
+        IF cur IS DISTINCT FROM r.replay THEN
+            cur := r.replay; states := '{}'; cols := NULL; e := 1;
+        END IF;
+        WHILE e <= cardinality(events) AND events[e].id < (r.row).id LOOP
+            ev := @extschema@._audit_replay_event(states, cols, events[e]);
+            states := ev -> 0; cols := ev -> 1; e := e + 1;
+        END LOOP;
+        states := @extschema@._audit_replay_row(states, r.row);
+    END LOOP;
+END;
+$$;
+
+CREATE OR REPLACE FUNCTION audit_revert(
+    request_id text DEFAULT NULL,
+    tx_id bigint DEFAULT NULL,
+    force boolean DEFAULT false
+) RETURNS bigint
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    changes  @extschema@.audit_log[];
+    ids      bigint[];
+    r        @extschema@.audit_log;
+    later    @extschema@.audit_log;
+    tbl      regclass;
+    root     regclass;
+    before   jsonb;
+    after    jsonb;
+    cols     text;
+    keycols  text;
+    redacted text;
+    n        bigint := 0;
+    cnt      bigint;
+    saved    text := current_setting('lead_audit.context', true);
+BEGIN
+    IF (audit_revert.request_id IS NULL) = (audit_revert.tx_id IS NULL) THEN
+        RAISE EXCEPTION 'lead_audit: audit_revert() takes either a request_id or a tx_id'
+            USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    IF force IS NULL THEN
+        RAISE EXCEPTION 'lead_audit: force must be true or false, got NULL'
+            USING ERRCODE = 'null_value_not_allowed';
+    END IF;
+    changes := ARRAY(
+        SELECT l FROM @extschema@.audit_log l
+        WHERE (l.request_id = audit_revert.request_id OR l.tx_id = audit_revert.tx_id)
+          AND l.action IN ('INSERT', 'UPDATE', 'DELETE', 'TRUNCATE')
+          AND l.record_pk IS NOT NULL
+          AND l.outcome IS DISTINCT FROM 'failed'
+        ORDER BY l.id DESC);
+    IF cardinality(changes) = 0 THEN
+        RAISE EXCEPTION 'lead_audit: no committed change of % % in the log',
+            CASE WHEN audit_revert.request_id IS NOT NULL THEN 'request' ELSE 'transaction' END,
+            coalesce(audit_revert.request_id, audit_revert.tx_id::text)
+            USING ERRCODE = 'no_data_found';
+    END IF;
+    ids := ARRAY(SELECT (c).id FROM unnest(changes) c);
+    FOREACH r IN ARRAY changes LOOP
+        IF r.action = 'TRUNCATE' THEN
+            RAISE EXCEPTION 'lead_audit: audit row % is a TRUNCATE, which audit_revert() does not undo', r.id
+                USING ERRCODE = 'feature_not_supported';
+        END IF;
+        tbl := to_regclass(r.table_oid::regclass::text);
+        IF tbl IS NULL THEN
+            RAISE EXCEPTION 'lead_audit: audit row % is of table %, which no longer exists', r.id, r.table_name
+                USING ERRCODE = 'undefined_table';
+        END IF;
+    IF @extschema@._audit_record_key(tbl) = 'full row' THEN
+        PERFORM @extschema@._audit_no_stable_key(tbl);
+    END IF;
+        SELECT string_agg(format('"%s"', c.key), ', ') INTO redacted
+        FROM jsonb_each(coalesce(r.old_values, '{}')) c
+        WHERE c.key = ANY(coalesce((SELECT t.redact FROM @extschema@.audit_table t
+                                    WHERE t.relid = tbl OR t.relid IN (SELECT relid FROM pg_partition_ancestors(tbl))
+                                    LIMIT 1), '{}'))
+          AND c.value #>> '{}' LIKE 'hmac-sha256:%';
+        IF redacted IS NOT NULL THEN
+            RAISE EXCEPTION 'lead_audit: audit row % changed the redacted column(s) %, whose old values are not in the log', r.id, redacted
+                USING ERRCODE = 'feature_not_supported';
+        END IF;
+        CONTINUE WHEN force;
+        -- A later change to the record (under the key it has after this row).
+        SELECT * INTO later FROM @extschema@._audit_rows(tbl, r.record_pk) x
+        WHERE x.id > r.id AND NOT x.id = ANY(ids) AND x.outcome IS DISTINCT FROM 'failed'
+          AND x.action IN ('INSERT', 'UPDATE', 'DELETE', 'TRUNCATE')
+        ORDER BY x.id LIMIT 1;
+        IF FOUND THEN
+            RAISE EXCEPTION 'lead_audit: cannot revert audit row %: audit row % changed the record % of % later',
+                r.id, later.id, r.record_pk, r.table_name
+                USING ERRCODE = 'object_not_in_prerequisite_state',
+                      HINT = 'audit_revert(..., force => true) reverts anyway, over the later change.';
+        END IF;
+    END LOOP;
+
+    PERFORM set_config('lead_audit.context',
+        (coalesce(nullif(saved, '')::jsonb, '{}') || jsonb_build_object('reverts', jsonb_strip_nulls(
+            jsonb_build_object('request_id', audit_revert.request_id, 'tx_id', audit_revert.tx_id))))::text,
+        true);
+    FOREACH r IN ARRAY changes LOOP
+        tbl := r.table_oid::regclass;
+        -- Columns renamed or dropped since: the values under today's names.
+        root := coalesce((SELECT a.relid FROM pg_partition_ancestors(tbl) a
+                          WHERE a.relid IN (SELECT t.relid FROM @extschema@.audit_table t) LIMIT 1), tbl);
+        SELECT x.new_values -> 'columns' INTO before
+        FROM @extschema@._audit_rows(root, NULL) x
+        WHERE x.table_oid = root AND x.action = 'DDL' AND x.new_values ? 'columns' AND x.id < r.id
+        ORDER BY x.id DESC LIMIT 1;
+        after := @extschema@._audit_columns(root);
+        r.record_pk := @extschema@._audit_remap(r.record_pk, before, after, false);
+        r.old_values := @extschema@._audit_remap(r.old_values, before, after, false);
+        SELECT string_agg(quote_ident(k), ', ') INTO keycols FROM jsonb_object_keys(r.record_pk) k;
+        IF r.action = 'INSERT' THEN
+            EXECUTE format('DELETE FROM %s WHERE (%s) = (SELECT %s FROM jsonb_populate_record(NULL::%s, $1))',
+                           tbl, keycols, keycols, tbl) USING r.record_pk;
+        ELSE
+            SELECT string_agg(quote_ident(a.attname), ', ' ORDER BY a.attnum) INTO cols
+            FROM pg_attribute a
+            WHERE a.attrelid = tbl AND a.attnum > 0 AND NOT a.attisdropped AND a.attgenerated = ''
+              AND r.old_values ? a.attname;
+            IF cols IS NULL THEN
+                RAISE EXCEPTION 'lead_audit: cannot revert audit row %: the columns it changed are gone', r.id
+                    USING ERRCODE = 'object_not_in_prerequisite_state';
+            END IF;
+            IF r.action = 'DELETE' THEN
+                EXECUTE format('INSERT INTO %s (%s) OVERRIDING SYSTEM VALUE SELECT %s FROM jsonb_populate_record(NULL::%s, $1)',
+                               tbl, cols, cols, tbl) USING r.old_values;
+            ELSE
+                EXECUTE format('UPDATE %s SET (%s) = (SELECT %s FROM jsonb_populate_record(NULL::%s, $1)) '
+                               'WHERE (%s) = (SELECT %s FROM jsonb_populate_record(NULL::%s, $2))',
+                               tbl, cols, cols, tbl, keycols, keycols, tbl) USING r.old_values, r.record_pk;
+            END IF;
+        END IF;
+        GET DIAGNOSTICS cnt = ROW_COUNT;
+        IF cnt <> 1 THEN
+            RAISE EXCEPTION 'lead_audit: cannot revert audit row %: the record % of % is not there as that change left it',
+                r.id, r.record_pk, r.table_name
+                USING ERRCODE = 'object_not_in_prerequisite_state';
+        END IF;
+        n := n + 1;
+    END LOOP;
+    PERFORM set_config('lead_audit.context', coalesce(saved, ''), true);
+    RETURN n;
+END;
+$$;
+
+CREATE OR REPLACE FUNCTION _audit_record_altered(tag text) RETURNS void
+LANGUAGE plpgsql
+SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    c      record;
+    before jsonb;
+    after  jsonb;
+    opts   @extschema@.audit_table;
+BEGIN
+    FOR c IN SELECT x.relid, string_agg(DISTINCT x.object_identity, ', ') AS objects
+             FROM (SELECT CASE WHEN d.classid = 'pg_trigger'::regclass
+                               THEN (SELECT t.tgrelid FROM pg_trigger t WHERE t.oid = d.objid)
+                               ELSE d.objid END AS relid,
+                          d.object_identity
+                   FROM pg_event_trigger_ddl_commands() d
+                   WHERE (d.object_type IN ('table', 'table column') AND d.classid = 'pg_class'::regclass)
+                      OR d.classid = 'pg_trigger'::regclass) x
+             WHERE x.relid IS NOT NULL
+             GROUP BY x.relid LOOP
+        CONTINUE WHEN to_regclass(c.relid::regclass::text) IS NULL
+                   OR NOT @extschema@._audit_is_audited(c.relid::regclass);
+        -- The columns before (from the table's last DDL row) and after: the
+        -- exclude and redact options follow a renamed column, and forget a
+        -- dropped one. (Looked up only for a table with such options: the
+        -- look-up reads the rows not filed yet.)
+        after := @extschema@._audit_columns(c.relid::regclass);
+        before := NULL;
+        IF EXISTS (SELECT 1 FROM @extschema@.audit_table t
+                   WHERE t.relid = c.relid AND cardinality(t.exclude) + cardinality(t.redact) > 0) THEN
+            SELECT x.new_values -> 'columns' INTO before
+            FROM @extschema@._audit_rows(c.relid::regclass, NULL) x
+            WHERE x.table_oid = c.relid AND x.action = 'DDL' AND x.new_values ? 'columns'
+            ORDER BY x.id DESC LIMIT 1;
+        END IF;
+        UPDATE @extschema@.audit_table t
+        SET exclude = @extschema@._audit_follow(t.exclude, before, after),
+            redact = @extschema@._audit_follow(t.redact, before, after)
+        WHERE t.relid = c.relid AND before IS NOT NULL
+          AND (t.exclude, t.redact) IS DISTINCT FROM (@extschema@._audit_follow(t.exclude, before, after),
+                                                      @extschema@._audit_follow(t.redact, before, after))
+        RETURNING * INTO opts;
+        IF FOUND THEN
+            PERFORM @extschema@._audit_invalidate(c.relid);
+        END IF;
+        PERFORM @extschema@._audit_append_ddl(c.relid, NULL, (jsonb_build_object(
+            'command', tag, 'objects', c.objects, 'statement', current_query(),
+            'key', @extschema@._audit_record_key(c.relid::regclass), 'columns', after)
+            || CASE WHEN opts.relid IS NOT NULL
+                    THEN jsonb_build_object('options', @extschema@._audit_options(opts))
+                    ELSE '{}' END)::text);
+    END LOOP;
 END;
 $$;
 

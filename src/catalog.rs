@@ -45,6 +45,18 @@ pub struct Column {
     pub conv: Option<Converter>,
 }
 
+/// What names a record in `record_pk`: the primary key; else the replica
+/// identity index (`REPLICA IDENTITY USING INDEX`); else, as `REPLICA
+/// IDENTITY FULL` does, the whole row as recorded (excluded columns left
+/// out, redacted ones as their keyed hash). The SQL function
+/// `_audit_record_key()` names the same choice for the log.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub enum KeySource {
+    PrimaryKey,
+    ReplicaIdentity,
+    FullRow,
+}
+
 pub struct TableInfo {
     pub relid: Oid,
     /// The schema-qualified name as a text datum (lives in `mcxt`).
@@ -54,8 +66,11 @@ pub struct TableInfo {
     /// Recorded attribute indexes (live, not excluded) in jsonb key order
     /// (what `ObjectBuilder` needs).
     pub json_order: Vec<usize>,
-    /// Attribute indexes of the primary key, in jsonb key order; empty without one.
+    /// Attribute indexes of the record's key (`record_pk`), in jsonb key
+    /// order: see [`KeySource`].
     pub pk: Vec<usize>,
+    /// Where the key comes from.
+    pub key_source: KeySource,
     pub soft_delete: Option<(usize, SoftDeleteKind)>,
     /// Whether TRUNCATE records the content of the rows it removes.
     pub truncate_rows: bool,
@@ -164,7 +179,7 @@ unsafe fn load(rel: pg_sys::Relation) -> TableInfo {
     let settings = settings(relid).or_report();
     let mcxt = pg::cache_context(c"lead_audit table");
     // SAFETY: an open relation (the caller's contract).
-    let pk_columns = unsafe { primary_key(rel) };
+    let (key_source, pk_columns) = unsafe { record_key(rel) };
     let named = |list: &[String], a: &pg_sys::FormData_pg_attribute, i: usize| {
         // SAFETY: attname is a NUL-terminated NameData.
         let name = unsafe { CStr::from_ptr(a.attname.data.as_ptr()) };
@@ -225,7 +240,10 @@ unsafe fn load(rel: pg_sys::Relation) -> TableInfo {
     json_order.sort_by(by_key);
     // SAFETY: an open relation; its name is copied into `mcxt`.
     let name = unsafe { qualified_name(rel, mcxt) };
-    let mut pk = pk_columns;
+    let mut pk = match key_source {
+        KeySource::FullRow => json_order.clone(),
+        _ => pk_columns,
+    };
     pk.sort_by(by_key);
     TableInfo {
         relid,
@@ -233,6 +251,7 @@ unsafe fn load(rel: pg_sys::Relation) -> TableInfo {
         columns,
         json_order,
         pk,
+        key_source,
         soft_delete,
         truncate_rows,
         full_rows: settings.full_rows,
@@ -385,18 +404,36 @@ unsafe fn qualified_name(rel: pg_sys::Relation, mcxt: pg_sys::MemoryContext) -> 
     }
 }
 
-/// Attribute indexes (0-based) of the primary key, in key order.
+/// Where the record's key comes from, and its attribute indexes (0-based,
+/// in index order; none for the whole row).
 ///
 /// # Safety
 /// `rel` must be an open relation.
-unsafe fn primary_key(rel: pg_sys::Relation) -> Vec<usize> {
-    // SAFETY: the caller's contract; the primary key index is opened and closed here.
+unsafe fn record_key(rel: pg_sys::Relation) -> (KeySource, Vec<usize>) {
+    // SAFETY: the caller's contract.
     unsafe {
         let pk = pg::primary_key_index(rel);
-        if pk == Oid::INVALID {
-            return Vec::new();
+        if pk != Oid::INVALID {
+            return (KeySource::PrimaryKey, index_columns(pk));
         }
-        let irel = pg_sys::index_open(pk, pg_sys::AccessShareLock as i32);
+        if (*(*rel).rd_rel).relreplident == pg_sys::REPLICA_IDENTITY_INDEX as std::ffi::c_char {
+            let replica = pg_sys::RelationGetReplicaIndex(rel);
+            if replica != Oid::INVALID {
+                return (KeySource::ReplicaIdentity, index_columns(replica));
+            }
+        }
+        (KeySource::FullRow, Vec::new())
+    }
+}
+
+/// Attribute indexes (0-based) of an index's key columns, in key order.
+///
+/// # Safety
+/// `index` must be the oid of an index of a relation the caller has open.
+unsafe fn index_columns(index: Oid) -> Vec<usize> {
+    // SAFETY: the caller's contract; the index is opened and closed here.
+    unsafe {
+        let irel = pg_sys::index_open(index, pg_sys::AccessShareLock as i32);
         let index = (*irel).rd_index;
         let nkeys = (*index).indnkeyatts as usize;
         let cols = (*index)

@@ -20,8 +20,6 @@ pub enum AuditError {
     /// A statement's `/* lead_audit {...} */` comment cannot be recorded
     /// (read when `lead_audit.comment_context` is on).
     InvalidComment { reason: String },
-    /// An audited table lost its primary key after `audit_enable`.
-    NoPrimaryKey { table: String },
     /// A trigger function was called as something it is not.
     WrongCall {
         function: &'static str,
@@ -62,9 +60,9 @@ impl AuditError {
             AuditError::InvalidSetting { .. }
             | AuditError::InvalidArgument { .. }
             | AuditError::InvalidComment { .. } => ERRCODE_INVALID_PARAMETER_VALUE,
-            AuditError::NoPrimaryKey { .. }
-            | AuditError::BrokenInstall { .. }
-            | AuditError::NoSecret => ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE,
+            AuditError::BrokenInstall { .. } | AuditError::NoSecret => {
+                ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE
+            }
             AuditError::WrongCall { .. } => ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED,
             AuditError::WrongIsolation { .. } => ERRCODE_INVALID_TRANSACTION_STATE,
             AuditError::CorruptLedger { .. } => ERRCODE_DATA_CORRUPTED,
@@ -90,9 +88,6 @@ impl AuditError {
             } => format!("lead_audit: invalid {name}: \"{value}\" ({reason})"),
             AuditError::InvalidComment { reason } => {
                 format!("lead_audit: invalid lead_audit comment: {reason}")
-            }
-            AuditError::NoPrimaryKey { table } => {
-                format!("lead_audit: audited table {table} has no primary key")
             }
             AuditError::WrongCall { function, reason } => {
                 format!("lead_audit: {function} {reason}")
@@ -125,9 +120,6 @@ impl AuditError {
                 "The change was not made because it could not be audited; the comment is \
                  /* lead_audit {\"actor_id\": \"...\", \"request_id\": \"...\"} */ before the statement.",
             ),
-            AuditError::NoPrimaryKey { .. } => {
-                Some("Restore the primary key, or stop auditing the table with audit_disable().")
-            }
             AuditError::WrongCall { .. } => {
                 Some("Use audit_enable() to install lead_audit's triggers.")
             }
@@ -184,7 +176,6 @@ mod unit {
                 value: "x".into(),
                 reason: "r".into(),
             },
-            AuditError::NoPrimaryKey { table: "t".into() },
             AuditError::WrongCall {
                 function: "f()",
                 reason: "r",

@@ -19,7 +19,7 @@ use pgrx::pg_sys::{self, Datum};
 use pgrx::prelude::*;
 
 use crate::actor;
-use crate::catalog::{self, SoftDeleteKind, TableInfo};
+use crate::catalog::{self, KeySource, SoftDeleteKind, TableInfo};
 use crate::error::AuditError;
 use crate::forms;
 use crate::pg::{self, kept_text};
@@ -272,7 +272,14 @@ unsafe fn fill(
                     return false; // an UPDATE that changes nothing writes nothing
                 }
                 row.set(col::ACTION, kept_text(b"UPDATE"));
-                row.set_jsonb(col::RECORD_PK, record_pk(info, &new));
+                // A whole-row key names the row as it was (what REPLICA
+                // IDENTITY FULL sends); a key of columns, as it is now.
+                let key_row = if info.key_source == KeySource::FullRow {
+                    &old
+                } else {
+                    &new
+                };
+                row.set_jsonb(col::RECORD_PK, record_pk(info, key_row));
                 let in_key_order: Vec<usize> = if info.full_rows {
                     info.json_order.clone()
                 } else {
@@ -437,14 +444,6 @@ unsafe fn object(
 /// # Safety
 /// As [`object`].
 unsafe fn record_pk(info: &Rc<TableInfo>, tuple: &Deformed) -> (Datum, Option<Vec<u8>>) {
-    if info.pk.is_empty() {
-        // SAFETY: the table's name is a text datum kept with its metadata.
-        let name = unsafe { pgrx::text_to_rust_str_unchecked(info.name.cast_mut_ptr()) };
-        AuditError::NoPrimaryKey {
-            table: name.to_string(),
-        }
-        .report();
-    }
     // SAFETY: the caller's contract.
     unsafe { object(info, tuple, &info.pk) }
 }
