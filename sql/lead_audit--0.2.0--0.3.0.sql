@@ -269,40 +269,11 @@ BEGIN
     -- present and future). One per table: partitions audited on their own
     -- give theirs up to the clones (their options still apply to their
     -- rows), and a partition already captured through an audited ancestor's
-    -- clone keeps that one.
-    -- Both fire ALWAYS: also in replica mode (session_replication_role =
-    -- replica) and for changes applied by logical replication. This DDL is
-    -- recorded once, as audit_enable, below.
+    -- clone keeps that one. This DDL is recorded once, as audit_enable, below.
     PERFORM @extschema@._audit_ddl_quiet(true);
     PERFORM @extschema@._audit_yield_triggers(target, false,
         CASE WHEN stamp THEN ARRAY['lead_audit_capture', 'lead_audit_stamp'] ELSE ARRAY['lead_audit_capture'] END);
-    IF NOT EXISTS (SELECT 1 FROM pg_trigger WHERE tgrelid = target AND tgname = 'lead_audit_capture') THEN
-        EXECUTE format('CREATE TRIGGER lead_audit_capture AFTER INSERT OR UPDATE OR DELETE ON %s '
-                       'FOR EACH ROW EXECUTE FUNCTION @extschema@.audit_capture_row()', target);
-    END IF;
-    IF EXISTS (SELECT 1 FROM pg_trigger
-               WHERE tgrelid = target AND tgname = 'lead_audit_capture' AND tgparentid = 0) THEN
-        EXECUTE format('ALTER TABLE %s ENABLE ALWAYS TRIGGER lead_audit_capture', target);
-    END IF;
-    -- The stamp trigger fires on the origin only (the default): rows that
-    -- logical replication applies keep the stamps their origin gave them.
-    IF stamp AND NOT EXISTS (SELECT 1 FROM pg_trigger
-                             WHERE tgrelid = target AND tgname = 'lead_audit_stamp') THEN
-        EXECUTE format('CREATE TRIGGER lead_audit_stamp BEFORE INSERT OR UPDATE ON %s '
-                       'FOR EACH ROW EXECUTE FUNCTION @extschema@.audit_stamp_row()', target);
-    ELSIF NOT stamp AND EXISTS (SELECT 1 FROM pg_trigger
-                                WHERE tgrelid = target AND tgname = 'lead_audit_stamp' AND tgparentid = 0) THEN
-        EXECUTE format('DROP TRIGGER lead_audit_stamp ON %s', target);
-    END IF;
-    -- TRUNCATE triggers are not cloned: put one on the table and each partition.
-    FOR part IN SELECT target UNION SELECT relid FROM pg_partition_tree(target) LOOP
-        IF NOT EXISTS (SELECT 1 FROM pg_trigger WHERE tgrelid = part AND tgname = 'lead_audit_truncate') THEN
-            EXECUTE format('CREATE TRIGGER lead_audit_truncate BEFORE TRUNCATE ON %s '
-                           'FOR EACH STATEMENT EXECUTE FUNCTION @extschema@.audit_capture_truncate()', part);
-        END IF;
-        EXECUTE format('ALTER TABLE %s ENABLE ALWAYS TRIGGER lead_audit_truncate', part);
-        PERFORM @extschema@._audit_invalidate(part);
-    END LOOP;
+    PERFORM @extschema@._audit_install_triggers(target, stamp);
     PERFORM @extschema@._audit_ddl_quiet(false);
     PERFORM @extschema@._audit_append_ddl(target, NULL, jsonb_build_object(
         'command', 'audit_enable', 'statement', current_query(),
@@ -749,6 +720,48 @@ $$;
 -- owner.
 -- ---------------------------------------------------------------------------
 
+-- lead_audit's triggers on `target`: the row trigger (unless an audited
+-- ancestor's clone captures it already), the stamp trigger when `stamp`, and
+-- the TRUNCATE trigger on it and each partition (TRUNCATE triggers are not
+-- cloned). Each fires ALWAYS: also in replica mode (session_replication_role
+-- = replica) and for changes applied by logical replication; but the stamp
+-- trigger fires on the origin only (the default): rows that logical
+-- replication applies keep the stamps their origin gave them. Run by
+-- audit_enable and _audit_reclaim_triggers, as the extension's owner.
+CREATE FUNCTION _audit_install_triggers(target regclass, stamp boolean) RETURNS void
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    part regclass;
+BEGIN
+    IF NOT EXISTS (SELECT 1 FROM pg_trigger WHERE tgrelid = target AND tgname = 'lead_audit_capture') THEN
+        EXECUTE format('CREATE TRIGGER lead_audit_capture AFTER INSERT OR UPDATE OR DELETE ON %s '
+                       'FOR EACH ROW EXECUTE FUNCTION @extschema@.audit_capture_row()', target);
+    END IF;
+    IF EXISTS (SELECT 1 FROM pg_trigger
+               WHERE tgrelid = target AND tgname = 'lead_audit_capture' AND tgparentid = 0) THEN
+        EXECUTE format('ALTER TABLE %s ENABLE ALWAYS TRIGGER lead_audit_capture', target);
+    END IF;
+    IF stamp AND NOT EXISTS (SELECT 1 FROM pg_trigger
+                             WHERE tgrelid = target AND tgname = 'lead_audit_stamp') THEN
+        EXECUTE format('CREATE TRIGGER lead_audit_stamp BEFORE INSERT OR UPDATE ON %s '
+                       'FOR EACH ROW EXECUTE FUNCTION @extschema@.audit_stamp_row()', target);
+    ELSIF NOT stamp AND EXISTS (SELECT 1 FROM pg_trigger
+                                WHERE tgrelid = target AND tgname = 'lead_audit_stamp' AND tgparentid = 0) THEN
+        EXECUTE format('DROP TRIGGER lead_audit_stamp ON %s', target);
+    END IF;
+    FOR part IN SELECT target UNION SELECT relid FROM pg_partition_tree(target) LOOP
+        IF NOT EXISTS (SELECT 1 FROM pg_trigger WHERE tgrelid = part AND tgname = 'lead_audit_truncate') THEN
+            EXECUTE format('CREATE TRIGGER lead_audit_truncate BEFORE TRUNCATE ON %s '
+                           'FOR EACH STATEMENT EXECUTE FUNCTION @extschema@.audit_capture_truncate()', part);
+        END IF;
+        EXECUTE format('ALTER TABLE %s ENABLE ALWAYS TRIGGER lead_audit_truncate', part);
+        PERFORM @extschema@._audit_invalidate(part);
+    END LOOP;
+END;
+$$;
+
 -- Drops the own row triggers named in `names` of every table in the tree
 -- under `target` (and of `target` itself when `with_target`).
 CREATE FUNCTION _audit_yield_triggers(target regclass, with_target boolean, names text[]) RETURNS void
@@ -783,31 +796,15 @@ LANGUAGE plpgsql
 SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
-    t    record;
-    part regclass;
+    t record;
 BEGIN
     FOR t IN SELECT a.relid, a.stamp
              FROM (SELECT target AS relid, 0 AS level
                    UNION SELECT relid, level FROM pg_partition_tree(target)) p
              JOIN @extschema@.audit_table a ON a.relid = p.relid
              ORDER BY p.level LOOP
-        IF NOT EXISTS (SELECT 1 FROM pg_trigger WHERE tgrelid = t.relid AND tgname = 'lead_audit_capture') THEN
-            EXECUTE format('CREATE TRIGGER lead_audit_capture AFTER INSERT OR UPDATE OR DELETE ON %s '
-                           'FOR EACH ROW EXECUTE FUNCTION @extschema@.audit_capture_row()', t.relid);
-            EXECUTE format('ALTER TABLE %s ENABLE ALWAYS TRIGGER lead_audit_capture', t.relid);
-        END IF;
-        IF t.stamp AND NOT EXISTS (SELECT 1 FROM pg_trigger WHERE tgrelid = t.relid AND tgname = 'lead_audit_stamp') THEN
-            EXECUTE format('CREATE TRIGGER lead_audit_stamp BEFORE INSERT OR UPDATE ON %s '
-                           'FOR EACH ROW EXECUTE FUNCTION @extschema@.audit_stamp_row()', t.relid);
-        END IF;
-        FOR part IN SELECT t.relid UNION SELECT relid FROM pg_partition_tree(t.relid) LOOP
-            IF NOT EXISTS (SELECT 1 FROM pg_trigger WHERE tgrelid = part AND tgname = 'lead_audit_truncate') THEN
-                EXECUTE format('CREATE TRIGGER lead_audit_truncate BEFORE TRUNCATE ON %s '
-                               'FOR EACH STATEMENT EXECUTE FUNCTION @extschema@.audit_capture_truncate()', part);
-                EXECUTE format('ALTER TABLE %s ENABLE ALWAYS TRIGGER lead_audit_truncate', part);
-            END IF;
-            PERFORM @extschema@._audit_invalidate(part);
-        END LOOP;
+        CONTINUE WHEN EXISTS (SELECT 1 FROM pg_trigger WHERE tgrelid = t.relid AND tgname = 'lead_audit_capture');
+        PERFORM @extschema@._audit_install_triggers(t.relid, t.stamp);
     END LOOP;
 END;
 $$;
@@ -847,6 +844,7 @@ BEGIN
 END;
 $$;
 
+REVOKE ALL ON FUNCTION _audit_install_triggers(regclass, boolean) FROM PUBLIC;
 REVOKE ALL ON FUNCTION _audit_yield_triggers(regclass, boolean, text[]) FROM PUBLIC;
 REVOKE ALL ON FUNCTION _audit_reclaim_triggers(regclass) FROM PUBLIC;
 REVOKE ALL ON FUNCTION _audit_before_attach(regclass, regclass) FROM PUBLIC;
