@@ -7,8 +7,9 @@
 //! ```text
 //! capture -> catalog, redact, stamp, to_jsonb, events, attempts -> writer (batch, pending) -> forms -> record, objects -> pg, error
 //! ledger (seal, classify, verify) -> forms, objects, record -> pg, error
-//! attempts (hooks, pending, message, queue, worker) -> actor, writer, record, pg
-//! events (ddl, unaudited) -> stamp -> actor, writer
+//! attempts (watch, pending, message, queue, worker) -> actor, writer, record, pg
+//! events (ddl, unaudited, partitions) -> stamp -> actor, writer
+//! hooks -> attempts, events, writer (every hook and callback, installed once)
 //! sealer -> attempts, (SQL)
 //! ```
 
