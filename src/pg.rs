@@ -298,6 +298,28 @@ pub unsafe fn qualified_name(namespace: pg_sys::Oid, name: *const std::ffi::c_ch
     }
 }
 
+/// The relation a statement's RangeVar names, looked up without a lock
+/// (invalid when it names none, or `rv` is NULL): for a hook that runs before
+/// the statement, which takes the lock itself and reports a missing name.
+///
+/// # Safety
+/// `rv` must be a valid RangeVar or NULL.
+pub unsafe fn relid_unlocked(rv: *mut pg_sys::RangeVar) -> pg_sys::Oid {
+    if rv.is_null() {
+        return pg_sys::Oid::INVALID;
+    }
+    // SAFETY: the caller's contract; missing_ok, no lock.
+    unsafe {
+        pg_sys::RangeVarGetRelidExtended(
+            rv,
+            pg_sys::NoLock as pg_sys::LOCKMODE,
+            pg_sys::RVROption::RVR_MISSING_OK,
+            None,
+            std::ptr::null_mut(),
+        )
+    }
+}
+
 // ---------------------------------------------------------------------------
 // What differs between PostgreSQL majors
 // ---------------------------------------------------------------------------

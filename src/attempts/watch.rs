@@ -427,13 +427,7 @@ unsafe fn note_range_var(
     // SAFETY: a name look-up without a lock, missing_ok: the statement
     // itself takes the lock; the answer here only decides what to note.
     unsafe {
-        let relid = pg_sys::RangeVarGetRelidExtended(
-            rv,
-            pg_sys::NoLock as pg_sys::LOCKMODE,
-            pg_sys::RVROption::RVR_MISSING_OK,
-            None,
-            std::ptr::null_mut(),
-        );
+        let relid = pg::relid_unlocked(rv);
         if relid == Oid::INVALID {
             return;
         }

@@ -20,6 +20,7 @@ use pgrx::prelude::*;
 
 use crate::error::AuditError;
 use crate::objects;
+use crate::pg;
 
 thread_local! {
     /// Partitions detached by the command running, for its end.
@@ -117,8 +118,8 @@ unsafe fn changes(tree: *mut pg_sys::Node) -> Vec<Change> {
             if part.is_null() || (*part).type_ != pg_sys::NodeTag::T_PartitionCmd {
                 continue;
             }
-            let child = relid((*part.cast::<pg_sys::PartitionCmd>()).name);
-            let parent = relid((*stmt).relation);
+            let child = pg::relid_unlocked((*part.cast::<pg_sys::PartitionCmd>()).name);
+            let parent = pg::relid_unlocked((*stmt).relation);
             if child == Oid::INVALID || parent == Oid::INVALID {
                 continue;
             }
@@ -133,24 +134,6 @@ unsafe fn changes(tree: *mut pg_sys::Node) -> Vec<Change> {
         }
     }
     found
-}
-
-/// # Safety
-/// `rv` must be a valid RangeVar or NULL.
-unsafe fn relid(rv: *mut pg_sys::RangeVar) -> Oid {
-    if rv.is_null() {
-        return Oid::INVALID;
-    }
-    // SAFETY: a name look-up without a lock, missing_ok.
-    unsafe {
-        pg_sys::RangeVarGetRelidExtended(
-            rv,
-            pg_sys::NoLock as pg_sys::LOCKMODE,
-            pg_sys::RVROption::RVR_MISSING_OK,
-            None,
-            std::ptr::null_mut(),
-        )
-    }
 }
 
 #[unsafe(no_mangle)]
