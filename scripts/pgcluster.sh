@@ -25,6 +25,20 @@ as_pg() {
     fi
 }
 
+# Stops the server of DIR if one runs. A postmaster.pid whose server is gone
+# (the machine stopped in the middle of a run) is stale: it is removed, so the
+# next run starts clean instead of failing on "could not send stop signal".
+stop_server() {
+    local pid
+    [ -f "$dir/postmaster.pid" ] || return 0
+    pid=$(head -n 1 "$dir/postmaster.pid")
+    if [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null; then
+        as_pg "$PGBIN/pg_ctl" -D "$dir" -m fast -w stop >/dev/null
+    else
+        rm -f "$dir/postmaster.pid"
+    fi
+}
+
 cmd=${1:?usage: pgcluster.sh start|stop|destroy DIR [PORT]}
 dir=${2:?usage: pgcluster.sh start|stop|destroy DIR [PORT]}
 
@@ -43,11 +57,10 @@ start)
         { cat "$dir/server.log" >&2; exit 1; }
     ;;
 stop)
-    [ -f "$dir/postmaster.pid" ] && as_pg "$PGBIN/pg_ctl" -D "$dir" -m fast -w stop >/dev/null
-    true
+    stop_server
     ;;
 destroy)
-    [ -f "$dir/postmaster.pid" ] && as_pg "$PGBIN/pg_ctl" -D "$dir" -m fast -w stop >/dev/null
+    stop_server
     rm -rf "$dir" "$dir.initdb.log"
     ;;
 *)
