@@ -7,7 +7,7 @@ CREATE FUNCTION audit_capture_row() RETURNS trigger
 LANGUAGE c AS 'MODULE_PATHNAME', 'audit_capture_row_wrapper';
 CREATE FUNCTION audit_capture_truncate() RETURNS trigger
 LANGUAGE c AS 'MODULE_PATHNAME', 'audit_capture_truncate_wrapper';
--- The stamp option's BEFORE row trigger (src/capture/bookkeeping.rs).
+-- The stamp option's BEFORE row trigger (src/capture/stamp_columns.rs).
 CREATE FUNCTION audit_stamp_row() RETURNS trigger
 LANGUAGE c AS 'MODULE_PATHNAME', 'audit_stamp_row_wrapper';
 
@@ -351,7 +351,7 @@ AS $$
 $$;
 
 -- What names a table's records in record_pk, as the capture trigger
--- chooses it (src/catalog.rs, KeySource): 'primary key'; else 'replica
+-- chooses it (src/capture/table.rs, KeySource): 'primary key'; else 'replica
 -- identity' (REPLICA IDENTITY USING INDEX); else 'full row' (the whole row as
 -- recorded, as REPLICA IDENTITY FULL sends it).
 CREATE FUNCTION _audit_record_key(target regclass) RETURNS text

@@ -18,7 +18,7 @@
 \echo Use "ALTER EXTENSION lead_audit UPDATE" to load this file. \quit
 
 -- What names a table's records in record_pk, as the capture trigger
--- chooses it (src/catalog.rs, KeySource): 'primary key'; else 'replica
+-- chooses it (src/capture/table.rs, KeySource): 'primary key'; else 'replica
 -- identity' (REPLICA IDENTITY USING INDEX); else 'full row' (the whole row as
 -- recorded, as REPLICA IDENTITY FULL sends it).
 CREATE FUNCTION _audit_record_key(target regclass) RETURNS text

@@ -2,45 +2,52 @@
 //!
 //! `audit_enable('leads')` puts triggers on a table; every change becomes one
 //! checksummed row of `audit_log`, sealed later into a hash chain. This file
-//! only wires the modules together. Imports run one way, in this order:
+//! only wires the modules together. The modules are listed below, and
+//! declared, in the order data flows: the server's entry points, the
+//! triggers and the events and attempts they record, the writer, and what
+//! they all stand on. Imports run one way, down this list (unit tests aside):
 //!
 //! ```text
-//! capture -> catalog, redact, stamp, to_jsonb, events, attempts -> writer (batch, pending) -> forms -> record, objects -> pg, error
-//! ledger (seal, classify, verify) -> forms, objects, record -> pg, error
-//! attempts (watch, pending, message, queue, worker) -> actor, writer, record, pg
-//! events (ddl, unaudited, partitions) -> stamp -> actor, writer
-//! hooks -> attempts, events, writer (every hook and callback, installed once)
-//! sealer -> attempts, (SQL)
+//! hooks      every server hook and callback, installed once -> attempts, events, writer
+//! ledger     sealing, verification, the sealer (which starts
+//!            stranded attempt writers)                       -> attempts, audit_log, forms
+//! capture    the row, TRUNCATE and stamp triggers            -> events, attempts, writer,
+//!                                                               forms, audit_log, actor, jsonb
+//! events     DDL rows, writes with auditing off, partitions  -> writer, audit_log
+//! attempts   failed attempts: watch, queue, worker           -> writer, audit_log, actor
+//! writer     batched inserts into audit_log                  -> forms, audit_log
+//! forms      the canonical forms                             -> audit_log, jsonb
+//! audit_log  the audit row, the extension's objects, epoch,
+//!            the columns every audit row shares              -> actor
+//! actor      the application's user and request
+//! jsonb      datums to JSONB
+//! pg         PostgreSQL helpers, and the differences between majors
+//! error      the one error type
 //! ```
+//!
+//! Every module may use `pg` and `error`.
 
 #![deny(unsafe_op_in_unsafe_fn)]
 
 use pgrx::prelude::*;
 
-mod actor;
-mod attempts;
-mod capture;
-mod catalog;
-mod epoch;
-mod error;
-mod events;
-mod forms;
+// The server's entry points, and what reads the log back.
 mod hooks;
-mod jsonb_binary;
-mod jsonb_layout;
 mod ledger;
-mod numeric_layout;
-mod objects;
-mod panics;
-mod pg;
-mod recent;
-mod record;
-mod redact;
-mod sealer;
-mod spare;
-mod stamp;
-mod to_jsonb;
+// What records a change or an event...
+mod capture;
+mod events;
+mod attempts;
+// ...writes it...
 mod writer;
+// ...and what everything stands on.
+mod forms;
+mod audit_log;
+mod actor;
+mod jsonb;
+mod pg;
+
+mod error;
 
 ::pgrx::pg_module_magic!(name, version);
 
@@ -53,12 +60,12 @@ pgrx::extension_sql_file!("../sql/api.sql", name = "api", finalize);
 pub extern "C-unwind" fn _PG_init() {
     actor::register_settings();
     ledger::register_settings();
-    objects::register_invalidation(&[catalog::forget, attempts::forget]);
-    sealer::register();
+    audit_log::objects::register_invalidation(&[capture::forget, attempts::forget]);
+    ledger::sealer::register();
     attempts::register();
     writer::register();
     hooks::install();
-    panics::quiet();
+    hooks::panics::quiet();
 }
 
 #[cfg(any(test, feature = "pg_test"))]

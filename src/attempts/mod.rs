@@ -31,10 +31,11 @@ pub fn register() {
     settings::register();
     // SAFETY: a flag PostgreSQL sets while loading shared_preload_libraries.
     if unsafe { pg_sys::process_shared_preload_libraries_in_progress } {
-        queue::init();
         settings::set_recorded();
     }
 }
+
+pub use queue::{request_shmem, startup_shmem};
 
 /// Starts the writers of databases whose failed attempts are queued but
 /// unwritten (no worker slot was free when they were queued). Called by the

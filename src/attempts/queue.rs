@@ -9,7 +9,6 @@
 //! database and exits (so it never keeps a database from being dropped).
 
 use pgrx::pg_sys::{self, Datum, Oid};
-use pgrx::prelude::*;
 use pgrx::{PGRXSharedMemory, PgLwLock, PgSharedMemoryInitialization};
 
 pub const SLOTS: usize = 64;
@@ -93,49 +92,25 @@ impl Queue {
 // SAFETY: the name is ours alone (it names the shared memory and the lock tranche).
 static QUEUE: PgLwLock<Queue> = unsafe { PgLwLock::new(c"lead_audit_attempts") };
 
-#[cfg(not(feature = "pg14"))]
-static mut PREV_SHMEM_REQUEST: pg_sys::shmem_request_hook_type = None;
-static mut PREV_SHMEM_STARTUP: pg_sys::shmem_startup_hook_type = None;
-
-/// Asks for the shared memory (from `_PG_init` while preloading): from the
-/// request hook, or on PostgreSQL 14, which has none, at once.
-pub fn init() {
-    // SAFETY: _PG_init runs once, in the postmaster; the previous hooks are kept and called.
-    unsafe {
-        #[cfg(not(feature = "pg14"))]
-        {
-            PREV_SHMEM_REQUEST = pg_sys::shmem_request_hook;
-            pg_sys::shmem_request_hook = Some(shmem_request);
-        }
-        #[cfg(feature = "pg14")]
-        QUEUE.on_shmem_request();
-        PREV_SHMEM_STARTUP = pg_sys::shmem_startup_hook;
-        pg_sys::shmem_startup_hook = Some(shmem_startup);
-    }
+/// Asks for the queue's shared memory: from the server's shared memory
+/// request hook (`hooks`), or on PostgreSQL 14, which has none, from
+/// `_PG_init` while preloading.
+///
+/// # Safety
+/// Only while the server lets libraries ask for shared memory.
+pub unsafe fn request_shmem() {
+    // SAFETY: the caller's promise.
+    unsafe { QUEUE.on_shmem_request() };
 }
 
-#[cfg(not(feature = "pg14"))]
-#[pg_guard]
-unsafe extern "C-unwind" fn shmem_request() {
-    // SAFETY: called by PostgreSQL when libraries may ask for shared memory.
-    unsafe {
-        if let Some(prev) = PREV_SHMEM_REQUEST {
-            prev();
-        }
-        QUEUE.on_shmem_request();
-    }
-}
-
-#[pg_guard]
-unsafe extern "C-unwind" fn shmem_startup() {
-    // SAFETY: called by PostgreSQL once shared memory exists; the queue is
-    // created empty (or found, in a process that attaches to it).
-    unsafe {
-        if let Some(prev) = PREV_SHMEM_STARTUP {
-            prev();
-        }
-        QUEUE.on_shmem_startup(Queue::EMPTY);
-    }
+/// Creates the queue, empty, once shared memory exists (or finds it, in a
+/// process that attaches to it): from the shared memory startup hook.
+///
+/// # Safety
+/// Only from the shared memory startup hook, after [`request_shmem`].
+pub unsafe fn startup_shmem() {
+    // SAFETY: the caller's promise.
+    unsafe { QUEUE.on_shmem_startup(Queue::EMPTY) };
 }
 
 /// The database's failed attempts waiting in the queue, those the queue

@@ -13,8 +13,8 @@ use serde_json::Value;
 
 use super::message;
 use super::queue;
+use crate::audit_log::row::{col, Row};
 use crate::pg::{self, text_datum};
-use crate::record::{col, Row};
 use crate::writer;
 
 /// Messages written per transaction.
@@ -89,7 +89,7 @@ fn row(header: &Value, error: &str) -> Row {
     let mut row = Row::default();
     let text = |k: &str| header[k].as_str().map(|s| text_datum(s.as_bytes()));
     // This transaction's id: sealing finds rows by the transaction that wrote them.
-    let tx_id = crate::epoch::tx_id();
+    let tx_id = crate::audit_log::epoch::tx_id();
     row.set(col::TX_ID, Datum::from(tx_id));
     row.set(
         col::LOGGED_AT,

@@ -5,13 +5,18 @@
 //! multi-insert path). `audit_capture_truncate` is a BEFORE TRUNCATE statement
 //! trigger: the only moment the removed rows can still be read.
 //!
-//! Data flows one way: tuple ([`tuple`]) -> diff ([`diff`]) -> jsonb
-//! (`to_jsonb`) -> actor context (`actor`) -> record -> writer.
+//! Data flows one way: tuple ([`tuple`](mod@tuple)) -> diff ([`diff`]) -> jsonb
+//! (`jsonb::convert`) -> actor context (`actor`) -> audit row (`audit_log::row`)
+//! -> writer.
 
-mod bookkeeping;
 mod diff;
+mod redact;
 mod scan;
+mod stamp_columns;
+mod table;
 mod tuple;
+
+pub use table::forget;
 
 use std::rc::Rc;
 
@@ -19,15 +24,14 @@ use pgrx::pg_sys::{self, Datum};
 use pgrx::prelude::*;
 
 use crate::actor;
-use crate::catalog::{self, KeySource, SoftDeleteKind, TableInfo};
+use crate::audit_log::row::{col, text_buffer, Row};
+use crate::audit_log::stamp;
 use crate::error::AuditError;
 use crate::forms;
+use crate::jsonb::convert::ObjectBuilder;
 use crate::pg::{self, kept_text};
-use crate::record::{col, text_buffer, Row};
-use crate::redact;
-use crate::stamp;
-use crate::to_jsonb::ObjectBuilder;
 use crate::writer;
+use table::{KeySource, SoftDeleteKind, TableInfo};
 use tuple::Deformed;
 
 // The two trigger functions are written out by hand rather than with
@@ -98,7 +102,7 @@ pub unsafe extern "C-unwind" fn audit_capture_truncate_wrapper(
 }
 
 /// `audit_stamp_row()`: BEFORE INSERT OR UPDATE ... FOR EACH ROW, installed
-/// by the `stamp` option (see [`bookkeeping`]).
+/// by the `stamp` option (see [`stamp_columns`]).
 ///
 /// # Safety
 /// Called by PostgreSQL's function manager with a valid `fcinfo`.
@@ -120,7 +124,7 @@ pub unsafe extern "C-unwind" fn audit_stamp_row_wrapper(fcinfo: pg_sys::Function
         .report();
     }
     // SAFETY: PostgreSQL passes a valid TriggerData with the tuples of this event.
-    let tuple = unsafe { bookkeeping::stamp_row(td, op == pg_sys::TRIGGER_EVENT_INSERT) };
+    let tuple = unsafe { stamp_columns::stamp_row(td, op == pg_sys::TRIGGER_EVENT_INSERT) };
     Datum::from(tuple)
 }
 
@@ -174,7 +178,7 @@ unsafe fn trigger_data<'a>(
 /// `rel` must be the open relation the trigger fired for.
 unsafe fn count_unaudited(rel: pg_sys::Relation, event: u32) {
     // SAFETY: the caller's contract.
-    let info = unsafe { catalog::table_info(rel) };
+    let info = unsafe { table::table_info(rel) };
     let action = match event & pg_sys::TRIGGER_EVENT_OPMASK {
         pg_sys::TRIGGER_EVENT_INSERT => "INSERT",
         pg_sys::TRIGGER_EVENT_UPDATE => "UPDATE",
@@ -194,7 +198,7 @@ unsafe fn count_unaudited(rel: pg_sys::Relation, event: u32) {
 unsafe fn capture_row(td: &pg_sys::TriggerData) {
     let rel = td.tg_relation;
     // SAFETY: the trigger's relation is open for the duration of the event.
-    let (info, desc) = unsafe { (catalog::table_info(rel), (*rel).rd_att) };
+    let (info, desc) = unsafe { (table::table_info(rel), (*rel).rd_att) };
     let mut row = Row::default();
     let op = td.tg_event & pg_sys::TRIGGER_EVENT_OPMASK;
     // SAFETY: tg_trigtuple (and for UPDATE tg_newtuple) are valid tuples of
@@ -311,7 +315,7 @@ unsafe fn fill(
 /// `rel` must be the open relation a BEFORE TRUNCATE trigger fired for.
 unsafe fn capture_truncate(rel: pg_sys::Relation) {
     // SAFETY: the relation is open for the duration of the trigger.
-    let info = unsafe { catalog::table_info(rel) };
+    let info = unsafe { table::table_info(rel) };
     let mut marker = Row::default();
     marker.set(col::ACTION, kept_text(b"TRUNCATE"));
     append(&info, marker);
@@ -361,7 +365,7 @@ fn baseline(table: pg_sys::Oid) -> i64 {
             .report();
         }
         if relkind == pg_sys::RELKIND_RELATION as std::ffi::c_char {
-            let info = catalog::table_info(rel);
+            let info = table::table_info(rel);
             // audit_enable runs as the extension's owner; the table's values
             // are rendered as its owner, in a restricted operation (as
             // ANALYZE does), so that no function of the owner's (a cast to

@@ -5,7 +5,7 @@ use std::cell::RefCell;
 
 use pgrx::pg_sys::{self, Datum};
 
-use crate::spare;
+use crate::pg::spare;
 
 pub struct Deformed {
     pub values: Vec<Datum>,

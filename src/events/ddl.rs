@@ -12,10 +12,10 @@ use std::cell::Cell;
 use pgrx::pg_sys::{self, Oid};
 use pgrx::prelude::*;
 
+use crate::audit_log::row::{col, Row};
+use crate::audit_log::stamp;
 use crate::error::AuditError;
 use crate::pg::{self, text_datum};
-use crate::record::{col, Row};
-use crate::stamp;
 use crate::writer;
 
 thread_local! {

@@ -22,13 +22,13 @@ pub fn on_xact(event: pg_sys::XactEvent::Type) {
         XACT_EVENT_COMMIT | XACT_EVENT_PREPARE => {
             unaudited::forget();
             ddl::quiet(false);
-            crate::epoch::committed();
+            crate::audit_log::epoch::committed();
         }
         XACT_EVENT_ABORT => {
             unaudited::forget();
             partitions::forget();
             ddl::quiet(false);
-            crate::epoch::aborted();
+            crate::audit_log::epoch::aborted();
         }
         _ => {}
     }
@@ -46,7 +46,7 @@ pub fn on_subxact(
         SUBXACT_EVENT_ABORT_SUB => {
             unaudited::abort_sub(my_subid);
             ddl::quiet(false);
-            crate::epoch::savepoint_aborted();
+            crate::audit_log::epoch::savepoint_aborted();
         }
         _ => {}
     }

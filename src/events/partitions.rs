@@ -18,8 +18,8 @@ use std::ffi::CStr;
 use pgrx::pg_sys::{self, Datum, Oid};
 use pgrx::prelude::*;
 
+use crate::audit_log::objects;
 use crate::error::AuditError;
-use crate::objects;
 use crate::pg;
 
 thread_local! {

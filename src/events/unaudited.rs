@@ -10,9 +10,9 @@ use std::collections::BTreeMap;
 use pgrx::pg_sys::{self, Oid};
 use serde_json::{json, Map, Value};
 
+use crate::audit_log::row::{col, Row};
+use crate::audit_log::stamp;
 use crate::pg::{self, text_datum};
-use crate::record::{col, Row};
-use crate::stamp;
 use crate::writer;
 
 /// Rows written per (subtransaction, table, action).

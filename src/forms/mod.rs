@@ -301,10 +301,10 @@ mod unit {
                 .map(|f| f.as_str().map(str::as_bytes))
                 .collect();
             let canonical = if row["form"] == "lead_audit:row:v2" {
-                assert_eq!(fields.len(), crate::record::col::CHECKSUM + 2);
+                assert_eq!(fields.len(), crate::audit_log::row::col::CHECKSUM + 2);
                 row_v2(fields)
             } else {
-                assert_eq!(fields.len(), crate::record::col::CHECKSUM);
+                assert_eq!(fields.len(), crate::audit_log::row::col::CHECKSUM);
                 row_v1(fields)
             };
             assert_eq!(canonical, row["canonical"].as_str().unwrap().as_bytes());

@@ -3,7 +3,7 @@
 //! A row with an `outcome` has the form v2; a row without one (written by
 //! 0.1.0) the form v1.
 //!
-//! The bytes are those of [`super::row_v1`] / [`super::row_v2`] over the columns' texts: integers
+//! The bytes are those of `forms::row_v1` / `forms::row_v2` over the columns' texts: integers
 //! and oids in decimal; `logged_at` in microseconds since 1970-01-01 00:00:00
 //! UTC (so no TimeZone or DateStyle setting changes it); jsonb, inet and
 //! text[] as PostgreSQL prints them; text as is (UTF-8).
@@ -14,9 +14,9 @@ use std::ffi::CStr;
 use pgrx::pg_sys::{self, Datum};
 
 use super::{push_field, push_int_field, sha256, Hash, PG_EPOCH_OFFSET_US, ROW_V1, ROW_V2};
+use crate::audit_log::row::{col, Kind, COLUMNS};
 use crate::pg;
-use crate::recent::Recent;
-use crate::record::{col, Kind, COLUMNS};
+use crate::pg::recent::Recent;
 
 thread_local! {
     /// array_out keeps per-type state in fn_extra, so it needs a long-lived FmgrInfo.
@@ -188,7 +188,7 @@ unsafe fn array_text<'a>(v: Datum) -> &'a CStr {
 #[cfg(test)]
 mod unit {
     use super::push_kept_field;
-    use crate::recent::Recent;
+    use crate::pg::recent::Recent;
 
     #[test]
     fn a_kept_text_is_the_field_of_its_value() {

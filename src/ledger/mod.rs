@@ -5,12 +5,14 @@
 //! - [`classify`]: pure logic from blocks and rows to findings;
 //! - `seal`: `audit_seal()`, a thin shell around SPI;
 //! - `verify`: `verify_audit()`, a shell that feeds the classifier.
+//! - `sealer`: the background worker that calls `audit_seal()`.
 //!
 //! The forms hashed here live in `forms`.
 
 pub mod block;
 pub mod classify;
 mod seal;
+pub mod sealer;
 mod verify;
 
 pub use verify::register_settings;

@@ -12,9 +12,9 @@ use pgrx::prelude::*;
 use pgrx::spi::SpiClient;
 
 use super::block::hash32;
+use crate::audit_log::objects::{self, Objects};
 use crate::error::{AuditError, OrReport};
 use crate::forms::{self, BlockHeader, Hash, Leaf, PG_EPOCH_OFFSET_US};
-use crate::objects::{self, Objects};
 
 /// Rows per block at most: a block's leaves stay a few hundred kB.
 pub const MAX_BLOCK_ROWS: usize = 10_000;
@@ -69,7 +69,7 @@ fn audit_seal() -> TableIterator<
     }
     let objs = objects::objects();
     // The ledger counts transactions with this cluster's offset added.
-    let offset = crate::epoch::offset();
+    let offset = crate::audit_log::epoch::offset();
     let sealed = Spi::connect_mut(|client| seal(client, &objs, offset)).or_report();
     TableIterator::new(
         sealed

@@ -11,11 +11,11 @@ use pgrx::PgMemoryContexts;
 
 use super::block::{hash32, StoredBlock};
 use super::classify::{self, Digest, Ledger, ScannedRow};
+use crate::audit_log::objects::{self, Objects};
+use crate::audit_log::row::{col, NCOLS};
 use crate::error::{AuditError, OrReport};
 use crate::forms;
-use crate::objects::{self, Objects};
 use crate::pg;
-use crate::record::{col, NCOLS};
 
 /// Rows per pass (a developer setting: tests lower it to check passes on
 /// small logs; the default bounds memory to a few tens of MB).

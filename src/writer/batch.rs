@@ -14,7 +14,7 @@
 //!   replication's, wait for that).
 //!
 //! A row is only ever written in its own subtransaction (or one it was
-//! committed into): see [`pending`]. A subtransaction or transaction that
+//! committed into): see [`pending`](super::pending). A subtransaction or transaction that
 //! rolls back drops its rows, as it drops the changes they record.
 //!
 //! When the library is loaded in the middle of a transaction (by the first
@@ -30,9 +30,9 @@ use pgrx::prelude::*;
 use super::insert;
 use super::pending::Segments;
 use super::slots;
-use crate::objects;
+use crate::audit_log::objects;
+use crate::audit_log::row::{Row, Shape};
 use crate::pg;
-use crate::record::{Row, Shape};
 
 /// Rows per batch at most.
 pub const MAX_ROWS: usize = 1000;

@@ -5,11 +5,11 @@
 use pgrx::pg_sys::{self, Datum, Oid};
 
 use super::slots;
+use crate::audit_log::objects::{self, IndexTarget, Objects};
+use crate::audit_log::row::{col, Row, Shape};
 use crate::error::AuditError;
 use crate::forms;
-use crate::objects::{self, IndexTarget, Objects};
 use crate::pg;
-use crate::record::{col, Row, Shape};
 
 extern "C-unwind" {
     // commands/sequence.h; not in pgrx's bindings. `check_permissions = false`

@@ -19,7 +19,7 @@ vector whose recomputed hash differs from the stored one.
   and recomputed checksums) and cases, each a change to it with the findings
   (status, audit_id, block_id, in verify_audit's order) written by hand below.
 
-Read by: src/forms/mod.rs and src/ledger/classify.rs (unit tests), src/tests.rs
+Read by: src/forms/mod.rs and src/ledger/classify.rs (unit tests), src/tests/mod.rs
 (the SQL re-implementation and the writer, in the database), and
 clients/python/tests/test_verify.py (the independent verifier, lead_audit.verify).
 """

@@ -2,7 +2,7 @@
 -- pg_temp.row_form(audit_log row) -> the canonical bytes, whose SHA-256 is
 -- the row's checksum: the form v2 for a row with an outcome, v1 for a row
 -- without one (written by 0.1.0). Used by the #[pg_test]s that check the
--- golden vectors (src/tests.rs) and by the ledger scenario that forges a row
+-- golden vectors (src/tests/mod.rs) and by the ledger scenario that forges a row
 -- (tests/pg_regress/sql/08_ledger.sql): one definition, not two.
 -- client_ip: abbrev(inet) is inet's output function (what COPY and the writer
 -- print: no mask for a single host); inet::text would always add the mask.

@@ -78,7 +78,8 @@ pub extern "C-unwind" fn lead_audit_sealer_main(_arg: pg_sys::Datum) {
 /// Seals if the extension is installed in this database (it may come later).
 fn seal_once() {
     if let Some(schema) = extension_schema() {
-        let query = include_str!("../sql/queries/sealer_seal.sql").replace("@extschema@", &schema);
+        let query =
+            include_str!("../../sql/queries/sealer_seal.sql").replace("@extschema@", &schema);
         if let Err(e) = Spi::get_one::<i64>(&query) {
             warning!("lead_audit sealer: {e}");
         }
@@ -92,13 +93,13 @@ fn index_once() {
     };
     let function = format!("{schema}.audit_index_history(integer)");
     let can = Spi::get_one_with_args::<bool>(
-        include_str!("../sql/queries/sealer_can_index.sql"),
+        include_str!("../../sql/queries/sealer_can_index.sql"),
         &[function.into()],
     );
     if !matches!(can, Ok(Some(true))) {
         return;
     }
-    let query = include_str!("../sql/queries/sealer_index.sql").replace("@extschema@", &schema);
+    let query = include_str!("../../sql/queries/sealer_index.sql").replace("@extschema@", &schema);
     if let Err(e) = Spi::get_one::<i64>(&query) {
         warning!("lead_audit sealer: filing history: {e}");
     }
@@ -109,7 +110,7 @@ fn index_once() {
 /// raise instead of answering "not installed".
 fn extension_schema() -> Option<String> {
     let found =
-        Spi::get_two::<pg_sys::Oid, String>(include_str!("../sql/queries/extension_schema.sql"));
+        Spi::get_two::<pg_sys::Oid, String>(include_str!("../../sql/queries/extension_schema.sql"));
     match found {
         Ok((_, Some(schema))) => Some(schema),
         _ => None,

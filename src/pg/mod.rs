@@ -1,6 +1,13 @@
 //! Small PostgreSQL helpers shared by the modules that talk to the server
 //! directly: datums built from Rust bytes, bytes read from varlenas, and
 //! long-lived memory contexts. No lead_audit logic lives here.
+//!
+//! Also the per-major differences of the C API (one function per difference,
+//! with a `#[cfg]` per major), [`spare`] buffers kept between rows, and the
+//! [`recent`] list of values kept by key.
+
+pub mod recent;
+pub mod spare;
 
 use std::ffi::CStr;
 

@@ -16,8 +16,8 @@ use std::cell::Cell;
 use pgrx::pg_sys;
 use pgrx::prelude::*;
 
+use super::objects;
 use crate::error::AuditError;
-use crate::objects;
 
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
 enum State {
@@ -52,7 +52,7 @@ pub fn offset() -> i64 {
         // Between installing this library and ALTER EXTENSION UPDATE the
         // database has 0.1.0's objects, which know no offsets: count as
         // 0.1.0 did (and look again once they are updated).
-        _ if objects::objects().shape == crate::record::Shape::V1 => 0,
+        _ if objects::objects().shape == super::row::Shape::V1 => 0,
         before => {
             let (o, inserted) = look_up();
             let tentative = inserted || matches!(before, State::Tentative { .. });
@@ -71,7 +71,7 @@ pub fn offset() -> i64 {
 
 fn look_up() -> (i64, bool) {
     let objs = objects::objects();
-    let found = Spi::get_two::<i64, bool>(&objs.sql(include_str!("../sql/queries/epoch.sql")));
+    let found = Spi::get_two::<i64, bool>(&objs.sql(include_str!("../../sql/queries/epoch.sql")));
     match found {
         Ok((Some(o), Some(inserted))) => (o, inserted),
         Ok(_) => AuditError::BrokenInstall {

@@ -6,10 +6,10 @@
 
 use pgrx::pg_sys::{self, Datum, Oid};
 
+use super::epoch;
+use super::row::{col, Row};
 use crate::actor;
-use crate::epoch;
 use crate::pg::kept_text;
-use crate::record::{col, Row};
 
 /// Stamps `row` for `table_oid` / `table_name` (a text datum). Raises
 /// `InvalidSetting` for a setting that cannot be recorded.

@@ -1,6 +1,6 @@
 //! jsonb's binary layout (PostgreSQL's `utils/jsonb.h`), shared by the code
 //! that reads it (the checksum's text, [`crate::forms::jsonb_text`]) and the
-//! code that writes it ([`crate::jsonb_binary`]).
+//! code that writes it ([`super::binary`]).
 //!
 //! A container is a header word (child count and kind), one entry word per
 //! child (for an object, every key and then every value), then the

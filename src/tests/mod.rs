@@ -233,10 +233,10 @@ mod tests {
                         "{sql}: PostgreSQL writes back what it stored"
                     );
                     let mut ours = Vec::new();
-                    crate::jsonb_binary::encode(&*full, &mut ours).expect("encodes");
+                    crate::jsonb::binary::encode(&*full, &mut ours).expect("encodes");
                     assert_eq!(ours, theirs, "{sql}: from a tree of values");
                     if let Some(shallow) = one_level(j) {
-                        crate::jsonb_binary::encode(&shallow.value, &mut ours).expect("encodes");
+                        crate::jsonb::binary::encode(&shallow.value, &mut ours).expect("encodes");
                         assert_eq!(ours, theirs, "{sql}: nested containers as stored");
                     }
                 }
@@ -270,7 +270,7 @@ mod tests {
                         std::slice::from_raw_parts(n.cast::<u8>(), pgrx::varsize_any(n)).to_vec()
                     };
                     let theirs = bytes(scalar.val.numeric.cast());
-                    let ours = crate::to_jsonb::IntNumeric::new(v).bytes().to_vec();
+                    let ours = crate::jsonb::convert::IntNumeric::new(v).bytes().to_vec();
                     assert_eq!(ours, theirs, "{v}");
                 }
                 Ok::<_, pgrx::spi::SpiError>(())
@@ -409,7 +409,7 @@ mod tests {
     /// recomputed in plain SQL (tests/vectors/row_forms.sql) from the row's columns.
     #[pg_test]
     fn checksum_follows_the_documented_canonical_form() {
-        run(include_str!("../tests/vectors/row_forms.sql"));
+        run(include_str!("../../tests/vectors/row_forms.sql"));
         setup_leads();
         run("SET LOCAL lead_audit.actor_id = 'u-1'");
         run("SET LOCAL lead_audit.client_ip = '203.0.113.7/24'");
@@ -430,9 +430,9 @@ mod tests {
     /// writer's code, finds each stored checksum right.
     #[pg_test]
     fn golden_rows_verify_in_sql_and_in_the_database() {
-        run(include_str!("../tests/vectors/row_forms.sql"));
+        run(include_str!("../../tests/vectors/row_forms.sql"));
         let vectors: serde_json::Value =
-            serde_json::from_str(include_str!("../tests/vectors/rows.json")).unwrap();
+            serde_json::from_str(include_str!("../../tests/vectors/rows.json")).unwrap();
         let rows = vectors["rows"].as_array().unwrap();
         for row in rows {
             let columns: Vec<Option<String>> = row["columns"]

@@ -1,5 +1,5 @@
-//! Every executor and utility hook, the log hook and the transaction
-//! callbacks lead_audit installs: each installed once, here, and each
+//! Every executor and utility hook, the log hook, the shared memory hooks and
+//! the transaction callbacks lead_audit installs: each installed once, here, and each
 //! calling the modules' steps in an order written down in one place.
 //!
 //! How an error travels. A PostgreSQL error raised further down the chain
@@ -21,6 +21,8 @@ use pgrx::pg_sys;
 use pgrx::prelude::*;
 
 use crate::{attempts, events, writer};
+
+pub mod panics;
 
 /// PostgreSQL's standard functions, bound without pgrx's guard so that an
 /// error they raise passes through our hooks untouched.
@@ -60,16 +62,30 @@ static mut PREV_EXECUTOR_START: pg_sys::ExecutorStart_hook_type = None;
 static mut PREV_EXECUTOR_FINISH: pg_sys::ExecutorFinish_hook_type = None;
 static mut PREV_PROCESS_UTILITY: pg_sys::ProcessUtility_hook_type = None;
 static mut PREV_EMIT_LOG: pg_sys::emit_log_hook_type = None;
+#[cfg(not(feature = "pg14"))]
+static mut PREV_SHMEM_REQUEST: pg_sys::shmem_request_hook_type = None;
+static mut PREV_SHMEM_STARTUP: pg_sys::shmem_startup_hook_type = None;
 
-/// Installs the hooks and callbacks (once, from `_PG_init`). The statement
-/// hooks of failed-attempt tracking only while preloading: without
-/// `shared_preload_libraries` it records nothing.
+/// Installs the hooks and callbacks (once, from `_PG_init`). Failed-attempt
+/// tracking's shared memory and statement hooks only while preloading:
+/// without `shared_preload_libraries` it records nothing.
 pub fn install() {
     let attempts = attempts::recorded();
     // SAFETY: _PG_init runs once per process, before any query of ours; the
     // previous hooks are kept and called.
     unsafe {
         if attempts {
+            // PostgreSQL 14 has no request hook: memory is asked for while
+            // the libraries load.
+            #[cfg(feature = "pg14")]
+            attempts::request_shmem();
+            #[cfg(not(feature = "pg14"))]
+            {
+                PREV_SHMEM_REQUEST = pg_sys::shmem_request_hook;
+                pg_sys::shmem_request_hook = Some(shmem_request);
+            }
+            PREV_SHMEM_STARTUP = pg_sys::shmem_startup_hook;
+            pg_sys::shmem_startup_hook = Some(shmem_startup);
             PREV_EXECUTOR_START = pg_sys::ExecutorStart_hook;
             pg_sys::ExecutorStart_hook = Some(executor_start);
             PREV_EMIT_LOG = pg_sys::emit_log_hook;
@@ -81,6 +97,33 @@ pub fn install() {
         pg_sys::ProcessUtility_hook = Some(process_utility);
         pg_sys::RegisterXactCallback(Some(on_xact), std::ptr::null_mut());
         pg_sys::RegisterSubXactCallback(Some(on_subxact), std::ptr::null_mut());
+    }
+}
+
+// ---------------------------------------------------------------------------
+// Shared memory (while preloading)
+// ---------------------------------------------------------------------------
+
+#[cfg(not(feature = "pg14"))]
+#[pg_guard]
+unsafe extern "C-unwind" fn shmem_request() {
+    // SAFETY: called by PostgreSQL when libraries may ask for shared memory.
+    unsafe {
+        if let Some(prev) = PREV_SHMEM_REQUEST {
+            prev();
+        }
+        attempts::request_shmem();
+    }
+}
+
+#[pg_guard]
+unsafe extern "C-unwind" fn shmem_startup() {
+    // SAFETY: called by PostgreSQL once shared memory exists.
+    unsafe {
+        if let Some(prev) = PREV_SHMEM_STARTUP {
+            prev();
+        }
+        attempts::startup_shmem();
     }
 }
 

@@ -12,10 +12,10 @@ use pgrx::pg_sys::{self, Oid};
 use pgrx::prelude::*;
 use sha2::{Digest, Sha256};
 
+use crate::audit_log::objects;
 use crate::error::AuditError;
-use crate::objects;
+use crate::jsonb::convert::Function;
 use crate::pg;
-use crate::to_jsonb::Function;
 
 /// The prefix of a redacted value, naming the hash.
 pub const PREFIX: &str = "hmac-sha256:";
@@ -75,7 +75,7 @@ pub fn secret() -> Vec<u8> {
 }
 
 fn read_secret() -> Result<Vec<u8>, AuditError> {
-    let query = objects::objects().sql(include_str!("../sql/queries/secret_function.sql"));
+    let query = objects::objects().sql(include_str!("../../sql/queries/secret_function.sql"));
     let func = Spi::get_one::<Oid>(&query)
         .map_err(AuditError::spi("could not find _audit_secret()"))?
         .ok_or_else(|| AuditError::BrokenInstall {

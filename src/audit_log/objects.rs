@@ -3,7 +3,7 @@
 //! dropped when a relcache invalidation names one of them.
 //!
 //! This module also owns the library's invalidation callbacks: other
-//! per-backend caches (the table catalog) register a listener with
+//! per-backend caches (what the triggers know of each table) register a listener with
 //! [`register_invalidation`] instead of callbacks of their own, so what drops
 //! which cache is in one place. A relcache invalidation names one relation;
 //! a change to any schema (a rename sends no relcache invalidation for the
@@ -19,9 +19,9 @@ use std::rc::Rc;
 use pgrx::pg_sys::{self, Datum, Oid};
 use pgrx::prelude::*;
 
+use super::row;
 use crate::error::AuditError;
 use crate::pg;
-use crate::record;
 
 /// The extension's objects in this database, found once per backend.
 pub struct Objects {
@@ -31,7 +31,7 @@ pub struct Objects {
     pub audit_table: Oid,
     pub sequence: Oid,
     /// Which columns audit_log has (0.1.0's until the extension is updated).
-    pub shape: record::Shape,
+    pub shape: row::Shape,
     /// audit_log's indexes, with what an index insert needs.
     pub indexes: Vec<IndexTarget>,
     /// A copy of audit_log's tuple descriptor (in the objects' context), to
@@ -150,7 +150,7 @@ pub fn objects() -> Rc<Objects> {
 
 fn load() -> Result<Objects, AuditError> {
     let generation = GENERATION.get();
-    let found = Spi::get_two::<Oid, String>(include_str!("../sql/queries/extension_schema.sql"))
+    let found = Spi::get_two::<Oid, String>(include_str!("../../sql/queries/extension_schema.sql"))
         .map_err(AuditError::spi("could not find the extension's schema"))?;
     let (Some(namespace), Some(schema)) = found else {
         return Err(broken("the extension is not installed in this database"));
@@ -174,7 +174,7 @@ fn load() -> Result<Objects, AuditError> {
         audit_log,
         audit_table,
         sequence,
-        shape: record::Shape::Current,
+        shape: row::Shape::Current,
         indexes: Vec::new(),
         tupdesc: std::ptr::null_mut(),
         generation,
@@ -204,7 +204,7 @@ fn broken(reason: &str) -> AuditError {
 ///
 /// # Safety
 /// `rel` must be an open relation.
-unsafe fn check_columns(rel: pg_sys::Relation) -> Result<record::Shape, AuditError> {
+unsafe fn check_columns(rel: pg_sys::Relation) -> Result<row::Shape, AuditError> {
     // SAFETY: an open relation has a valid descriptor with `natts` attributes.
     let attrs = unsafe { pg::attrs((*rel).rd_att) };
     let columns = attrs.iter().map(|a| {
@@ -214,7 +214,7 @@ unsafe fn check_columns(rel: pg_sys::Relation) -> Result<record::Shape, AuditErr
             a.attisdropped,
         )
     });
-    record::shape(columns).ok_or_else(|| {
+    row::shape(columns).ok_or_else(|| {
         broken("audit_log does not have the columns this version of lead_audit writes (was it altered?)")
     })
 }

@@ -5,20 +5,20 @@
 //! common scalar types go straight into a `JsonbValue` (the same value
 //! `to_jsonb` builds), and every other type (arrays, composites, enums,
 //! domains, floats, json, ...) calls `to_jsonb` itself through a cached
-//! `FmgrInfo`. Objects are written by [`jsonb_binary`], never through text.
+//! `FmgrInfo`. Objects are written by [`binary`], never through text.
 
 use std::cell::{RefCell, UnsafeCell};
 use std::ffi::CStr;
 
 use pgrx::pg_sys::{self, Datum, Oid};
 
+use super::binary::{self, EncodeError};
+use super::layout;
+use super::numeric;
 use crate::error::AuditError;
-use crate::jsonb_binary::{self, EncodeError};
-use crate::jsonb_layout;
-use crate::numeric_layout;
 use crate::pg;
-use crate::recent::Recent;
-use crate::spare;
+use crate::pg::recent::Recent;
+use crate::pg::spare;
 
 /// A date/time value as [`datetime_text`] keys it: its type, its bits and
 /// the session time zone it was rendered in.
@@ -327,7 +327,7 @@ impl<'a> ObjectBuilder<'a> {
         object.val.object.pairs = self.pairs.as_mut_ptr();
         // SAFETY: as above.
         let encoded = ENCODED.with_borrow_mut(|out| unsafe {
-            jsonb_binary::encode(&object, out).map(|()| (pg::varlena_datum(out), out.len()))
+            binary::encode(&object, out).map(|()| (pg::varlena_datum(out), out.len()))
         });
         match encoded {
             Ok((datum, len)) => (datum, also(&self.pairs, &self.key_texts, len)),
@@ -365,7 +365,7 @@ unsafe fn set_value(v: &mut pg_sys::JsonbValue, conv: &Converter, value: Datum, 
             Converter::Int8 => set_numeric(v, kept.int(value.value() as i64)),
             Converter::Numeric(out) => {
                 let n = pg::detoast(value);
-                if numeric_layout::is_special(numeric_header(n)) {
+                if numeric::is_special(numeric_header(n)) {
                     // to_jsonb writes NaN and infinities as strings.
                     set_cstring(v, pg_sys::OutputFunctionCall(out.get(), value));
                 } else {
@@ -404,7 +404,7 @@ unsafe fn set_value(v: &mut pg_sys::JsonbValue, conv: &Converter, value: Datum, 
 }
 
 /// A whole jsonb document as a value: a scalar as itself, a container as
-/// its bytes (`jbvBinary`), which [`jsonb_binary`] copies in as they are.
+/// its bytes (`jbvBinary`), which [`binary`] copies in as they are.
 ///
 /// # Safety
 /// `j` must point to a valid, detoasted jsonb that outlives `v`'s use.
@@ -414,7 +414,7 @@ unsafe fn set_jsonb(v: &mut pg_sys::JsonbValue, j: *mut pg_sys::Jsonb) {
     unsafe {
         // (Checked here first: most documents are containers, and the call
         // crosses pgrx's error boundary.)
-        if (*j).root.header & jsonb_layout::JB_FSCALAR != 0
+        if (*j).root.header & layout::JB_FSCALAR != 0
             && pg_sys::JsonbExtractScalar(&mut (*j).root, v)
         {
             return;
@@ -474,7 +474,7 @@ unsafe fn set_string_array(v: &mut pg_sys::JsonbValue, a: *mut pg_sys::ArrayType
 }
 
 /// An integer as a numeric, as to_jsonb makes it (`int64_to_numeric`'s
-/// bytes, written by [`numeric_layout`]), palloc'd in the current context.
+/// bytes, written by [`numeric`]), palloc'd in the current context.
 fn int_numeric(i: i64) -> Datum {
     let n = IntNumeric::new(i);
     pg::varlena_datum(&n.bytes()[pg_sys::VARHDRSZ..])
@@ -483,15 +483,15 @@ fn int_numeric(i: i64) -> Datum {
 /// An integer's numeric in line: the varlena (4-byte header and payload)
 /// `int64_to_numeric` makes, aligned as a varlena must be.
 #[repr(C, align(4))]
-pub(crate) struct IntNumeric([u8; pg_sys::VARHDRSZ + numeric_layout::MAX_INT_PAYLOAD]);
+pub(crate) struct IntNumeric([u8; pg_sys::VARHDRSZ + numeric::MAX_INT_PAYLOAD]);
 
 impl IntNumeric {
     pub(crate) fn new(i: i64) -> Self {
-        let mut n = IntNumeric([0; pg_sys::VARHDRSZ + numeric_layout::MAX_INT_PAYLOAD]);
-        let payload: &mut [u8; numeric_layout::MAX_INT_PAYLOAD] = (&mut n.0[pg_sys::VARHDRSZ..])
+        let mut n = IntNumeric([0; pg_sys::VARHDRSZ + numeric::MAX_INT_PAYLOAD]);
+        let payload: &mut [u8; numeric::MAX_INT_PAYLOAD] = (&mut n.0[pg_sys::VARHDRSZ..])
             .try_into()
             .expect("the payload's room");
-        let len = numeric_layout::int_payload(i, payload);
+        let len = numeric::int_payload(i, payload);
         // SAFETY: the buffer is 4-byte aligned and holds the header's four
         // bytes and `len` more.
         unsafe { pgrx::set_varsize_4b(n.as_mut_ptr(), (pg_sys::VARHDRSZ + len) as i32) };

@@ -8,7 +8,7 @@ use std::cell::RefCell;
 
 use pgrx::pg_sys::{self, Datum, Oid};
 
-use crate::spare;
+use crate::pg::spare;
 
 /// How a column of `audit_log` is typed (and rendered in the canonical form).
 #[derive(PartialEq, Eq, Clone, Copy, Debug)]

@@ -12,9 +12,9 @@
 
 use pgrx::pg_sys::{self, Datum};
 
+use super::table::{self, StampColumn};
 use super::tuple::Deformed;
 use crate::actor;
-use crate::catalog::{self, StampColumn};
 use crate::error::AuditError;
 
 /// Where a bookkeeping column's new value comes from.
@@ -29,7 +29,7 @@ pub enum Source {
     Null,
 }
 
-/// Roles, as indexes into `catalog::STAMP_ROLES`.
+/// Roles, as indexes into `table::STAMP_ROLES`.
 const CREATED_AT: usize = 0;
 const UPDATED_AT: usize = 1;
 const CREATED_BY: usize = 2;
@@ -87,7 +87,7 @@ pub unsafe fn stamp_row(td: &pg_sys::TriggerData, insert: bool) -> pg_sys::HeapT
         td.tg_newtuple
     };
     // SAFETY: the trigger's relation is open for the duration of the event.
-    let (info, desc) = unsafe { (catalog::table_info(rel), (*rel).rd_att) };
+    let (info, desc) = unsafe { (table::table_info(rel), (*rel).rd_att) };
     let Some(columns) = info.stamp.as_ref() else {
         return new_tuple; // the option was turned off: nothing to fill
     };

@@ -11,12 +11,12 @@ use std::rc::Rc;
 use pgrx::pg_sys::{self, Datum, Oid};
 use pgrx::prelude::*;
 
+use crate::audit_log::objects;
 use crate::error::{AuditError, OrReport};
 use crate::forms::jsonb_text;
-use crate::objects;
+use crate::jsonb::convert::{self, Converter, Function};
 use crate::pg;
-use crate::recent::Recent;
-use crate::to_jsonb::{self, Converter, Function};
+use crate::pg::recent::Recent;
 
 /// How a soft-delete column marks a row as deleted.
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
@@ -200,7 +200,7 @@ unsafe fn load(rel: pg_sys::Relation) -> TableInfo {
             excluded: !a.attisdropped && named(&settings.exclude, a, i),
             // SAFETY: the column's type exists; `mcxt` lives as long as this entry.
             redact: (!a.attisdropped && named(&settings.redact, a, i))
-                .then(|| unsafe { to_jsonb::output_function(a.atttypid, mcxt) }),
+                .then(|| unsafe { convert::output_function(a.atttypid, mcxt) }),
             typlen: a.attlen,
             typbyval: a.attbyval,
             // SAFETY: the column's type exists; `mcxt` lives as long as this entry.
@@ -211,7 +211,7 @@ unsafe fn load(rel: pg_sys::Relation) -> TableInfo {
     let secret = columns
         .iter()
         .any(|c| c.redact.is_some())
-        .then(crate::redact::secret);
+        .then(super::redact::secret);
     // SAFETY: `attrs` are the relation's; `mcxt` lives as long as this entry.
     let stamp = settings
         .stamp
@@ -232,7 +232,7 @@ unsafe fn load(rel: pg_sys::Relation) -> TableInfo {
         Some((i, kind))
     });
     let by_key = |a: &usize, b: &usize| {
-        to_jsonb::jsonb_key_order(columns[*a].key.to_bytes(), columns[*b].key.to_bytes())
+        convert::jsonb_key_order(columns[*a].key.to_bytes(), columns[*b].key.to_bytes())
     };
     let mut json_order: Vec<usize> = (0..columns.len())
         .filter(|&i| !columns[i].dropped && !columns[i].excluded)
@@ -305,7 +305,7 @@ unsafe fn stamp_columns(
         // SAFETY: the column's type exists and `mcxt` is valid (the caller's contract).
         let input = role
             .ends_with("_by")
-            .then(|| unsafe { to_jsonb::input_function(a.atttypid, mcxt) });
+            .then(|| unsafe { convert::input_function(a.atttypid, mcxt) });
         Some(StampColumn {
             index,
             typid: a.atttypid,
@@ -368,7 +368,7 @@ impl Settings {
 /// ancestor for a partition. A table with our trigger but no settings row
 /// (trigger created by hand) is audited with the defaults.
 fn settings(relid: Oid) -> Result<Settings, AuditError> {
-    let query = objects::objects().sql(include_str!("../sql/queries/table_settings.sql"));
+    let query = objects::objects().sql(include_str!("../../sql/queries/table_settings.sql"));
     let found = Spi::connect(|client| {
         let rows = client.select(&query, Some(1), &[relid.into()])?;
         if rows.is_empty() {
