@@ -51,10 +51,70 @@ mod error;
 
 ::pgrx::pg_module_magic!(name, version);
 
-// Tables first: the functions pgrx generates come after them.
+// Tables first: everything else comes after them.
 pgrx::extension_sql_file!("../sql/schema.sql", name = "schema", bootstrap);
-// The SQL API refers to the Rust functions, so it comes last.
-pgrx::extension_sql_file!("../sql/api.sql", name = "api", finalize);
+// The SQL API, one file per concern, each created after the Rust functions
+// and the other files it uses (the objects it names, the functions it calls).
+pgrx::extension_sql_file!("../sql/api/capture.sql", name = "capture");
+pgrx::extension_sql_file!("../sql/api/append_only.sql", name = "append_only");
+pgrx::extension_sql_file!(
+    "../sql/api/partitions.sql",
+    name = "partitions",
+    requires = [
+        "capture",
+        capture::table::audit_invalidate,
+        events::ddl::set_quiet
+    ]
+);
+pgrx::extension_sql_file!(
+    "../sql/api/enable.sql",
+    name = "enable",
+    requires = [
+        "partitions",
+        capture::baseline,
+        capture::table::audit_invalidate,
+        events::ddl::set_quiet,
+        events::ddl::append_ddl,
+        attempts::attempts_recorded
+    ]
+);
+pgrx::extension_sql_file!(
+    "../sql/api/ledger.sql",
+    name = "ledger",
+    requires = [ledger::verify::verify_audit_internal]
+);
+pgrx::extension_sql_file!(
+    "../sql/api/history.sql",
+    name = "history",
+    requires = ["enable"]
+);
+pgrx::extension_sql_file!(
+    "../sql/api/time_travel.sql",
+    name = "time_travel",
+    requires = ["enable", "history"]
+);
+pgrx::extension_sql_file!(
+    "../sql/api/revert.sql",
+    name = "revert",
+    requires = ["enable", "history", "time_travel"]
+);
+pgrx::extension_sql_file!(
+    "../sql/api/status.sql",
+    name = "status",
+    requires = ["ledger", attempts::attempts_backlog]
+);
+pgrx::extension_sql_file!(
+    "../sql/api/ddl_events.sql",
+    name = "ddl_events",
+    requires = [
+        "capture",
+        "enable",
+        "history",
+        capture::table::audit_invalidate,
+        events::ddl::set_quiet,
+        events::ddl::append_ddl
+    ]
+);
 
 #[pg_guard]
 pub extern "C-unwind" fn _PG_init() {
