@@ -9,7 +9,9 @@
 -- - audits tables without a primary key: their records are named by the
 --   replica identity index, else by the whole row (_audit_record_key, which
 --   DDL rows and audit_tables show); history, as-of and revert refuse the
---   latter with 55000.
+--   latter with 55000;
+-- - writes the options' defaults and the stamp roles once, in Rust
+--   (_audit_option_defaults, _audit_stamp_roles), for audit_enable.
 -- The audit rows, the canonical forms and the ledger are unchanged: logs and
 -- digests of 0.2.0 keep verifying as they are.
 --
@@ -67,6 +69,26 @@ SELECT t.relid AS table_name,
        @extschema@._audit_record_key(t.relid) AS record_key
 FROM @extschema@.audit_table t;
 
+-- The options' defaults and the stamp option's roles are written once, in
+-- Rust (src/capture/table.rs), and audit_enable reads them from there:
+-- audit_table's option columns lose their column defaults, a second copy
+-- (audit_enable always gives every option).
+CREATE FUNCTION "_audit_option_defaults"() RETURNS jsonb /* pgrx :: JsonB */
+IMMUTABLE STRICT PARALLEL SAFE
+LANGUAGE c /* Rust */
+AS 'MODULE_PATHNAME', 'option_defaults_wrapper';
+CREATE FUNCTION "_audit_stamp_roles"() RETURNS TEXT[] /* Vec < & '_ str > */
+IMMUTABLE STRICT PARALLEL SAFE
+LANGUAGE c /* Rust */
+AS 'MODULE_PATHNAME', 'stamp_roles_wrapper';
+ALTER TABLE audit_table
+    ALTER COLUMN truncate_rows DROP DEFAULT,
+    ALTER COLUMN exclude DROP DEFAULT,
+    ALTER COLUMN redact DROP DEFAULT,
+    ALTER COLUMN full_rows DROP DEFAULT,
+    ALTER COLUMN stamp DROP DEFAULT,
+    ALTER COLUMN stamp_columns DROP DEFAULT;
+
 CREATE OR REPLACE FUNCTION audit_enable(
     target regclass,
     soft_delete_column name DEFAULT NULL,
@@ -94,9 +116,9 @@ DECLARE
     role       text;
     col        name;
     stamped    text[] := '{}';
-    -- The bookkeeping columns' roles (and their default names), as
-    -- catalog::STAMP_ROLES lists them.
-    roles      text[] := ARRAY['created_at', 'updated_at', 'created_by', 'updated_by', 'deleted_at', 'deleted_by'];
+    -- The options' defaults and the stamp roles, written once (src/capture/table.rs).
+    defaults   jsonb := @extschema@._audit_option_defaults();
+    roles      text[] := @extschema@._audit_stamp_roles();
 BEGIN
     IF target IS NULL THEN
         RAISE EXCEPTION 'lead_audit: audit_enable() needs a table, got NULL'
@@ -167,10 +189,10 @@ BEGIN
 
     -- The other options: given, kept, or their defaults; each list sorted
     -- and without duplicates.
-    truncate_rows := coalesce(truncate_rows, old.truncate_rows, true);
-    full_rows := coalesce(full_rows, old.full_rows, false);
-    exclude := coalesce(exclude, old.exclude, '{}');
-    redact := coalesce(redact, old.redact, '{}');
+    truncate_rows := coalesce(truncate_rows, old.truncate_rows, (defaults ->> 'truncate_rows')::boolean);
+    full_rows := coalesce(full_rows, old.full_rows, (defaults ->> 'full_rows')::boolean);
+    exclude := coalesce(exclude, old.exclude, ARRAY(SELECT jsonb_array_elements_text(defaults -> 'exclude')));
+    redact := coalesce(redact, old.redact, ARRAY(SELECT jsonb_array_elements_text(defaults -> 'redact')));
     IF array_position(exclude, NULL) IS NOT NULL OR array_position(redact, NULL) IS NOT NULL THEN
         RAISE EXCEPTION 'lead_audit: exclude and redact name columns, and a name cannot be NULL'
             USING ERRCODE = 'null_value_not_allowed';
@@ -206,8 +228,8 @@ BEGIN
             USING ERRCODE = 'invalid_parameter_value';
     END IF;
     -- Bookkeeping columns: the mapped names exist, the times are times.
-    stamp := coalesce(stamp, old.stamp, false);
-    stamp_columns := coalesce(stamp_columns, old.stamp_columns, '{}');
+    stamp := coalesce(stamp, old.stamp, (defaults ->> 'stamp')::boolean);
+    stamp_columns := coalesce(stamp_columns, old.stamp_columns, defaults -> 'stamp_columns');
     IF jsonb_typeof(stamp_columns) <> 'object' THEN
         RAISE EXCEPTION 'lead_audit: stamp_columns must be a JSON object of role: column name, got %', stamp_columns
             USING ERRCODE = 'invalid_parameter_value';
@@ -217,7 +239,7 @@ BEGIN
     IF bad IS NOT NULL THEN
         RAISE EXCEPTION 'lead_audit: stamp_columns has unknown roles: %', bad
             USING ERRCODE = 'invalid_parameter_value',
-                  HINT = 'The roles are created_at, updated_at, created_by, updated_by, deleted_at and deleted_by.';
+                  HINT = format('The roles are %s and %s.', array_to_string(roles[1:cardinality(roles) - 1], ', '), roles[cardinality(roles)]);
     END IF;
     IF EXISTS (SELECT 1 FROM jsonb_each(stamp_columns) e WHERE jsonb_typeof(e.value) <> 'string') THEN
         RAISE EXCEPTION 'lead_audit: stamp_columns maps each role to a column name (a string), got %', stamp_columns

@@ -44,12 +44,12 @@ COMMENT ON TABLE audit_log IS
 CREATE SEQUENCE audit_log_id_seq AS bigint OWNED BY audit_log.id;
 ALTER TABLE audit_log ALTER COLUMN id SET DEFAULT nextval('audit_log_id_seq');
 
--- No index on record_pk: one maintained row by row cost writers ~10% (since
+-- No index on record_pk: one maintained row by row slowed every writer (since
 -- 0.2.0 sealed rows are indexed in bulk, in audit_record_index; see
 -- audit_history()).
 -- Sealing (audit_seal) finds the rows of finished transactions by tx_id. BRIN:
 -- tx_id grows with the heap, and an insert into a range not summarised yet
--- costs next to nothing (a btree here cost writers ~7%).
+-- costs next to nothing (a btree here slowed every writer).
 CREATE INDEX audit_log_tx_id_idx ON audit_log USING brin (tx_id);
 -- audit_changes() reads a time range (since 0.2.0). BRIN for the same reason:
 -- logged_at grows with the heap, give or take a long statement.
@@ -59,7 +59,7 @@ CREATE INDEX audit_log_logged_at_idx ON audit_log USING brin (logged_at);
 -- A block covers the rows whose tx_id is in [from_xid, to_xid) (transactions
 -- that had all finished when it was sealed) and whose id is in [first_id,
 -- last_id]; it keeps each row's id and checksum (the leaves), their hash, and
--- the previous block's hash. See README "Tamper evidence" for the exact form.
+-- the previous block's hash. See docs/canonical-forms.md for the exact form.
 CREATE TABLE audit_block (
     id            bigint      NOT NULL PRIMARY KEY,
     sealed_at     timestamptz NOT NULL,
@@ -78,7 +78,7 @@ CREATE TABLE audit_block (
 COMMENT ON TABLE audit_block IS 'lead_audit: hash-chained blocks sealing audit_log rows';
 -- A block's leaves (ids and SHA-256 sums) are stored out of line without
 -- compression: the sums are random bytes that pglz cannot shrink, and trying
--- was 44% of audit_seal()'s time (since 0.2.0).
+-- took a large share of audit_seal()'s time (since 0.2.0).
 ALTER TABLE audit_block ALTER COLUMN row_ids SET STORAGE EXTERNAL,
                         ALTER COLUMN row_checksums SET STORAGE EXTERNAL;
 
@@ -110,18 +110,20 @@ COMMENT ON TABLE audit_record_filed IS 'lead_audit: the blocks filed in audit_re
 CREATE TABLE audit_table (
     relid              regclass    NOT NULL PRIMARY KEY,
     soft_delete_column name,
-    truncate_rows      boolean     NOT NULL DEFAULT true,
+    truncate_rows      boolean     NOT NULL,
     enabled_at         timestamptz NOT NULL DEFAULT now(),
     enabled_by         text        NOT NULL DEFAULT session_user,
     -- Since 0.2.0 (see audit_enable): columns never recorded, columns
     -- recorded as a keyed hash, whether an UPDATE records whole rows, and
     -- whether the table's bookkeeping columns are filled (and their names,
-    -- where they are not the defaults).
-    exclude            text[]      NOT NULL DEFAULT '{}',
-    redact             text[]      NOT NULL DEFAULT '{}',
-    full_rows          boolean     NOT NULL DEFAULT false,
-    stamp              boolean     NOT NULL DEFAULT false,
-    stamp_columns      jsonb       NOT NULL DEFAULT '{}'
+    -- where they are not the defaults). The options have no column defaults:
+    -- audit_enable always gives them, from the one list of their defaults
+    -- (_audit_option_defaults(), since 0.3.0).
+    exclude            text[]      NOT NULL,
+    redact             text[]      NOT NULL,
+    full_rows          boolean     NOT NULL,
+    stamp              boolean     NOT NULL,
+    stamp_columns      jsonb       NOT NULL
 );
 
 COMMENT ON TABLE audit_table IS 'lead_audit: the audited tables and their settings';

@@ -71,6 +71,8 @@ pgrx::extension_sql_file!(
     name = "enable",
     requires = [
         "partitions",
+        capture::table::option_defaults,
+        capture::table::stamp_roles,
         capture::baseline,
         capture::table::audit_invalidate,
         events::ddl::set_quiet,

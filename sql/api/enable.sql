@@ -46,9 +46,9 @@ DECLARE
     role       text;
     col        name;
     stamped    text[] := '{}';
-    -- The bookkeeping columns' roles (and their default names), as
-    -- catalog::STAMP_ROLES lists them.
-    roles      text[] := ARRAY['created_at', 'updated_at', 'created_by', 'updated_by', 'deleted_at', 'deleted_by'];
+    -- The options' defaults and the stamp roles, written once (src/capture/table.rs).
+    defaults   jsonb := @extschema@._audit_option_defaults();
+    roles      text[] := @extschema@._audit_stamp_roles();
 BEGIN
     IF target IS NULL THEN
         RAISE EXCEPTION 'lead_audit: audit_enable() needs a table, got NULL'
@@ -119,10 +119,10 @@ BEGIN
 
     -- The other options: given, kept, or their defaults; each list sorted
     -- and without duplicates.
-    truncate_rows := coalesce(truncate_rows, old.truncate_rows, true);
-    full_rows := coalesce(full_rows, old.full_rows, false);
-    exclude := coalesce(exclude, old.exclude, '{}');
-    redact := coalesce(redact, old.redact, '{}');
+    truncate_rows := coalesce(truncate_rows, old.truncate_rows, (defaults ->> 'truncate_rows')::boolean);
+    full_rows := coalesce(full_rows, old.full_rows, (defaults ->> 'full_rows')::boolean);
+    exclude := coalesce(exclude, old.exclude, ARRAY(SELECT jsonb_array_elements_text(defaults -> 'exclude')));
+    redact := coalesce(redact, old.redact, ARRAY(SELECT jsonb_array_elements_text(defaults -> 'redact')));
     IF array_position(exclude, NULL) IS NOT NULL OR array_position(redact, NULL) IS NOT NULL THEN
         RAISE EXCEPTION 'lead_audit: exclude and redact name columns, and a name cannot be NULL'
             USING ERRCODE = 'null_value_not_allowed';
@@ -158,8 +158,8 @@ BEGIN
             USING ERRCODE = 'invalid_parameter_value';
     END IF;
     -- Bookkeeping columns: the mapped names exist, the times are times.
-    stamp := coalesce(stamp, old.stamp, false);
-    stamp_columns := coalesce(stamp_columns, old.stamp_columns, '{}');
+    stamp := coalesce(stamp, old.stamp, (defaults ->> 'stamp')::boolean);
+    stamp_columns := coalesce(stamp_columns, old.stamp_columns, defaults -> 'stamp_columns');
     IF jsonb_typeof(stamp_columns) <> 'object' THEN
         RAISE EXCEPTION 'lead_audit: stamp_columns must be a JSON object of role: column name, got %', stamp_columns
             USING ERRCODE = 'invalid_parameter_value';
@@ -169,7 +169,7 @@ BEGIN
     IF bad IS NOT NULL THEN
         RAISE EXCEPTION 'lead_audit: stamp_columns has unknown roles: %', bad
             USING ERRCODE = 'invalid_parameter_value',
-                  HINT = 'The roles are created_at, updated_at, created_by, updated_by, deleted_at and deleted_by.';
+                  HINT = format('The roles are %s and %s.', array_to_string(roles[1:cardinality(roles) - 1], ', '), roles[cardinality(roles)]);
     END IF;
     IF EXISTS (SELECT 1 FROM jsonb_each(stamp_columns) e WHERE jsonb_typeof(e.value) <> 'string') THEN
         RAISE EXCEPTION 'lead_audit: stamp_columns maps each role to a column name (a string), got %', stamp_columns

@@ -91,7 +91,7 @@ impl TableInfo {
     /// The text[] of the names of `columns` (an UPDATE's changed columns),
     /// valid until the next call: building it (a text per name, then the
     /// array) for every row of a bulk UPDATE, which repeats a few lists,
-    /// was 1% of the statement.
+    /// showed in the statement's profile.
     pub fn names_array(&self, columns: &[usize]) -> Datum {
         let make = || {
             // SAFETY: `mcxt` lives as long as this entry; construct_array
@@ -329,8 +329,19 @@ struct Settings {
 }
 
 impl Default for Settings {
+    /// The options of a table that was given none: the one place they are
+    /// written. `audit_enable` reads them through `_audit_option_defaults()`,
+    /// and [`Settings::from_row`] fills in what an older audit_table lacks.
     fn default() -> Self {
-        Settings::from_row(&serde_json::Value::Null)
+        Settings {
+            stamp: false,
+            stamp_columns: std::collections::BTreeMap::new(),
+            soft_delete_column: None,
+            truncate_rows: true,
+            exclude: Vec::new(),
+            redact: Vec::new(),
+            full_rows: false,
+        }
     }
 }
 
@@ -338,30 +349,61 @@ impl Settings {
     /// The settings in an audit_table row (as `to_jsonb` gives it); a
     /// column this version's table lacks, or a NULL, has its default.
     fn from_row(row: &serde_json::Value) -> Settings {
+        let d = Settings::default();
         let flag = |key: &str, default: bool| row[key].as_bool().unwrap_or(default);
-        let names = |key: &str| -> Vec<String> {
-            row[key]
-                .as_array()
-                .into_iter()
-                .flatten()
-                .filter_map(|v| v.as_str().map(String::from))
-                .collect()
+        let names = |key: &str, default: Vec<String>| -> Vec<String> {
+            row[key].as_array().map_or(default, |a| {
+                a.iter()
+                    .filter_map(|v| v.as_str().map(String::from))
+                    .collect()
+            })
         };
         Settings {
-            stamp: flag("stamp", false),
+            stamp: flag("stamp", d.stamp),
             stamp_columns: row["stamp_columns"]
                 .as_object()
-                .into_iter()
-                .flatten()
-                .filter_map(|(k, v)| Some((k.clone(), v.as_str()?.to_string())))
-                .collect(),
-            soft_delete_column: row["soft_delete_column"].as_str().map(String::from),
-            truncate_rows: flag("truncate_rows", true),
-            exclude: names("exclude"),
-            redact: names("redact"),
-            full_rows: flag("full_rows", false),
+                .map_or(d.stamp_columns, |o| {
+                    o.iter()
+                        .filter_map(|(k, v)| Some((k.clone(), v.as_str()?.to_string())))
+                        .collect()
+                }),
+            soft_delete_column: row["soft_delete_column"]
+                .as_str()
+                .map(String::from)
+                .or(d.soft_delete_column),
+            truncate_rows: flag("truncate_rows", d.truncate_rows),
+            exclude: names("exclude", d.exclude),
+            redact: names("redact", d.redact),
+            full_rows: flag("full_rows", d.full_rows),
         }
     }
+
+    /// The settings under audit_enable's names for them.
+    fn to_json(&self) -> serde_json::Value {
+        serde_json::json!({
+            "soft_delete_column": self.soft_delete_column,
+            "truncate_rows": self.truncate_rows,
+            "exclude": self.exclude,
+            "redact": self.redact,
+            "full_rows": self.full_rows,
+            "stamp": self.stamp,
+            "stamp_columns": self.stamp_columns,
+        })
+    }
+}
+
+/// The options' defaults, which `audit_enable` gives a table it audits for
+/// the first time (see [`Settings::default`]).
+#[pg_extern(name = "_audit_option_defaults", immutable, parallel_safe)]
+fn option_defaults() -> pgrx::JsonB {
+    pgrx::JsonB(Settings::default().to_json())
+}
+
+/// The `stamp` option's roles, in order ([`STAMP_ROLES`]): what
+/// `audit_enable` checks `stamp_columns` against.
+#[pg_extern(name = "_audit_stamp_roles", immutable, parallel_safe)]
+fn stamp_roles() -> Vec<&'static str> {
+    STAMP_ROLES.to_vec()
 }
 
 /// The table's settings from audit_table, inherited from the nearest audited
@@ -482,6 +524,7 @@ mod unit {
             s.stamp_columns.get("created_by").map(String::as_str),
             Some("author")
         );
+        assert_eq!(Settings::from_row(&s.to_json()), s);
     }
 
     #[test]
@@ -489,6 +532,11 @@ mod unit {
         // 0.1.0's audit_table: no options columns; a NULL soft-delete column.
         let old = serde_json::json!({"relid": "leads", "soft_delete_column": null, "truncate_rows": true});
         assert_eq!(Settings::from_row(&old), Settings::default());
+        // What audit_enable is given as the defaults reads back as them.
+        assert_eq!(
+            Settings::from_row(&Settings::default().to_json()),
+            Settings::default()
+        );
         let d = Settings::default();
         assert!(
             d.truncate_rows
