@@ -3,7 +3,7 @@
 # (cachegrind), one single-user backend per workload, unaudited and with
 # lead_audit. The counts repeat to a few parts in a million from run to run,
 # where timings on a shared 2-core machine move by 10-30%: this is how a
-# change of a few percent in capture is measured (see README.md). With two
+# change of a few percent in capture is measured (see bench/RESULTS.md). With two
 # builds of lead_audit.so, it compares them on every workload (an A/B).
 #
 #   bash bench/instructions.sh                  # the installed build against unaudited

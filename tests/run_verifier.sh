@@ -135,7 +135,7 @@ SQL
 # ---------------------------------------------------------------------------
 # Helpers
 # ---------------------------------------------------------------------------
-dump() { # name [TimeZone]: COPY both tables as the README says
+dump() { # name [TimeZone]: COPY both tables as docs/tamper-evidence.md says
     local tz=${2:-UTC}
     for t in audit_log audit_block; do
         q -c "SET TimeZone = '$tz'" -c "SET DateStyle = 'ISO, MDY'" -c "SET IntervalStyle = 'postgres'" \

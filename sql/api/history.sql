@@ -88,7 +88,7 @@ $$;
 -- collision cannot add a stranger's row. Runs as the caller: reading it
 -- needs SELECT on audit_log, as reading the log does. No parallel workers
 -- and no JIT: starting them costs more than the look-up (JIT compiling alone
--- took 27 ms of a 10M-row log's look-up).
+-- took longer than the rest of a large log's look-up).
 -- ---------------------------------------------------------------------------
 CREATE FUNCTION _audit_rows(target regclass, key jsonb) RETURNS SETOF audit_log
 LANGUAGE sql STABLE

@@ -3,7 +3,7 @@
 
 -- ---------------------------------------------------------------------------
 -- audit_status: one row saying how the log is doing, to alert on (see
--- README "Health"): rows not sealed yet and the age of the oldest, the last
+-- docs/operations.md, "Health"): rows not sealed yet and the age of the oldest, the last
 -- seal, whether the background sealer runs in this database, the blocks and
 -- the newest digest, and failed attempts waiting or dropped.
 -- ---------------------------------------------------------------------------

@@ -167,12 +167,12 @@ pub fn escape(s: &[u8], out: &mut Vec<u8>) {
 }
 
 /// How many bytes at the start of `s` need no escaping. Eight bytes at a
-/// time while none of them can (the byte-at-a-time loop was half of
+/// time while none of them can (the byte-at-a-time loop dominated
 /// rendering a row's text), read straight from the string: the last
 /// partial chunk of a string of eight bytes or more is read as its last
 /// eight bytes, overlapping bytes already found plain; a shorter string is
 /// checked byte by byte. (Copying the tail into a padded buffer and reading
-/// it back as a word stalled on the store: 7% of `verify_audit()`.)
+/// it back as a word stalled on the store, which showed in `verify_audit()`.)
 fn plain_run(s: &[u8]) -> usize {
     let plain_from = |i: usize| {
         i + s[i..]

@@ -3,7 +3,7 @@
 //! A form is versioned by its prefix (`lead_audit:row:v1`, ...). A form is
 //! never changed in place: a new version gets a new prefix, and verification
 //! keeps accepting the old one, so logs written by earlier versions verify
-//! for ever. The forms are documented in the README ("The canonical forms")
+//! for ever. The forms are documented in `docs/canonical-forms.md`
 //! and pinned by the golden vectors in `tests/vectors/`, which the Rust unit
 //! tests, the Python verifier's tests and the SQL re-implementation all read.
 //!
@@ -98,7 +98,7 @@ pub fn hex(bytes: &[u8]) -> String {
 }
 
 /// The row form v1 of an audit row given as the texts of its 18 columns
-/// before `checksum` (README: decimal ids, `logged_at` in Unix microseconds,
+/// before `checksum` (docs/canonical-forms.md: decimal ids, `logged_at` in Unix microseconds,
 /// jsonb/inet/text[] as PostgreSQL prints them). [`row`] builds the same
 /// bytes straight from datums; this is the form's definition, for tests and
 /// golden vectors.

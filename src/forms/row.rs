@@ -29,7 +29,7 @@ thread_local! {
     /// The texts of the last text[]s rendered, by their bytes: the rows of
     /// one UPDATE repeat a few lists of changed columns (a column set to
     /// the value it already had drops out), and `array_out` through fmgr
-    /// was 1.5% of an audited bulk UPDATE.
+    /// for each row showed in an audited bulk UPDATE's profile.
     static ARRAY_TEXT: RefCell<Recent<Vec<u8>, Vec<u8>>> = const { RefCell::new(Recent::new(4)) };
 }
 

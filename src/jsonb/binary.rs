@@ -6,7 +6,7 @@
 //! PostgreSQL's own function cannot take a container inside a tree, so a
 //! captured jsonb column had to be unpacked into a tree of values, one
 //! `pushJsonbValue` call per token, only to be written back as the same
-//! bytes; and its own conversion was 8% of an audited bulk DELETE. The
+//! bytes, which showed in an audited bulk DELETE's profile. The
 //! output is byte for byte PostgreSQL's (a `#[pg_test]` compares the two
 //! over every kind of column), so the checksum's jsonb text is unchanged.
 

@@ -30,7 +30,7 @@ thread_local! {
     static ENCODED: RefCell<Vec<u8>> = const { RefCell::new(Vec::new()) };
     /// The buffers of finished objects, for the next one to reuse: an
     /// audited row builds two or three objects, and allocating and freeing
-    /// their buffers each time was 3-7% of the capture's own instructions.
+    /// their buffers each time showed in the capture's own instructions.
     static SPARE: RefCell<Vec<Buffers>> = const { RefCell::new(Vec::new()) };
     /// The strings of the last two date/time values rendered.
     static DATETIMES: RefCell<Recent<DateTimeKey, Vec<u8>>> = const { RefCell::new(Recent::new(2)) };

@@ -176,7 +176,7 @@ pub fn kept_text(bytes: &'static [u8]) -> Datum {
 /// header kept), calling it only for an external or compressed value: a
 /// value stored in line is read where it is. Each call into PostgreSQL
 /// passes pgrx's error boundary (a `sigsetjmp`), and a captured row reads
-/// a dozen varlenas: those crossings were 1% of an audited bulk INSERT.
+/// a dozen varlenas: those crossings showed in an audited bulk INSERT.
 ///
 /// # Safety
 /// `datum` must be a valid, non-NULL varlena datum.

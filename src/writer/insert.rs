@@ -148,7 +148,7 @@ unsafe fn multi_insert(
         let natts = (*desc).natts as usize;
         // The index entries need only the indexed columns, the first few of
         // audit_log: deforming each row whole (its jsonb and text columns
-        // too) was 2% of an audited bulk INSERT.
+        // too) showed in an audited bulk INSERT's profile.
         let keyed = objs
             .indexes
             .iter()
@@ -255,9 +255,8 @@ impl IndexRow<'_> {
 /// (BRIN) index gets no entry for a row whose key equals that row's, since
 /// the block's range summary already covers that key. (A batch's rows share
 /// their transaction and statement time, the keys of audit_log's BRIN
-/// indexes, so most rows of a batch add nothing to them; PostgreSQL 15 reads
-/// the index's metapage and range map for each entry, 5% of an audited
-/// bulk write.)
+/// indexes, so most rows of a batch add nothing to them; PostgreSQL reads
+/// the index's metapage and range map for each entry it is given.)
 ///
 /// # Safety
 /// `rel` and `irels` must be audit_log and its indexes as `objs` lists them,

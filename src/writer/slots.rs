@@ -1,7 +1,7 @@
 //! The slots a batch's tuples go through the multi-row heap insert in, made
 //! once per transaction and reused by its batches: making a slot for each
 //! row and dropping it (and faulting in the fresh memory each batch's slots
-//! were made in) was 2.2% of an audited bulk UPDATE or COPY in perf.
+//! were made in) showed in the profile of an audited bulk UPDATE or COPY.
 //!
 //! The slots live in a memory context under the transaction's own, which
 //! PostgreSQL frees when the transaction ends (commits or aborts). The pool

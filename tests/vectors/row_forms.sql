@@ -1,4 +1,4 @@
--- The row forms (README "The canonical forms"), re-implemented in plain SQL:
+-- The row forms (docs/canonical-forms.md), re-implemented in plain SQL:
 -- pg_temp.row_form(audit_log row) -> the canonical bytes, whose SHA-256 is
 -- the row's checksum: the form v2 for a row with an outcome, v1 for a row
 -- without one (written by 0.1.0). Used by the #[pg_test]s that check the

@@ -25,9 +25,8 @@ Prints one line per finding, "status<TAB>audit_id<TAB>block_id<TAB>detail"
 (an empty field for NULL), in verify_audit()'s order, then a summary line.
 Exit status: 0 intact, 1 problems found, 2 bad input or usage.
 
-The forms are documented in the README ("Tamper evidence: the canonical
-forms") and src/forms/; the checks and statuses follow src/ledger/classify.rs
-rule for rule. Both implementations answer to the golden vectors in
+The forms are documented in docs/canonical-forms.md and src/forms/; the
+checks and statuses follow src/ledger/classify.rs rule for rule. Both implementations answer to the golden vectors in
 tests/vectors/ (clients/python/tests/test_verify.py reads them): nothing malformed is
 read as zeros; a hash that is not 32 bytes, a block whose lists disagree or a
 seal time that is not finite is a finding.
@@ -311,7 +310,7 @@ def parse_int8_array(text: bytes | None, what: str = "bigint[]") -> list[int | N
 
 
 # ---------------------------------------------------------------------------
-# The canonical forms (README "Tamper evidence"; src/forms/)
+# The canonical forms (docs/canonical-forms.md; src/forms/)
 # ---------------------------------------------------------------------------
 
 def field(value: bytes | None) -> bytes:
