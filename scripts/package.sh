@@ -35,8 +35,11 @@ mkdir -p "$STAGE$LIBDIR" "$STAGE$EXTDIR"
 cp "$OUT/pgrx$("$PG_CONFIG" --pkglibdir)/lead_audit.so" "$STAGE$LIBDIR/"
 cp "$OUT/pgrx$("$PG_CONFIG" --sharedir)/extension"/lead_audit* "$STAGE$EXTDIR/"
 doc=$STAGE/usr/share/doc/$NAME
-mkdir -p "$doc"
-cp README.md "$doc/README.md"
+mkdir -p "$doc/docs"
+# The README and the reference pages it links to, side by side as in the
+# source tree; what changed per release.
+cp README.md CHANGELOG.md "$doc/"
+cp docs/*.md "$doc/docs/"
 cat >"$doc/copyright" <<COPYRIGHT
 Format: https://www.debian.org/doc/packaging-manuals/copyright-format/1.0/
 Upstream-Name: lead_audit

@@ -28,7 +28,8 @@ check "the package is built" yes "$([ -f "$DEB" ] && echo yes || echo no)"
 
 contents=$(dpkg-deb -c "$DEB" | awk '{print $6}' | sed 's|^\./|/|')
 for f in "$LIBDIR/lead_audit.so" "$EXTDIR/lead_audit.control" "$EXTDIR/lead_audit--$VERSION.sql" \
-         "/usr/share/doc/$NAME/copyright"; do
+         "/usr/share/doc/$NAME/copyright" "/usr/share/doc/$NAME/README.md" "/usr/share/doc/$NAME/CHANGELOG.md" \
+         "/usr/share/doc/$NAME/docs/sql-api.md"; do
     check "the package holds $f" yes "$(grep -qxF "$f" <<<"$contents" && echo yes || echo no)"
 done
 # Every SQL file of the source tree that PostgreSQL needs is in it.
