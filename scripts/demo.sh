@@ -3,41 +3,102 @@
 # a leads table written by an application role with actor context, failed
 # attempts recorded, the audit log, verify_audit(), a lead's history and its
 # state before a request, per-table options (redaction, stamping), the context
-# from a statement comment, a revert, the health view, and a superuser's
-# tampering caught, in the database and by the independent verifier on a dump.
-# Run by `make demo` after installing.
+# from a statement comment, a revert, a partitioned table and tables without a
+# primary key, the health view, and a superuser's tampering caught, in the
+# database and by the independent verifier on a dump.
+# Run by `make demo` after installing; tests/run_demo.sh checks its output.
+#
+# Written to be read in a terminal of 100 columns: every line it prints fits.
+# Audit records are shown one per block (psql's expanded display, \x), their
+# JSON pretty-printed (jsonb_pretty) or picked key by key (->>); short results
+# stay tables. The only text wrapped after the fact is prose the demo does not
+# lay out itself: the server's messages (ERROR, DETAIL, HINT), audit_enable's
+# message (printed bare, as a message) and the verifier's report, word-wrapped
+# at 100 columns.
+#
+# Environment: LEAD_AUDIT_DEMO_PORT (5491), LEAD_AUDIT_DEMO_DIR
+# (/tmp/lead_audit_demo), LEAD_AUDIT_DEMO_KEEP=1 to stop the cluster at the end
+# but keep its directory (and server.log) instead of removing it.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 PORT=${LEAD_AUDIT_DEMO_PORT:-5491}
 DIR=${LEAD_AUDIT_DEMO_DIR:-/tmp/lead_audit_demo}
+WIDTH=100
+DUMP=
+
+cleanup() {
+    [ -z "$DUMP" ] || rm -rf "$DUMP"
+    if [ "${LEAD_AUDIT_DEMO_KEEP:-0}" = 1 ]; then
+        scripts/pgcluster.sh stop "$DIR"
+    else
+        scripts/pgcluster.sh destroy "$DIR"
+    fi
+}
 
 scripts/pgcluster.sh destroy "$DIR"
-trap 'scripts/pgcluster.sh destroy "$DIR"' EXIT
+trap cleanup EXIT
 # Preloaded, so failed attempts are recorded; the background sealer paused,
 # so the demo seals when it says so.
 scripts/pgcluster.sh start "$DIR" "$PORT" -c shared_preload_libraries=lead_audit -c lead_audit.seal_interval=0
 echo "==> throwaway cluster started on port $PORT ($DIR)"
 
-# -e echoes each statement before its result, so the output reads as a session.
-psql() { command psql -X -q -e -v ON_ERROR_STOP=1 -h 127.0.0.1 -p "$PORT" "$@"; }
+# Word-wraps lines wider than $WIDTH at a space, the rest of the line indented:
+# `wrap messages` wraps only messages (the server's ERROR:, DETAIL:, HINT: ...,
+# continued under their text; the extension's own `lead_audit: ...` text,
+# continued 4 columns in), `wrap all` every line (continued 4 columns in).
+# Anything else passes as it is, so a result too wide still shows as such.
+wrap() {
+    awk -v width="$WIDTH" -v all="$([ "$1" = all ] && echo 1 || echo 0)" '
+        function emit(line, indent,    cut, i) {
+            while (length(line) > width) {
+                cut = 0
+                for (i = width + 1; i > length(indent) + 1; i--)
+                    if (substr(line, i, 1) == " ") { cut = i; break }
+                if (!cut) break
+                print substr(line, 1, cut - 1)
+                line = indent substr(line, cut + 1)
+            }
+            print line
+        }
+        length($0) <= width { print; next }
+        all == 1 { emit($0, "    "); next }
+        match($0, /^(ERROR|WARNING|NOTICE|INFO|DETAIL|HINT|CONTEXT|LINE [0-9]+):  */) {
+            emit($0, sprintf("%" RLENGTH "s", "")); next
+        }
+        /^lead_audit: / { emit($0, "    "); next }
+        { print }'
+}
+
+# -e echoes each statement before its result, so the output reads as a session
+# (psql's own \-commands, such as \x, are not echoed; a query ended with
+# \g (format=unaligned tuples_only=on) prints its bare value). Its messages go
+# through the same pipe as its results, so they stay in order. SHOW_CONTEXT=never
+# leaves out the PL/pgSQL line numbers of errors raised inside the extension.
+psql() {
+    command psql -X -q -e -v ON_ERROR_STOP=1 -v SHOW_CONTEXT=never \
+        -h 127.0.0.1 -p "$PORT" "$@" 2>&1 | wrap messages
+}
 
 psql -U postgres -d postgres <<'SQL'
 \echo '==> 1. Install the extension and audit a leads table (as the DBA)'
 CREATE EXTENSION lead_audit;
 CREATE TABLE leads (
-    id bigserial PRIMARY KEY, email text NOT NULL, full_name text, company text, phone text,
-    status text NOT NULL DEFAULT 'new', score int, source text, owner_id bigint, tags text[],
-    metadata jsonb, revenue numeric(12,2), is_deleted bool NOT NULL DEFAULT false,
-    deleted_at timestamptz, created_at timestamptz NOT NULL DEFAULT now(),
+    id bigserial PRIMARY KEY,
+    email text NOT NULL, full_name text, company text, phone text,
+    status text NOT NULL DEFAULT 'new', score int, source text, owner_id bigint,
+    tags text[], metadata jsonb, revenue numeric(12,2),
+    is_deleted bool NOT NULL DEFAULT false, deleted_at timestamptz,
+    created_at timestamptz NOT NULL DEFAULT now(),
     updated_at timestamptz NOT NULL DEFAULT now());
-SELECT audit_enable('leads');
+SELECT audit_enable('leads') \g (format=unaligned tuples_only=on)
 CREATE ROLE crm_app LOGIN;
 GRANT SELECT, INSERT, UPDATE, DELETE ON leads TO crm_app;
 GRANT USAGE ON SEQUENCE leads_id_seq TO crm_app;
 SQL
 
 psql -U crm_app -d postgres <<'SQL'
+\echo
 \echo '==> 2. The application writes leads; each transaction says who and from where'
 BEGIN;
 SET LOCAL lead_audit.actor_id = '42';
@@ -45,7 +106,8 @@ SET LOCAL lead_audit.client_ip = '203.0.113.7';
 SET LOCAL lead_audit.user_agent = 'Mozilla/5.0 (Macintosh)';
 SET LOCAL lead_audit.request_id = 'req-9f2c';
 INSERT INTO leads (email, full_name, company, score, tags, metadata, revenue)
-VALUES ('ada@example.com', 'Ada Lovelace', 'Analytical Engines', 40, '{enterprise}', '{"utm": "ads"}', 12000),
+VALUES ('ada@example.com', 'Ada Lovelace', 'Analytical Engines', 40,
+        '{enterprise}', '{"utm": "ads"}', 12000),
        ('alan@example.com', 'Alan Turing', 'Bletchley', 10, NULL, NULL, NULL);
 COMMIT;
 
@@ -65,15 +127,18 @@ DELETE FROM leads WHERE is_deleted;
 \echo '==> a change that cannot be audited is refused, not committed unaudited'
 \set ON_ERROR_STOP 0
 BEGIN;
-SET LOCAL lead_audit.client_ip = 'not-an-address';
+SET LOCAL lead_audit.client_ip = 'n/a';
 UPDATE leads SET score = 0;
 ROLLBACK;
 \echo '==> writes that fail are attempts, recorded with who tried and the error'
+-- (terse: the server's DETAIL would repeat the whole failing row)
+\set VERBOSITY terse
 BEGIN;
 SET LOCAL lead_audit.actor_id = '42';
 UPDATE leads SET score = 90 WHERE id = 1;
 UPDATE leads SET status = NULL WHERE id = 1;          -- fails: both updates are attempts
 COMMIT;
+\set VERBOSITY default
 TRUNCATE leads;                                       -- no privilege: an attempt too
 \echo '==> and the application role cannot edit the log or switch auditing off'
 UPDATE audit_log SET actor_id = 'nobody';
@@ -82,6 +147,7 @@ SET lead_audit.enabled = off;
 SQL
 
 psql -U postgres -d postgres <<'SQL'
+\echo
 \echo '==> 3. The audit log (failed attempts are written just after their abort)'
 DO $$ BEGIN
     FOR i IN 1..100 LOOP
@@ -89,52 +155,74 @@ DO $$ BEGIN
         PERFORM pg_sleep(0.1);
     END LOOP;
 END $$;
-SELECT id, outcome, action, soft_delete, record_pk, changed_columns, old_values, new_values,
-       actor_id, client_ip, request_id, context, db_user
-FROM audit_log WHERE outcome = 'committed' ORDER BY id;
-\echo '==> the failed attempts'
-SELECT id, action, db_user, actor_id, error->>'sqlstate' AS sqlstate, error->>'message' AS message,
-       error->>'statement' AS statement
-FROM audit_log WHERE outcome = 'failed' ORDER BY id;
-\echo '==> the full INSERT record of lead 1'
+\echo '==> its first row is audit_enable itself, a DDL row (new_values also hold the options)'
 \x on
-SELECT * FROM audit_log WHERE action = 'INSERT' ORDER BY id LIMIT 1;
-\x off
+SELECT id, outcome, action, table_name, new_values->>'command' AS command,
+       new_values->>'key' AS record_key, new_values->>'statement' AS statement, db_user
+FROM audit_log WHERE action = 'DDL' ORDER BY id;
+\echo '==> the committed changes, one audit row each'
+SELECT id, outcome, action, soft_delete, record_pk, changed_columns,
+       jsonb_pretty(old_values) AS old_values, jsonb_pretty(new_values) AS new_values,
+       actor_id, client_ip, request_id, jsonb_pretty(context) AS context, db_user
+FROM audit_log WHERE outcome = 'committed' AND action <> 'DDL' ORDER BY id;
+\echo '==> the failed attempts'
+SELECT id, outcome, action, db_user, actor_id, error->>'sqlstate' AS sqlstate,
+       error->>'message' AS message, error->>'statement' AS statement
+FROM audit_log WHERE outcome = 'failed' ORDER BY id;
+\echo '==> the full INSERT record of lead 1: every column of audit_log'
+SELECT id, tx_id, logged_at, table_oid, table_name, action, soft_delete, record_pk,
+       old_values, jsonb_pretty(new_values) AS new_values, changed_columns,
+       actor_id, client_ip, user_agent, request_id, context, db_user, application_name,
+       checksum, outcome, error
+FROM audit_log WHERE action = 'INSERT' ORDER BY id LIMIT 1;
 
 \echo '==> 4. Seal the rows into hash-chained blocks, keep the digest outside the database'
 SELECT * FROM audit_seal();
+\x off
 SELECT audit_index_history() AS rows_filed_for_history;   -- the background sealer does this too
-SELECT audit_digest() AS digest \gset
+SELECT jsonb_pretty(audit_digest()) AS digest \gset
 \echo :digest
 \echo '==> verify_audit(digest): every checksum, block and link recomputed'
-SELECT * FROM verify_audit(:'digest');
+\x on
+SELECT status, audit_id, block_id, replace(detail, '; ', E';\n') AS detail
+FROM verify_audit(:'digest');
 \echo '==> the history of lead 1, in order of its changes (filed rows through the record index)'
-SELECT id, outcome, action, soft_delete, changed_columns, new_values, actor_id
+SELECT id, outcome, action, soft_delete, changed_columns,
+       jsonb_pretty(new_values) AS new_values, actor_id
 FROM audit_history('leads', '{"id": 1}');
+\x off
 
-\echo '==> lead 1 as it was before request req-a11b, and as it is now'
-SELECT min(logged_at) - interval '1 microsecond' AS before_a11b FROM audit_log WHERE request_id = 'req-a11b' \gset
-SELECT audit_row_as_of('leads', '{"id": 1}', :'before_a11b') AS before_req_a11b;
-SELECT audit_row_as_of('leads', '{"id": 1}', now()) AS now;
+\echo '==> lead 1 as it was before request req-a11b, and as it is now, column by column'
+SELECT min(logged_at) - interval '1 microsecond' AS before_a11b
+FROM audit_log WHERE request_id = 'req-a11b' \gset
+SELECT key AS column, b.value AS before_req_a11b, n.value AS now
+FROM jsonb_each(audit_row_as_of('leads', '{"id": 1}', :'before_a11b')) b
+JOIN jsonb_each(audit_row_as_of('leads', '{"id": 1}', now())) n USING (key);
 
 \echo '==> 5. Per-table options: redact phone numbers and emails, let the database stamp updated_at'
-SELECT audit_enable('leads', redact => array['email', 'phone'], stamp => true);
-SELECT table_name, redact, stamp FROM audit_tables;
+SELECT audit_enable('leads', redact => array['email', 'phone'], stamp => true)
+\g (format=unaligned tuples_only=on)
+SELECT table_name, redact, stamp, record_key FROM audit_tables;
 SQL
 # The digest kept at step 4, for the end.
-DIGEST=$(command psql -X -At -h 127.0.0.1 -p "$PORT" -U postgres -d postgres -c "SELECT audit_digest()")
+DIGEST=$(command psql -X -At -h 127.0.0.1 -p "$PORT" -U postgres -d postgres \
+    -c "SELECT jsonb_pretty(audit_digest())")
 
 psql -U crm_app -d postgres <<'SQL'
 \echo '==> the application in autocommit mode: its context in a statement comment'
 SET lead_audit.comment_context = on;
-/* lead_audit {"actor_id": "42", "request_id": "req-c0de"} */ UPDATE leads SET phone = '+44 20 7946 0000' WHERE id = 1;
+/* lead_audit {"actor_id": "42", "request_id": "req-c0de"} */
+UPDATE leads SET phone = '+44 20 7946 0000' WHERE id = 1;
 SELECT id, phone, updated_at = created_at AS updated_at_untouched FROM leads WHERE id = 1;
 SQL
 
 psql -U postgres -d postgres -v digest="$DIGEST" <<'SQL'
-\echo '==> the log has the phone number only as a keyed hash'
-SELECT id, action, changed_columns, new_values, actor_id, request_id
+\echo '==> the log has the phone number only as a keyed hash, and the stamped updated_at'
+\x on
+SELECT id, action, changed_columns, new_values->>'phone' AS phone,
+       new_values->>'updated_at' AS updated_at, actor_id, request_id
 FROM audit_log WHERE request_id = 'req-c0de';
+\x off
 
 \echo '==> 6. A mistaken request, then its undo; the undo is itself audited'
 BEGIN;
@@ -149,41 +237,71 @@ SET LOCAL lead_audit.actor_id = 'admin-1';
 SELECT audit_revert(request_id => 'req-oops') AS changes_undone;
 COMMIT;
 SELECT id, status, score FROM leads ORDER BY id;
-SELECT id, action, record_pk, old_values, new_values, actor_id, context
+\echo '==> the undo in the log: each row says what it reverts'
+\x on
+SELECT id, action, record_pk, changed_columns, jsonb_pretty(new_values) AS new_values,
+       actor_id, jsonb_pretty(context) AS context
 FROM audit_log WHERE context ? 'reverts' ORDER BY id;
-\echo '==> an older request is refused: later changes touched its leads (force => true would go over them)'
+\x off
+\echo '==> an older request is refused: later changes touched its leads'
+\echo '    (force => true would go over them)'
 \set ON_ERROR_STOP 0
 SELECT audit_revert(request_id => 'req-a11b');
 \set ON_ERROR_STOP 1
 
-\echo '==> 7. The health view, to alert on'
-SELECT * FROM audit_seal();
+\echo
+\echo '==> 7. A partitioned table, and tables without a primary key'
+\echo '==> audit_enable on the parent captures every partition, even one attached later'
+CREATE TABLE lead_events (lead_id bigint NOT NULL, kind text NOT NULL, at date NOT NULL)
+    PARTITION BY RANGE (at);
+CREATE TABLE lead_events_2026 PARTITION OF lead_events
+    FOR VALUES FROM ('2026-01-01') TO ('2027-01-01');
+SELECT audit_enable('lead_events') \g (format=unaligned tuples_only=on)
+CREATE TABLE lead_events_2027 (LIKE lead_events);
+ALTER TABLE lead_events ATTACH PARTITION lead_events_2027
+    FOR VALUES FROM ('2027-01-01') TO ('2028-01-01');
+\echo '==> no primary key: a record is named by the replica identity index, else its whole row'
+CREATE TABLE lead_tags (lead_id bigint NOT NULL, tag text NOT NULL);
+CREATE UNIQUE INDEX lead_tags_key ON lead_tags (lead_id, tag);
+ALTER TABLE lead_tags REPLICA IDENTITY USING INDEX lead_tags_key;
+SELECT audit_enable('lead_tags') \g (format=unaligned tuples_only=on)
+INSERT INTO lead_events VALUES (1, 'call', '2026-12-01'), (1, 'email', '2027-01-15');
+INSERT INTO lead_tags VALUES (1, 'vip');
+SELECT table_name, record_key FROM audit_tables ORDER BY table_name::text;
 \x on
-SELECT * FROM audit_status;
-\x off
+SELECT id, action, table_name, record_pk
+FROM audit_log WHERE table_name <> 'public.leads' AND action <> 'DDL' ORDER BY id;
 
-\echo '==> 8. A superuser bypasses the append-only guard and rewrites history...'
+\echo '==> 8. The health view, to alert on'
+SELECT * FROM audit_seal();
+\x off
+SELECT jsonb_pretty(to_jsonb(s)) AS audit_status FROM audit_status s;
+
+\echo '==> 9. A superuser bypasses the append-only guard and rewrites history...'
 SET session_replication_role = replica;
 UPDATE audit_log SET actor_id = '1' WHERE id = 4;      -- blame someone else
 DELETE FROM audit_log WHERE id = 8;                    -- hide a delete
 RESET session_replication_role;
 \echo '==> ...and verify_audit(), with the digest kept at step 4, catches both'
-SELECT * FROM verify_audit(:'digest');
+\x on
+SELECT status, audit_id, block_id, replace(detail, '; ', E';\n') AS detail
+FROM verify_audit(:'digest');
 SQL
 
-echo "==> 9. The auditor's own check, outside the database: the Python package's verifier"
+echo "==> 10. The auditor's own check, outside the database: the Python package's verifier"
 echo "    (lead-audit-verify once installed; here run from the source, standard library only)"
-echo "    reads a COPY dump and the digest kept at step 4, and finds the same"
+echo "    reads a COPY dump and the digest kept at step 4 (digest.json), and finds the same"
 DUMP=$(mktemp -d /tmp/lead_audit_demo_dump.XXXXXX)
-trap 'rm -rf "$DUMP"; scripts/pgcluster.sh destroy "$DIR"' EXIT
 for table in audit_log audit_block; do
     PGDATESTYLE=ISO command psql -X -At -h 127.0.0.1 -p "$PORT" -U postgres -d postgres \
         -c "COPY $table TO STDOUT" >"$DUMP/$table.copy"
 done
-echo "$ lead-audit-verify audit_log.copy audit_block.copy --digest '$DIGEST'"
+printf '%s\n' "$DIGEST" >"$DUMP/digest.json"
+echo "$ lead-audit-verify audit_log.copy audit_block.copy --digest digest.json"
 status=0
-PYTHONPATH=clients/python/src python3 -m lead_audit.verify "$DUMP/audit_log.copy" "$DUMP/audit_block.copy" \
-    --digest "$DIGEST" || status=$?
+PYTHONPATH=clients/python/src python3 -m lead_audit.verify "$DUMP/audit_log.copy" \
+    "$DUMP/audit_block.copy" --digest "$DUMP/digest.json" >"$DUMP/report" 2>&1 || status=$?
+wrap all <"$DUMP/report"
 echo "(exit status $status: 0 intact, 1 problems found, 2 unusable input)"
 [ "$status" = 1 ] || { echo "demo: the verifier should have found the tampering" >&2; exit 1; }
 echo "==> demo finished; stopping the cluster"
