@@ -13,7 +13,7 @@ PGRX_TEST_DATA ?= /tmp/lead_audit_pgrx_test
 export PG PGBIN
 SUDO_FLAG  := $(if $(filter 0,$(shell id -u)),,--sudo)
 
-.PHONY: all deps install install-debug package demo test test-all test-major test-errors test-unit test-regress test-ledger test-attempts test-replication test-robustness test-upgrade test-python test-pooler test-package lint bench bench-instructions clean
+.PHONY: all deps install install-debug package demo test test-all test-major test-releases test-docs test-demo release-record test-errors test-unit test-regress test-ledger test-attempts test-replication test-robustness test-upgrade test-python test-pooler test-package lint bench bench-instructions clean
 
 all: install
 
@@ -40,8 +40,9 @@ demo: install
 ## Every test on PostgreSQL $(PG): lint, Rust unit and #[pg_test] tests,
 ## pg_regress scenarios, the error corpus, the ledger end to end, the upgrade
 ## from every release, the Python client and its examples, PgBouncer, the
-## Debian package.
-test: test-major test-upgrade test-package
+## Debian package; and, once, the released scripts kept frozen, the links of
+## the Markdown pages, and the demo.
+test: test-major test-upgrade test-package test-releases test-docs test-demo
 	@echo "make test: all test suites passed on PostgreSQL $(PG)"
 
 ## `make test` on the system's 15, then every suite on each other major
@@ -93,8 +94,10 @@ test-robustness: install-debug
 # The upgrade paths from every release (each built once into ~/.cache/lead_audit).
 # Leaves the current debug build installed.
 test-upgrade: install-debug
-	UPGRADE_FROM=0.1.0 bash tests/upgrade/run.sh
-	UPGRADE_FROM=0.2.0 bash tests/upgrade/run.sh
+	@for v in $$(python3 scripts/releases.py versions); do \
+		echo "UPGRADE_FROM=$$v bash tests/upgrade/run.sh"; \
+		UPGRADE_FROM=$$v bash tests/upgrade/run.sh || exit 1; \
+	done
 
 # The Python client built as a wheel into a fresh virtual environment, typed
 # and tested, and the SQLAlchemy and FastAPI examples on it.
@@ -104,6 +107,29 @@ test-python: install-debug
 # The SQLAlchemy example's pooler tests behind PgBouncer in transaction mode.
 test-pooler: install-debug
 	bash tests/run_pgbouncer.sh
+
+# The released versions' scripts are unchanged (sql/releases.txt).
+test-releases: deps
+	bash tests/run_releases.sh
+
+# Every relative link of every Markdown page resolves.
+test-docs:
+	bash tests/run_links.sh
+
+# The demo runs its story to the end, and every line fits 100 columns.
+test-demo: install-debug
+	bash tests/run_demo.sh
+
+## Records the release of VERSION (Cargo.toml's) in sql/releases.txt, from
+## the committed HEAD: CONTRIBUTING.md, "Releasing".
+release-record: deps
+	@test -n "$(VERSION)" || { echo "usage: make release-record VERSION=X.Y.Z" >&2; exit 2; }
+	@test "$(VERSION)" = "$$(sed -n 's/^version = "\(.*\)"$$/\1/p' Cargo.toml | head -1)" || \
+		{ echo "Cargo.toml's version is not $(VERSION)" >&2; exit 2; }
+	@git diff --quiet HEAD || { echo "commit first: the record names the release's commit" >&2; exit 2; }
+	cargo pgrx schema pg$(PG) --no-default-features --features pg$(PG) -o target/lead_audit--$(VERSION).sql
+	python3 scripts/releases.py record $(VERSION) $$(git rev-parse HEAD) target/lead_audit--$(VERSION).sql >>sql/releases.txt
+	@echo "recorded $(VERSION) in sql/releases.txt: commit it, then tag v$(VERSION)"
 
 # Builds the Debian package, installs it with dpkg, uses it, removes it.
 test-package: deps

@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
-# The upgrade path from one released version (UPGRADE_FROM: 0.1.0, the
-# default, or 0.2.0; `make test-upgrade` runs both). Installs it (built from
-# its release commit, kept in a cache directory and reused), writes, seals and keeps a
-# digest; installs the current build and runs ALTER EXTENSION lead_audit
+# The upgrade path from one released version (UPGRADE_FROM: one of
+# sql/releases.txt, the first by default; `make test-upgrade` runs each).
+# Installs it (built from its release commit, kept in a cache directory and
+# reused; its install script checked against the record), writes, seals and
+# keeps a digest; installs the current build and runs ALTER EXTENSION lead_audit
 # UPDATE. Then: verify_audit is ok, also with the digest kept before; the old
 # rows are unchanged; new writes are captured and sealed into the same chain;
 # and the extension's objects are exactly those of a fresh install.
@@ -14,12 +15,8 @@ set -euo pipefail
 cd "$(dirname "$0")/../.."
 . tests/lib.sh
 
-OLD_VERSION=${UPGRADE_FROM:-0.1.0}
-case $OLD_VERSION in # the release commits
-0.1.0) OLD_COMMIT=1f81dfe5e49c8a441335e845b46f6b20938081af ;;
-0.2.0) OLD_COMMIT=c16f5cb3f33a9c4b8ff9e8872984c371aaeb349e ;;
-*) echo "upgrade: no release $OLD_VERSION" >&2; exit 2 ;;
-esac
+OLD_VERSION=${UPGRADE_FROM:-$(python3 scripts/releases.py versions | sed -n 1p)}
+OLD_COMMIT=$(python3 scripts/releases.py commit "$OLD_VERSION") || exit 2
 PG_CONFIG=${PG_CONFIG:-$PGBIN/pg_config}
 NEW_VERSION=$(sed -n 's/^version = "\(.*\)"$/\1/p' Cargo.toml | head -1)
 CACHE=${LEAD_AUDIT_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/lead_audit}/lead_audit-$OLD_VERSION-${OLD_COMMIT:0:12}
@@ -50,6 +47,8 @@ if [ ! -f "$CACHE/pkg.done" ]; then
         { tail -30 "$CACHE/build.log" >&2; exit 1; }
     touch "$CACHE/pkg.done"
 fi
+check_cmd "$OLD_VERSION built from its commit: its install script is the released one" \
+    python3 scripts/releases.py check-install "$OLD_VERSION" "$CACHE/pkg$EXTDIR/lead_audit--$OLD_VERSION.sql"
 echo "== packaging the current build ($NEW_VERSION)"
 cargo pgrx package --debug --pg-config "$PG_CONFIG" --out-dir "$WORK/new" >"$WORK/package.log" 2>&1 ||
     { tail -30 "$WORK/package.log" >&2; exit 1; }
