@@ -8,7 +8,8 @@
 //! they all stand on. Imports run one way, down this list (unit tests aside):
 //!
 //! ```text
-//! hooks      every server hook and callback, installed once -> attempts, events, writer
+//! hooks      every server hook and callback, installed once -> capture, events, attempts,
+//!                                                               writer, audit_log
 //! ledger     sealing, verification, the sealer (which starts
 //!            stranded attempt writers)                       -> attempts, audit_log, forms
 //! capture    the row, TRUNCATE and stamp triggers            -> events, attempts, writer,
@@ -122,7 +123,6 @@ pgrx::extension_sql_file!(
 pub extern "C-unwind" fn _PG_init() {
     actor::register_settings();
     ledger::register_settings();
-    audit_log::objects::register_invalidation(&[capture::forget, attempts::forget]);
     ledger::sealer::register();
     attempts::register();
     writer::register();

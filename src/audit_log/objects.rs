@@ -1,13 +1,8 @@
 //! The extension's objects in this database: its schema, `audit_log` with
 //! its sequence and indexes, `audit_table`. Found once per backend and
-//! dropped when a relcache invalidation names one of them.
-//!
-//! This module also owns the library's invalidation callbacks: other
-//! per-backend caches (what the triggers know of each table) register a listener with
-//! [`register_invalidation`] instead of callbacks of their own, so what drops
-//! which cache is in one place. A relcache invalidation names one relation;
-//! a change to any schema (a rename sends no relcache invalidation for the
-//! tables in it, whose qualified names the caches hold) drops everything.
+//! dropped ([`forget`]) when a relcache invalidation names one of them, or a
+//! schema changes: the invalidation callbacks, like every other, are
+//! registered in `hooks`.
 //!
 //! The SQL that Rust runs lives in `sql/queries/*.sql`, written with
 //! `@extschema@` where the extension's schema goes, as in the extension's own
@@ -16,7 +11,7 @@
 use std::cell::{Cell, RefCell};
 use std::rc::Rc;
 
-use pgrx::pg_sys::{self, Datum, Oid};
+use pgrx::pg_sys::{self, Oid};
 use pgrx::prelude::*;
 
 use super::row;
@@ -84,46 +79,11 @@ thread_local! {
     static OBJECTS: RefCell<Option<Rc<Objects>>> = const { RefCell::new(None) };
     /// Bumped by every invalidation that drops [`OBJECTS`].
     static GENERATION: Cell<u64> = const { Cell::new(0) };
-    /// Other caches to tell about every relcache invalidation.
-    static LISTENERS: RefCell<Vec<fn(Oid)>> = const { RefCell::new(Vec::new()) };
 }
 
-/// Registers the library's invalidation callbacks (once, from `_PG_init`),
-/// which drop the objects when they are named and tell each of `listeners`
-/// (with `InvalidOid` for "everything").
-pub fn register_invalidation(listeners: &[fn(Oid)]) {
-    LISTENERS.with_borrow_mut(|l| l.extend_from_slice(listeners));
-    // SAFETY: called once from _PG_init; the callbacks live as long as the library.
-    unsafe {
-        pg_sys::CacheRegisterRelcacheCallback(Some(on_relcache_invalidation), Datum::from(0));
-        pg_sys::CacheRegisterSyscacheCallback(
-            pg_sys::SysCacheIdentifier::NAMESPACEOID as i32,
-            Some(on_namespace_invalidation),
-            Datum::from(0),
-        );
-    }
-}
-
-/// A schema was created, renamed, dropped or altered: every cached
-/// qualified name may be stale, and so may the extension's schema name.
-///
-/// # Safety
-/// Called by PostgreSQL's invalidation machinery only.
-#[pg_guard]
-unsafe extern "C-unwind" fn on_namespace_invalidation(
-    _arg: Datum,
-    _cacheid: std::ffi::c_int,
-    _hashvalue: u32,
-) {
-    // SAFETY: the same contract as the relcache callback's; InvalidOid means all.
-    unsafe { on_relcache_invalidation(Datum::from(0), Oid::INVALID) };
-}
-
-/// # Safety
-/// Called by PostgreSQL's invalidation machinery only.
-#[pg_guard]
-unsafe extern "C-unwind" fn on_relcache_invalidation(_arg: Datum, relid: Oid) {
-    LISTENERS.with_borrow(|l| l.iter().for_each(|listener| listener(relid)));
+/// Drops the cached objects when `relid` is one of them, or when it is
+/// `InvalidOid` ("everything": a schema changed).
+pub fn forget(relid: Oid) {
     OBJECTS.with_borrow_mut(|o| {
         let hit = o
             .as_ref()

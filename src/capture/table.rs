@@ -1,7 +1,7 @@
 //! What the triggers need to know about an audited table, looked up once per
 //! backend and table and dropped when PostgreSQL invalidates the table's
 //! relcache entry (any ALTER TABLE, and `audit_enable` changing its settings):
-//! `objects` tells [`forget`] about every invalidation.
+//! `hooks` tells [`forget`] about every invalidation.
 
 use std::cell::{Cell, RefCell};
 use std::collections::HashMap;

@@ -1,6 +1,7 @@
-//! Every executor and utility hook, the log hook, the shared memory hooks and
-//! the transaction callbacks lead_audit installs: each installed once, here, and each
-//! calling the modules' steps in an order written down in one place.
+//! Every executor and utility hook, the log hook, the shared memory hooks, the
+//! transaction callbacks and the cache invalidation callbacks lead_audit
+//! installs: each installed once, here, and each calling the modules' steps
+//! in an order written down in one place.
 //!
 //! How an error travels. A PostgreSQL error raised further down the chain
 //! (by the next hook or the standard function: a constraint violated, a
@@ -20,7 +21,8 @@ use std::ffi::{c_char, c_int, c_void};
 use pgrx::pg_sys;
 use pgrx::prelude::*;
 
-use crate::{attempts, events, writer};
+use crate::audit_log::objects;
+use crate::{attempts, capture, events, writer};
 
 pub mod panics;
 
@@ -97,7 +99,41 @@ pub fn install() {
         pg_sys::ProcessUtility_hook = Some(process_utility);
         pg_sys::RegisterXactCallback(Some(on_xact), std::ptr::null_mut());
         pg_sys::RegisterSubXactCallback(Some(on_subxact), std::ptr::null_mut());
+        pg_sys::CacheRegisterRelcacheCallback(Some(on_relcache), pg_sys::Datum::from(0));
+        pg_sys::CacheRegisterSyscacheCallback(
+            pg_sys::SysCacheIdentifier::NAMESPACEOID as i32,
+            Some(on_namespace),
+            pg_sys::Datum::from(0),
+        );
     }
+}
+
+// ---------------------------------------------------------------------------
+// Cache invalidation
+// ---------------------------------------------------------------------------
+
+/// A relation's cached description is stale (any ALTER TABLE, and
+/// `audit_enable` changing a table's settings): every per-backend cache that
+/// holds something of it drops it.
+#[pg_guard]
+unsafe extern "C-unwind" fn on_relcache(_arg: pg_sys::Datum, relid: pg_sys::Oid) {
+    forget(relid);
+}
+
+/// A schema was created, renamed, dropped or altered. A rename sends no
+/// relcache invalidation for the tables in it, whose qualified names the
+/// caches hold: everything is dropped.
+#[pg_guard]
+unsafe extern "C-unwind" fn on_namespace(_arg: pg_sys::Datum, _cacheid: c_int, _hashvalue: u32) {
+    forget(pg_sys::Oid::INVALID);
+}
+
+/// What the triggers know of the table, the failed-attempt watch's table
+/// names, then the extension's objects (`InvalidOid`: all of them).
+fn forget(relid: pg_sys::Oid) {
+    capture::forget(relid);
+    attempts::forget(relid);
+    objects::forget(relid);
 }
 
 // ---------------------------------------------------------------------------
