@@ -11,7 +11,10 @@
 --   DDL rows and audit_tables show); history, as-of and revert refuse the
 --   latter with 55000;
 -- - writes the options' defaults and the stamp roles once, in Rust
---   (_audit_option_defaults, _audit_stamp_roles), for audit_enable.
+--   (_audit_option_defaults, _audit_stamp_roles), for audit_enable;
+-- - keeps a Merkle tree (RFC 9162) over every sealed row, with signed
+--   checkpoints, witnesses' cosignatures, receipts and consistency proofs in
+--   the C2SP transparency-log formats; the blocks sealed before enter it.
 -- The audit rows, the canonical forms and the ledger are unchanged: logs and
 -- digests of 0.2.0 keep verifying as they are.
 --
@@ -884,3 +887,184 @@ CREATE EVENT TRIGGER lead_audit_partitions_start ON ddl_command_start
 CREATE EVENT TRIGGER lead_audit_partitions_end ON ddl_command_end
     WHEN TAG IN ('ALTER TABLE')
     EXECUTE FUNCTION _audit_partitions();
+
+-- ---------------------------------------------------------------------------
+-- The Merkle tree (RFC 9162) over every sealed row, its signed checkpoints
+-- (C2SP tlog-checkpoint, signed-note), witnesses' cosignatures and receipts
+-- (C2SP tlog-proof). The blocks sealed before enter the tree at the end of
+-- this script, in the same order as sealing goes on; the blocks, their
+-- hashes and every digest kept before are untouched.
+-- ---------------------------------------------------------------------------
+-- The Merkle tree of RFC 9162 over every sealed audit row (since 0.3.0), in
+-- seal order: block by block, and within a block in the order of its
+-- row_ids; a leaf's entry is the row's 32-byte checksum, hashed as
+-- SHA-256(0x00 || checksum). For each block, the tree's size and root once
+-- its rows are in; a block's leaves are [tree_size - row_count, tree_size).
+CREATE TABLE audit_tree (
+    block_id  bigint NOT NULL PRIMARY KEY,
+    tree_size bigint NOT NULL UNIQUE,
+    root      bytea  NOT NULL
+);
+
+COMMENT ON TABLE audit_tree IS 'lead_audit: the Merkle tree''s size and root after each block';
+
+-- The hash of every complete subtree of 256, 65,536, ... leaves (levels 8,
+-- 16, ...; index: the subtree's leaves start at index * 2^level): with the
+-- blocks' checksums, all a proof needs (the layout of C2SP tlog-tiles).
+CREATE TABLE audit_tree_node (
+    level smallint NOT NULL,
+    index bigint   NOT NULL,
+    hash  bytea    NOT NULL,
+    PRIMARY KEY (level, index)
+);
+
+COMMENT ON TABLE audit_tree_node IS 'lead_audit: the Merkle tree''s complete subtrees of 256^k leaves';
+
+-- The checkpoints (C2SP tlog-checkpoint) signed after each seal, as signed
+-- notes (C2SP signed-note): the origin, the tree size and root, and the
+-- log's Ed25519 signature.
+CREATE TABLE audit_checkpoint (
+    tree_size bigint      NOT NULL PRIMARY KEY,
+    signed_at timestamptz NOT NULL DEFAULT now(),
+    note      text        NOT NULL
+);
+
+COMMENT ON TABLE audit_checkpoint IS 'lead_audit: the signed checkpoints of the Merkle tree';
+
+-- Witnesses' cosignatures (C2SP tlog-cosignature) of a checkpoint: one note
+-- signature line each, as a witness returned it.
+CREATE TABLE audit_cosignature (
+    tree_size bigint      NOT NULL,
+    signature text        NOT NULL,
+    added_at  timestamptz NOT NULL DEFAULT now(),
+    PRIMARY KEY (tree_size, signature)
+);
+
+COMMENT ON TABLE audit_cosignature IS 'lead_audit: witnesses'' cosignatures of the checkpoints';
+
+CREATE TRIGGER audit_tree_append_only
+    BEFORE UPDATE OR DELETE ON audit_tree
+    FOR EACH ROW EXECUTE FUNCTION _audit_log_append_only();
+CREATE TRIGGER audit_tree_no_truncate
+    BEFORE TRUNCATE ON audit_tree
+    FOR EACH STATEMENT EXECUTE FUNCTION _audit_log_append_only();
+CREATE TRIGGER audit_tree_node_append_only
+    BEFORE UPDATE OR DELETE ON audit_tree_node
+    FOR EACH ROW EXECUTE FUNCTION _audit_log_append_only();
+CREATE TRIGGER audit_tree_node_no_truncate
+    BEFORE TRUNCATE ON audit_tree_node
+    FOR EACH STATEMENT EXECUTE FUNCTION _audit_log_append_only();
+CREATE TRIGGER audit_checkpoint_append_only
+    BEFORE UPDATE OR DELETE ON audit_checkpoint
+    FOR EACH ROW EXECUTE FUNCTION _audit_log_append_only();
+CREATE TRIGGER audit_checkpoint_no_truncate
+    BEFORE TRUNCATE ON audit_checkpoint
+    FOR EACH STATEMENT EXECUTE FUNCTION _audit_log_append_only();
+CREATE TRIGGER audit_cosignature_append_only
+    BEFORE UPDATE OR DELETE ON audit_cosignature
+    FOR EACH ROW EXECUTE FUNCTION _audit_log_append_only();
+CREATE TRIGGER audit_cosignature_no_truncate
+    BEFORE TRUNCATE ON audit_cosignature
+    FOR EACH STATEMENT EXECUTE FUNCTION _audit_log_append_only();
+
+SELECT pg_catalog.pg_extension_config_dump('audit_tree', '');
+SELECT pg_catalog.pg_extension_config_dump('audit_tree_node', '');
+SELECT pg_catalog.pg_extension_config_dump('audit_checkpoint', '');
+SELECT pg_catalog.pg_extension_config_dump('audit_cosignature', '');
+REVOKE ALL ON audit_tree, audit_tree_node, audit_checkpoint, audit_cosignature FROM PUBLIC;
+GRANT SELECT ON audit_tree, audit_tree_node, audit_checkpoint, audit_cosignature TO PUBLIC;
+
+CREATE FUNCTION "_audit_tree_extend"() RETURNS bigint /* i64 */
+STRICT VOLATILE SECURITY DEFINER
+SET search_path TO pg_catalog, pg_temp
+LANGUAGE c /* Rust */
+AS 'MODULE_PATHNAME', 'tree_extend_wrapper';
+CREATE FUNCTION "audit_consistency"(
+	"old_size" bigint, /* Option < i64 > */
+	"new_size" bigint /* Option < i64 > */
+) RETURNS bytea[] /* Vec < Vec < u8 > > */
+STABLE PARALLEL SAFE
+LANGUAGE c /* Rust */
+AS 'MODULE_PATHNAME', 'audit_consistency_wrapper';
+CREATE FUNCTION "audit_checkpoint"() RETURNS TEXT /* String */
+STRICT STABLE PARALLEL SAFE
+LANGUAGE c /* Rust */
+AS 'MODULE_PATHNAME', 'audit_checkpoint_wrapper';
+CREATE FUNCTION "audit_verifier_key"() RETURNS TEXT /* String */
+STRICT STABLE PARALLEL SAFE
+LANGUAGE c /* Rust */
+AS 'MODULE_PATHNAME', 'audit_verifier_key_wrapper';
+CREATE FUNCTION "audit_tree_head"() RETURNS TEXT /* Option < String > */
+STRICT STABLE PARALLEL SAFE
+LANGUAGE c /* Rust */
+AS 'MODULE_PATHNAME', 'audit_tree_head_wrapper';
+CREATE FUNCTION "audit_add_checkpoint"(
+	"note" TEXT /* Option < & str > */
+) RETURNS bigint /* i64 */
+VOLATILE SECURITY DEFINER
+SET search_path TO pg_catalog, pg_temp
+LANGUAGE c /* Rust */
+AS 'MODULE_PATHNAME', 'audit_add_checkpoint_wrapper';
+CREATE FUNCTION "audit_add_cosignatures"(
+	"cosigned" TEXT /* Option < & str > */
+) RETURNS bigint /* i64 */
+VOLATILE SECURITY DEFINER
+SET search_path TO pg_catalog, pg_temp
+LANGUAGE c /* Rust */
+AS 'MODULE_PATHNAME', 'audit_add_cosignatures_wrapper';
+CREATE FUNCTION "audit_proof"(
+	"audit_id" bigint /* Option < i64 > */
+) RETURNS TEXT /* String */
+STABLE PARALLEL SAFE
+LANGUAGE c /* Rust */
+AS 'MODULE_PATHNAME', 'audit_proof_wrapper';
+-- ---------------------------------------------------------------------------
+-- The tree (RFC 9162) and its checkpoints (C2SP), written in Rust:
+-- audit_proof(audit_id) a receipt (tlog-proof) for one row; audit_consistency
+-- (old_size, new_size) a consistency proof; audit_checkpoint() the newest
+-- signed checkpoint with its cosignatures; audit_verifier_key() the log's
+-- public key; audit_tree_head() the newest head, unsigned, for a signer
+-- outside the database. Storing what comes from outside, and appending the
+-- tree, are for the extension's owner and whom it grants them to.
+-- ---------------------------------------------------------------------------
+REVOKE ALL ON FUNCTION _audit_tree_extend() FROM PUBLIC;
+REVOKE ALL ON FUNCTION audit_add_checkpoint(text) FROM PUBLIC;
+REVOKE ALL ON FUNCTION audit_add_cosignatures(text) FROM PUBLIC;
+
+CREATE FUNCTION "_audit_verify_checkpoint"(
+	"note" TEXT /* & str */
+) RETURNS TABLE (
+	"status" TEXT,  /* String */
+	"audit_id" bigint,  /* Option < i64 > */
+	"detail" TEXT,  /* String */
+	"block_id" bigint  /* Option < i64 > */
+)
+STRICT VOLATILE
+LANGUAGE c /* Rust */
+AS 'MODULE_PATHNAME', 'verify_checkpoint_wrapper';
+
+-- ---------------------------------------------------------------------------
+-- verify_audit(checkpoint text): a signed checkpoint kept from
+-- audit_checkpoint() (since 0.3.0): the whole log is verified, its Merkle
+-- tree rebuilt from the sealed rows, and it must still extend that
+-- checkpoint (_audit_verify_checkpoint). A text without a signed note's
+-- blank line is read as today's JSON digest, so verify_audit('{...}') keeps
+-- working, and verify_audit(NULL) verifies without either.
+-- ---------------------------------------------------------------------------
+CREATE FUNCTION verify_audit(checkpoint text)
+RETURNS TABLE(status text, audit_id bigint, detail text, block_id bigint)
+LANGUAGE plpgsql
+VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    IF checkpoint IS NULL OR position(E'\n\n' IN checkpoint) = 0 THEN
+        RETURN QUERY SELECT * FROM @extschema@.verify_audit(checkpoint::jsonb);
+    ELSE
+        RETURN QUERY SELECT * FROM @extschema@._audit_verify_checkpoint(checkpoint);
+    END IF;
+END;
+$$;
+
+-- Every block sealed so far enters the tree (under the sealers' lock).
+SELECT _audit_tree_extend();

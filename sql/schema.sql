@@ -82,6 +82,53 @@ COMMENT ON TABLE audit_block IS 'lead_audit: hash-chained blocks sealing audit_l
 ALTER TABLE audit_block ALTER COLUMN row_ids SET STORAGE EXTERNAL,
                         ALTER COLUMN row_checksums SET STORAGE EXTERNAL;
 
+-- The Merkle tree of RFC 9162 over every sealed audit row (since 0.3.0), in
+-- seal order: block by block, and within a block in the order of its
+-- row_ids; a leaf's entry is the row's 32-byte checksum, hashed as
+-- SHA-256(0x00 || checksum). For each block, the tree's size and root once
+-- its rows are in; a block's leaves are [tree_size - row_count, tree_size).
+CREATE TABLE audit_tree (
+    block_id  bigint NOT NULL PRIMARY KEY,
+    tree_size bigint NOT NULL UNIQUE,
+    root      bytea  NOT NULL
+);
+
+COMMENT ON TABLE audit_tree IS 'lead_audit: the Merkle tree''s size and root after each block';
+
+-- The hash of every complete subtree of 256, 65,536, ... leaves (levels 8,
+-- 16, ...; index: the subtree's leaves start at index * 2^level): with the
+-- blocks' checksums, all a proof needs (the layout of C2SP tlog-tiles).
+CREATE TABLE audit_tree_node (
+    level smallint NOT NULL,
+    index bigint   NOT NULL,
+    hash  bytea    NOT NULL,
+    PRIMARY KEY (level, index)
+);
+
+COMMENT ON TABLE audit_tree_node IS 'lead_audit: the Merkle tree''s complete subtrees of 256^k leaves';
+
+-- The checkpoints (C2SP tlog-checkpoint) signed after each seal, as signed
+-- notes (C2SP signed-note): the origin, the tree size and root, and the
+-- log's Ed25519 signature.
+CREATE TABLE audit_checkpoint (
+    tree_size bigint      NOT NULL PRIMARY KEY,
+    signed_at timestamptz NOT NULL DEFAULT now(),
+    note      text        NOT NULL
+);
+
+COMMENT ON TABLE audit_checkpoint IS 'lead_audit: the signed checkpoints of the Merkle tree';
+
+-- Witnesses' cosignatures (C2SP tlog-cosignature) of a checkpoint: one note
+-- signature line each, as a witness returned it.
+CREATE TABLE audit_cosignature (
+    tree_size bigint      NOT NULL,
+    signature text        NOT NULL,
+    added_at  timestamptz NOT NULL DEFAULT now(),
+    PRIMARY KEY (tree_size, signature)
+);
+
+COMMENT ON TABLE audit_cosignature IS 'lead_audit: witnesses'' cosignatures of the checkpoints';
+
 -- History of one record, indexed in bulk in the background instead of row by
 -- row by the writers (since 0.2.0): one entry per sealed audit row under a
 -- 64-bit hash of its record_pk seeded with its table's oid (the JSON null
@@ -162,10 +209,17 @@ SELECT pg_catalog.pg_extension_config_dump('audit_epoch', '');
 SELECT pg_catalog.pg_extension_config_dump('audit_record_index', '');
 SELECT pg_catalog.pg_extension_config_dump('audit_record_filed', '');
 SELECT pg_catalog.pg_extension_config_dump('audit_secret', '');
+SELECT pg_catalog.pg_extension_config_dump('audit_tree', '');
+SELECT pg_catalog.pg_extension_config_dump('audit_tree_node', '');
+SELECT pg_catalog.pg_extension_config_dump('audit_checkpoint', '');
+SELECT pg_catalog.pg_extension_config_dump('audit_cosignature', '');
 
 REVOKE ALL ON audit_log, audit_table, audit_block, audit_epoch, audit_record_index, audit_record_filed,
-    audit_secret, audit_log_id_seq FROM PUBLIC;
+    audit_secret, audit_log_id_seq, audit_tree, audit_tree_node, audit_checkpoint, audit_cosignature
+    FROM PUBLIC;
 -- The triggers read a table's settings as the writing role; blocks hold only
 -- ids and hashes, and anyone may check them against a digest (the record
--- index too holds only hashes and ids).
-GRANT SELECT ON audit_table, audit_block, audit_epoch, audit_record_index, audit_record_filed TO PUBLIC;
+-- index too holds only hashes and ids, the tree only hashes, and
+-- checkpoints are made to be published).
+GRANT SELECT ON audit_table, audit_block, audit_epoch, audit_record_index, audit_record_filed,
+    audit_tree, audit_tree_node, audit_checkpoint, audit_cosignature TO PUBLIC;

@@ -2,7 +2,8 @@
 //! with a SQLSTATE a client can match on. No code path of ours raises XX000
 //! (internal_error): a failure is either the caller's (22023, 39P01, 25000),
 //! the table's (55000), the installation's (55000), a captured value's
-//! (54000, 0A000) or the ledger's data (XX001). The SQL API in `sql/api.sql`
+//! (54000, 0A000), the ledger's data (XX001), a missing argument or row
+//! (22004, P0002), a privilege (42501) or the signing key's file (F0000). The SQL API in `sql/api/`
 //! raises its own argument errors with `RAISE ... USING ERRCODE`.
 
 use pgrx::pg_sys::panic::ErrorReport;
@@ -42,6 +43,17 @@ pub enum AuditError {
     /// Ledger data that cannot be sealed as it is (a superuser edited
     /// audit_log or audit_block); verify_audit() reports where.
     CorruptLedger { reason: String },
+    /// A required argument was NULL.
+    NullArgument { what: String },
+    /// What an argument names does not exist (an audit row id).
+    NotFound { reason: String },
+    /// What was asked for does not exist yet, or needs a setting first (a
+    /// checkpoint before the first seal, a proof for a row not sealed yet).
+    NotReady { reason: String, hint: &'static str },
+    /// `lead_audit.signing_key_file` cannot be read, or holds no key.
+    SigningKey { reason: String },
+    /// The caller may not read what was asked for.
+    NoPrivilege { reason: String },
 }
 
 impl AuditError {
@@ -68,6 +80,11 @@ impl AuditError {
             AuditError::CorruptLedger { .. } => ERRCODE_DATA_CORRUPTED,
             AuditError::ValueTooLarge { .. } => ERRCODE_PROGRAM_LIMIT_EXCEEDED,
             AuditError::UnsupportedValue { .. } => ERRCODE_FEATURE_NOT_SUPPORTED,
+            AuditError::NullArgument { .. } => ERRCODE_NULL_VALUE_NOT_ALLOWED,
+            AuditError::NotFound { .. } => ERRCODE_NO_DATA_FOUND,
+            AuditError::NotReady { .. } => ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE,
+            AuditError::SigningKey { .. } => ERRCODE_CONFIG_FILE_ERROR,
+            AuditError::NoPrivilege { .. } => ERRCODE_INSUFFICIENT_PRIVILEGE,
         }
     }
 
@@ -102,7 +119,12 @@ impl AuditError {
             | AuditError::BrokenInstall { reason }
             | AuditError::CorruptLedger { reason }
             | AuditError::ValueTooLarge { reason }
-            | AuditError::UnsupportedValue { reason } => format!("lead_audit: {reason}"),
+            | AuditError::UnsupportedValue { reason }
+            | AuditError::NotFound { reason }
+            | AuditError::NotReady { reason, .. }
+            | AuditError::SigningKey { reason }
+            | AuditError::NoPrivilege { reason } => format!("lead_audit: {reason}"),
+            AuditError::NullArgument { what } => format!("lead_audit: {what}, got NULL"),
         }
     }
 
@@ -128,7 +150,18 @@ impl AuditError {
             }
             AuditError::InvalidArgument { .. }
             | AuditError::ValueTooLarge { .. }
-            | AuditError::UnsupportedValue { .. } => None,
+            | AuditError::UnsupportedValue { .. }
+            | AuditError::NullArgument { .. }
+            | AuditError::NotFound { .. } => None,
+            AuditError::NoPrivilege { .. } => {
+                Some("A receipt holds the row's values: it needs SELECT on audit_log, as reading the log does.")
+            }
+            AuditError::NotReady { hint, .. } => Some(hint),
+            AuditError::SigningKey { .. } => Some(
+                "lead_audit.signing_key_file names a file, readable by the server only, that holds \
+                 one Ed25519 key in the Go note form PRIVATE+KEY+<name>+<key id>+<key> \
+                 (lead-audit keygen writes one); reload after changing it.",
+            ),
             AuditError::NoSecret => Some(
                 "Call audit_enable() again with the redact option: it makes a new secret \
                  (values redacted with the old one will no longer compare equal to new ones).",
@@ -184,6 +217,14 @@ mod unit {
             AuditError::WrongIsolation { function: "f()" },
             AuditError::BrokenInstall { reason: "r".into() },
             AuditError::CorruptLedger { reason: "r".into() },
+            AuditError::NullArgument { what: "w".into() },
+            AuditError::NotFound { reason: "r".into() },
+            AuditError::NotReady {
+                reason: "r".into(),
+                hint: "h",
+            },
+            AuditError::SigningKey { reason: "r".into() },
+            AuditError::NoPrivilege { reason: "r".into() },
         ];
         for e in all {
             assert_ne!(e.code(), PgSqlErrorCode::ERRCODE_INTERNAL_ERROR, "{e:?}");

@@ -35,6 +35,8 @@ use pgrx::prelude::*;
 // The server's entry points, and what reads the log back.
 mod hooks;
 mod ledger;
+mod checkpoint;
+mod tree;
 // What records a change or an event...
 mod capture;
 mod events;
@@ -84,7 +86,10 @@ pgrx::extension_sql_file!(
 pgrx::extension_sql_file!(
     "../sql/api/ledger.sql",
     name = "ledger",
-    requires = [ledger::verify::verify_audit_internal]
+    requires = [
+        ledger::verify::verify_audit_internal,
+        ledger::verify::verify_checkpoint
+    ]
 );
 pgrx::extension_sql_file!(
     "../sql/api/history.sql",
@@ -107,6 +112,15 @@ pgrx::extension_sql_file!(
     requires = ["ledger", attempts::attempts_backlog]
 );
 pgrx::extension_sql_file!(
+    "../sql/api/proofs.sql",
+    name = "proofs",
+    requires = [
+        ledger::seal::tree_extend,
+        checkpoint::sign::audit_add_checkpoint,
+        checkpoint::sign::audit_add_cosignatures
+    ]
+);
+pgrx::extension_sql_file!(
     "../sql/api/ddl_events.sql",
     name = "ddl_events",
     requires = [
@@ -123,6 +137,7 @@ pgrx::extension_sql_file!(
 pub extern "C-unwind" fn _PG_init() {
     actor::register_settings();
     ledger::register_settings();
+    checkpoint::sign::register_settings();
     ledger::sealer::register();
     attempts::register();
     writer::register();

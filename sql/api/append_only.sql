@@ -41,5 +41,30 @@ CREATE TRIGGER audit_record_filed_append_only
 CREATE TRIGGER audit_record_filed_no_truncate
     BEFORE TRUNCATE ON audit_record_filed
     FOR EACH STATEMENT EXECUTE FUNCTION _audit_log_append_only();
+-- The Merkle tree and its checkpoints (since 0.3.0).
+CREATE TRIGGER audit_tree_append_only
+    BEFORE UPDATE OR DELETE ON audit_tree
+    FOR EACH ROW EXECUTE FUNCTION _audit_log_append_only();
+CREATE TRIGGER audit_tree_no_truncate
+    BEFORE TRUNCATE ON audit_tree
+    FOR EACH STATEMENT EXECUTE FUNCTION _audit_log_append_only();
+CREATE TRIGGER audit_tree_node_append_only
+    BEFORE UPDATE OR DELETE ON audit_tree_node
+    FOR EACH ROW EXECUTE FUNCTION _audit_log_append_only();
+CREATE TRIGGER audit_tree_node_no_truncate
+    BEFORE TRUNCATE ON audit_tree_node
+    FOR EACH STATEMENT EXECUTE FUNCTION _audit_log_append_only();
+CREATE TRIGGER audit_checkpoint_append_only
+    BEFORE UPDATE OR DELETE ON audit_checkpoint
+    FOR EACH ROW EXECUTE FUNCTION _audit_log_append_only();
+CREATE TRIGGER audit_checkpoint_no_truncate
+    BEFORE TRUNCATE ON audit_checkpoint
+    FOR EACH STATEMENT EXECUTE FUNCTION _audit_log_append_only();
+CREATE TRIGGER audit_cosignature_append_only
+    BEFORE UPDATE OR DELETE ON audit_cosignature
+    FOR EACH ROW EXECUTE FUNCTION _audit_log_append_only();
+CREATE TRIGGER audit_cosignature_no_truncate
+    BEFORE TRUNCATE ON audit_cosignature
+    FOR EACH STATEMENT EXECUTE FUNCTION _audit_log_append_only();
 
 REVOKE ALL ON FUNCTION _audit_log_append_only() FROM PUBLIC;

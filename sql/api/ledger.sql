@@ -40,6 +40,29 @@ END;
 $$;
 
 -- ---------------------------------------------------------------------------
+-- verify_audit(checkpoint text): a signed checkpoint kept from
+-- audit_checkpoint() (since 0.3.0): the whole log is verified, its Merkle
+-- tree rebuilt from the sealed rows, and it must still extend that
+-- checkpoint (_audit_verify_checkpoint). A text without a signed note's
+-- blank line is read as today's JSON digest, so verify_audit('{...}') keeps
+-- working, and verify_audit(NULL) verifies without either.
+-- ---------------------------------------------------------------------------
+CREATE FUNCTION verify_audit(checkpoint text)
+RETURNS TABLE(status text, audit_id bigint, detail text, block_id bigint)
+LANGUAGE plpgsql
+VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    IF checkpoint IS NULL OR position(E'\n\n' IN checkpoint) = 0 THEN
+        RETURN QUERY SELECT * FROM @extschema@.verify_audit(checkpoint::jsonb);
+    ELSE
+        RETURN QUERY SELECT * FROM @extschema@._audit_verify_checkpoint(checkpoint);
+    END IF;
+END;
+$$;
+
+-- ---------------------------------------------------------------------------
 -- _audit_epoch(): this cluster's transaction id offset (audit_epoch), added
 -- the first time it is needed: large enough that every transaction of this
 -- cluster counts above every one the log already holds (blocks, and rows

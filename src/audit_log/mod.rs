@@ -4,9 +4,11 @@
 //! - [`objects`]: the extension's objects in this database, and the one set
 //!   of cache invalidation callbacks;
 //! - [`epoch`]: the ledger's transaction ids across dump and restore;
-//! - [`stamp`]: the columns every audit row written in a transaction shares.
+//! - [`stamp`]: the columns every audit row written in a transaction shares;
+//! - [`scan`]: audit rows read back, deformed, by id.
 
 pub mod epoch;
 pub mod objects;
 pub mod row;
+pub mod scan;
 pub mod stamp;

@@ -25,6 +25,7 @@ pub struct Objects {
     pub audit_log: Oid,
     pub audit_table: Oid,
     pub sequence: Oid,
+    namespace: Oid,
     /// Which columns audit_log has (0.1.0's until the extension is updated).
     pub shape: row::Shape,
     /// audit_log's indexes, with what an index insert needs.
@@ -53,6 +54,14 @@ impl Objects {
     /// `@extschema@`.
     pub fn sql(&self, query: &str) -> String {
         query.replace("@extschema@", &self.schema)
+    }
+
+    /// Whether the Merkle tree's tables exist: since 0.3.0, and not until an
+    /// older version is updated (the library is replaced first). Looked up
+    /// each time, since the update creates them under a running backend.
+    pub fn has_tree(&self) -> bool {
+        // SAFETY: a syscache look-up by name in the extension's schema.
+        unsafe { pg_sys::get_relname_relid(c"audit_tree".as_ptr(), self.namespace) != Oid::INVALID }
     }
 
     /// False once an invalidation dropped these objects: whoever holds them
@@ -134,6 +143,7 @@ fn load() -> Result<Objects, AuditError> {
         audit_log,
         audit_table,
         sequence,
+        namespace,
         shape: row::Shape::Current,
         indexes: Vec::new(),
         tupdesc: std::ptr::null_mut(),

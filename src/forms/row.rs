@@ -63,6 +63,18 @@ pub unsafe fn checksum(values: &[Datum], nulls: &[bool], texts: &[(usize, Vec<u8
     })
 }
 
+/// The row form itself: the bytes whose SHA-256 is the checksum (what a
+/// receipt carries, so that it proves the row's values).
+///
+/// # Safety
+/// As [`checksum`].
+pub unsafe fn canonical_bytes(values: &[Datum], nulls: &[bool]) -> Vec<u8> {
+    let (mut out, mut text) = (Vec::new(), Vec::new());
+    // SAFETY: the caller guarantees the datums' types.
+    unsafe { canonical(values, nulls, &[], &mut out, &mut text) };
+    out
+}
+
 /// Appends the row form of the row to `out` (`text`: scratch space): v2
 /// when it has an outcome, else v1, which ends before `checksum`.
 ///

@@ -36,6 +36,11 @@ pub enum Status {
     DigestMismatch,
     /// Rows not sealed yet, counted (shown only next to real problems).
     Unsealed,
+    /// The Merkle tree's stored parts (a block's size and root, a subtree)
+    /// are not those of the sealed rows.
+    TreeMismatch,
+    /// The log no longer extends a checkpoint (a kept one, or one it signed).
+    CheckpointMismatch,
 }
 
 impl Status {
@@ -50,6 +55,8 @@ impl Status {
             Status::BrokenLink => "broken_link",
             Status::DigestMismatch => "digest_mismatch",
             Status::Unsealed => "unsealed",
+            Status::TreeMismatch => "tree_mismatch",
+            Status::CheckpointMismatch => "checkpoint_mismatch",
         }
     }
 }

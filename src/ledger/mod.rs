@@ -11,8 +11,9 @@
 
 pub mod block;
 pub mod classify;
-mod seal;
+pub mod seal;
 pub mod sealer;
+mod tree_check;
 mod verify;
 
 pub use verify::register_settings;

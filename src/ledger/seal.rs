@@ -15,6 +15,7 @@ use super::block::hash32;
 use crate::audit_log::objects::{self, Objects};
 use crate::error::{AuditError, OrReport};
 use crate::forms::{self, BlockHeader, Hash, Leaf, PG_EPOCH_OFFSET_US};
+use crate::{checkpoint, tree};
 
 /// Rows per block at most: a block's leaves stay a few hundred kB.
 pub const MAX_BLOCK_ROWS: usize = 10_000;
@@ -87,16 +88,14 @@ fn seal(
     objs: &Objects,
     xid_offset: i64,
 ) -> Result<Vec<(BlockHeader, Hash)>, AuditError> {
-    client
-        .update(
-            include_str!("../../sql/queries/seal_lock.sql"),
-            None,
-            &[SEAL_LOCK_KEY.into()],
-        )
-        .map_err(AuditError::spi("could not take the sealers' lock"))?;
+    lock(client)?;
     let horizon = horizon(client)? + xid_offset;
     let (mut prev, from_xid) = chain_head(client, objs)?;
     if horizon <= from_xid {
+        // Nothing to seal; the tree may still lack blocks sealed before the
+        // update that added it.
+        tree::store::extend(client, objs)?;
+        checkpoint::sign::after_seal(client, objs)?;
         return Ok(Vec::new());
     }
     // SAFETY: reads the transaction start time (what now() returns).
@@ -121,10 +120,39 @@ fn seal(
         prev = (header.id, hash);
         out.push((header, hash));
     }
+    // The new blocks' rows enter the Merkle tree, whose new head is signed.
+    tree::store::extend(client, objs)?;
+    checkpoint::sign::after_seal(client, objs)?;
     if !out.is_empty() {
         summarize(client, objs)?;
     }
     Ok(out)
+}
+
+/// `_audit_tree_extend()`: appends every block not in the Merkle tree yet
+/// (the update to 0.3.0 runs it once for the blocks sealed before), under
+/// the sealers' lock; returns the tree's size.
+#[pg_extern(name = "_audit_tree_extend", volatile, security_definer)]
+#[search_path(pg_catalog, pg_temp)]
+fn tree_extend() -> i64 {
+    let objs = objects::objects();
+    Spi::connect_mut(|client| {
+        lock(client)?;
+        tree::store::extend(client, &objs)
+    })
+    .or_report() as i64
+}
+
+/// Takes the sealers' advisory lock, held to the end of the transaction.
+fn lock(client: &mut SpiClient<'_>) -> Result<(), AuditError> {
+    client
+        .update(
+            include_str!("../../sql/queries/seal_lock.sql"),
+            None,
+            &[SEAL_LOCK_KEY.into()],
+        )
+        .map_err(AuditError::spi("could not take the sealers' lock"))?;
+    Ok(())
 }
 
 /// Summarises audit_log's new BRIN ranges (see the query), unless another

@@ -5,14 +5,15 @@
 //! with the row form (`forms::row`).
 
 use pgrx::guc::{GucContext, GucFlags, GucRegistry, GucSetting};
-use pgrx::pg_sys::{self, Datum};
 use pgrx::prelude::*;
-use pgrx::PgMemoryContexts;
 
 use super::block::{hash32, StoredBlock};
-use super::classify::{self, Digest, Ledger, ScannedRow};
+use super::classify::{self, Digest, Finding, Ledger, ScannedRow, Status};
+use super::tree_check::{BlockLeaves, Kept, TreeCheck, TreeFindings};
 use crate::audit_log::objects::{self, Objects};
-use crate::audit_log::row::{col, NCOLS};
+use crate::audit_log::row::col;
+use crate::audit_log::scan::scan_audit_log;
+use crate::checkpoint::{note::SignedCheckpoint, sign};
 use crate::error::{AuditError, OrReport};
 use crate::forms;
 use crate::pg;
@@ -100,11 +101,46 @@ fn verify_audit(
 }
 
 fn findings(digest: Option<Digest>, from_id: Option<i64>, to_id: Option<i64>) -> Findings {
+    with_tree(digest, (from_id, to_id), None, Vec::new())
+}
+
+/// The classifier's findings, then, when the whole log is verified and it
+/// has a tree, the tree's (`tree_check`), with a kept checkpoint if any and
+/// what is already known to be wrong with it (`kept_problems`).
+fn with_tree(
+    digest: Option<Digest>,
+    (from_id, to_id): (Option<i64>, Option<i64>),
+    kept: Option<Kept>,
+    kept_problems: Vec<Finding>,
+) -> Findings {
     let range = (from_id.unwrap_or(i64::MIN), to_id.unwrap_or(i64::MAX));
-    let mut ledger = Database {
-        objs: objects::objects(),
-    };
-    let findings = classify::verify(&mut ledger, digest.as_ref(), range, PASS_ROWS.get().into());
+    let objs = objects::objects();
+    let mut ledger = Database { objs: objs.clone() };
+    let mut findings =
+        classify::verify(&mut ledger, digest.as_ref(), range, PASS_ROWS.get().into());
+    if objs.has_tree() && range == (i64::MIN, i64::MAX) {
+        let kept_size = kept.as_ref().map(|k| k.size);
+        let chain_ok = findings.iter().all(|f| f.status == Status::Ok);
+        let found = tree_findings(&objs, kept);
+        // The tree's own findings next to the chain's problems would only
+        // repeat them (a block removed has no tree head...): then only what
+        // concerns the kept checkpoint is added.
+        let mut tree = kept_problems;
+        tree.extend(found.kept);
+        if chain_ok {
+            tree.extend(found.other);
+        }
+        if !tree.is_empty() {
+            findings.retain(|f| f.status != Status::Ok);
+            findings.extend(tree);
+        } else if let Some(size) = kept_size {
+            for f in findings.iter_mut().filter(|f| f.status == Status::Ok) {
+                f.detail.push_str(&format!(
+                    "; the log extends the kept checkpoint of size {size}"
+                ));
+            }
+        }
+    }
     TableIterator::new(findings.into_iter().map(|f| {
         (
             f.status.as_str().to_string(),
@@ -222,61 +258,126 @@ impl Ledger for Database {
     }
 }
 
-/// Calls `f` with each audit_log row whose id is in `range`, deformed. Uses
-/// the primary key for a bounded range and a sequential scan otherwise.
-fn scan_audit_log(objs: &Objects, range: (i64, i64), f: &mut dyn FnMut(&[Datum], &[bool])) {
-    let full = range == (i64::MIN, i64::MAX);
-    // SAFETY: audit_log and its primary key are opened, scanned with the
-    // active snapshot and closed here; per-row memory is reset each row; the
-    // slot's arrays hold `natts` entries once all attributes are fetched.
-    unsafe {
-        let rel = pg_sys::table_open(objs.audit_log, pg_sys::AccessShareLock as i32);
-        let slot = pg_sys::table_slot_create(rel, std::ptr::null_mut());
-        let snapshot = pg_sys::GetActiveSnapshot();
-        let mut per_row = PgMemoryContexts::new("lead_audit verify row");
-        let n = ((*(*rel).rd_att).natts as usize).min(NCOLS);
-        let forward = pg_sys::ScanDirection::ForwardScanDirection;
-        let mut each_row = |next: &mut dyn FnMut() -> bool| {
-            while next() {
-                per_row.switch_to(|_| {
-                    pg_sys::slot_getallattrs(slot);
-                    f(
-                        std::slice::from_raw_parts((*slot).tts_values, n),
-                        std::slice::from_raw_parts((*slot).tts_isnull, n),
-                    )
-                });
-                per_row.reset();
+/// `verify_audit(checkpoint)` once the SQL wrapper found a signed note: the
+/// whole log verified, and its tree checked to extend the checkpoint.
+#[pg_extern(name = "_audit_verify_checkpoint", volatile)]
+fn verify_checkpoint(
+    note: &str,
+) -> TableIterator<
+    'static,
+    (
+        name!(status, String),
+        name!(audit_id, Option<i64>),
+        name!(detail, String),
+        name!(block_id, Option<i64>),
+    ),
+> {
+    let signed = SignedCheckpoint::parse(note)
+        .map_err(|reason| AuditError::InvalidArgument {
+            reason: format!(
+                "a checkpoint to verify is a signed note from audit_checkpoint(): {reason}"
+            ),
+        })
+        .or_report();
+    let mut problems = Vec::new();
+    let mismatch = |detail: String| Finding {
+        status: Status::CheckpointMismatch,
+        audit_id: None,
+        block_id: None,
+        detail,
+    };
+    match sign::verifier_key().or_report() {
+        Some(vkey) => {
+            if !signed.signed_by(&vkey).unwrap_or(false) {
+                problems.push(mismatch(
+                    "the kept checkpoint is not signed by the log's key (audit_verifier_key()): it proves nothing about this log".into(),
+                ));
             }
-        };
-        if full {
-            let scan = pg_sys::table_beginscan(rel, snapshot, 0, std::ptr::null_mut());
-            each_row(&mut || pg_sys::table_scan_getnextslot(scan, forward, slot));
-            pg_sys::table_endscan(scan);
-        } else {
-            let irel =
-                pg_sys::index_open(pg::primary_key_index(rel), pg_sys::AccessShareLock as i32);
-            let mut keys: [pg_sys::ScanKeyData; 2] = std::mem::zeroed();
-            pg_sys::ScanKeyInit(
-                &mut keys[0],
-                1,
-                pg_sys::BTGreaterEqualStrategyNumber as u16,
-                pg_sys::Oid::from(pg_sys::F_INT8GE),
-                Datum::from(range.0),
-            );
-            pg_sys::ScanKeyInit(
-                &mut keys[1],
-                1,
-                pg_sys::BTLessEqualStrategyNumber as u16,
-                pg_sys::Oid::from(pg_sys::F_INT8LE),
-                Datum::from(range.1),
-            );
-            let scan = pg::index_beginscan(rel, irel, snapshot, 2);
-            pg_sys::index_rescan(scan, keys.as_mut_ptr(), 2, std::ptr::null_mut(), 0);
-            each_row(&mut || pg_sys::index_getnext_slot(scan, forward, slot));
-            pg_sys::index_endscan(scan);
-            pg_sys::index_close(irel, pg_sys::AccessShareLock as i32);
         }
-        pg_sys::ExecDropSingleTupleTableSlot(slot);
-        pg_sys::table_close(rel, pg_sys::AccessShareLock as i32);
+        None => problems.push(mismatch(
+            "the log has no key (lead_audit.signing_key_file or lead_audit.verifier_key): the kept checkpoint's signature cannot be checked".into(),
+        )),
     }
+    let kept = Kept {
+        size: signed.checkpoint.size,
+        root: signed.checkpoint.root,
+    };
+    with_tree(None, (None, None), Some(kept), problems)
+}
+
+/// The tree rebuilt from every block's checksums, compared with what is
+/// stored and with the kept checkpoint.
+fn tree_findings(objs: &Objects, kept: Option<Kept>) -> TreeFindings {
+    let read = AuditError::spi("could not read the Merkle tree");
+    Spi::connect_mut(|client| -> Result<TreeFindings, AuditError> {
+        let mut heads = std::collections::HashMap::new();
+        for row in client
+            .select(&objs.sql(include_str!("../../sql/queries/tree_check_heads.sql")), None, &[])
+            .map_err(read)?
+        {
+            if let (Some(b), Some(s)) = (row.get::<i64>(1).map_err(read)?, row.get::<i64>(2).map_err(read)?) {
+                heads.insert(b, (s, row.get::<Vec<u8>>(3).map_err(read)?.unwrap_or_default()));
+            }
+        }
+        let mut nodes = std::collections::HashMap::new();
+        for row in client
+            .select(&objs.sql(include_str!("../../sql/queries/tree_check_nodes.sql")), None, &[])
+            .map_err(read)?
+        {
+            let (level, index) = (row.get::<i16>(1).map_err(read)?, row.get::<i64>(2).map_err(read)?);
+            if let (Some(l), Some(i)) = (level, index) {
+                let hash = row.get::<Vec<u8>>(3).map_err(read)?.unwrap_or_default();
+                nodes.insert((l.clamp(0, 255) as u8, i.max(0) as u64), hash);
+            }
+        }
+        let vkey = sign::verifier_key()?;
+        let (mut stored, mut findings) = (Vec::new(), Vec::new());
+        for row in client
+            .select(&objs.sql(include_str!("../../sql/queries/tree_check_checkpoints.sql")), None, &[])
+            .map_err(read)?
+        {
+            let size = row.get::<i64>(1).map_err(read)?.unwrap_or(-1);
+            let note = row.get::<String>(2).map_err(read)?.unwrap_or_default();
+            let parsed = SignedCheckpoint::parse(&note).ok().filter(|c| c.checkpoint.size as i64 == size);
+            let signed = parsed.as_ref().is_some_and(|c| {
+                vkey.as_ref().is_none_or(|k| c.signed_by(k).unwrap_or(false))
+            });
+            match parsed {
+                Some(c) if signed => stored.push((c.checkpoint.size, c.checkpoint.root)),
+                _ => findings.push(Finding {
+                    status: Status::CheckpointMismatch,
+                    audit_id: None,
+                    block_id: None,
+                    detail: format!("the stored checkpoint of size {size} is not a checkpoint of that size signed by the log's key"),
+                }),
+            }
+        }
+        let mut check = TreeCheck::new(heads, nodes, stored, kept);
+        let cursor = client
+            .open_cursor(&objs.sql(include_str!("../../sql/queries/tree_check_blocks.sql")), &[])
+            .detach_into_name();
+        loop {
+            let mut rows = client.find_cursor(&cursor).map_err(read)?;
+            let batch = rows.fetch(16).map_err(read)?;
+            if batch.is_empty() {
+                break;
+            }
+            for row in batch {
+                let id = row.get::<i64>(1).map_err(read)?.unwrap_or_default();
+                let ids = row.get::<Vec<Option<i64>>>(2).map_err(read)?.unwrap_or_default();
+                let sums = row.get::<Vec<u8>>(3).map_err(read)?.unwrap_or_default();
+                check.block(&BlockLeaves {
+                    id,
+                    row_ids: &ids,
+                    checksums: &sums,
+                });
+            }
+            rows.detach_into_name();
+        }
+        let mut found = check.finish();
+        findings.append(&mut found.other);
+        found.other = findings;
+        Ok(found)
+    })
+    .or_report()
 }

@@ -18,7 +18,7 @@ CREATE VIEW captures AS
 SELECT tgrelid::regclass AS rel, tgname,
        CASE WHEN tgparentid = 0 THEN 'own' ELSE 'clone' END AS kind, tgenabled
 FROM pg_trigger WHERE tgname IN ('lead_audit_capture', 'lead_audit_stamp')
-ORDER BY 1::text, 2;
+ORDER BY tgrelid, tgname;  -- the tables in the order they were created
 
 -- The partition first, on its own (excluding note), then attached to the
 -- audited parent.
