@@ -13,7 +13,7 @@ PGRX_TEST_DATA ?= /tmp/lead_audit_pgrx_test
 export PG PGBIN
 SUDO_FLAG  := $(if $(filter 0,$(shell id -u)),,--sudo)
 
-.PHONY: all deps install install-debug package demo test test-all test-major test-releases test-docs test-demo release-record test-errors test-unit test-regress test-ledger test-attempts test-replication test-robustness test-upgrade test-python test-pooler test-package lint bench bench-instructions clean
+.PHONY: all deps install install-debug package demo test test-all test-major test-releases test-docs test-demo test-proofs release-record test-errors test-unit test-regress test-ledger test-attempts test-replication test-robustness test-upgrade test-python test-pooler test-package lint bench bench-instructions clean
 
 all: install
 
@@ -54,7 +54,7 @@ test-all: test
 	@echo "make test-all: all test suites passed on PostgreSQL $(MAJORS)"
 
 # The suites that run on every major.
-test-major: lint test-unit test-regress test-errors test-ledger test-attempts test-replication test-robustness test-python test-pooler
+test-major: lint test-unit test-regress test-errors test-ledger test-proofs test-attempts test-replication test-robustness test-python test-pooler
 	@echo "== every suite passed on PostgreSQL $(PG)"
 
 test-unit: deps
@@ -90,6 +90,11 @@ test-replication: install-debug
 test-robustness: install-debug
 	bash tests/run_crash.sh
 	bash tests/run_fuzz.sh
+
+# The Merkle tree's receipts, consistency proofs, witnesses, tiles and
+# signatures, checked by Go's sumdb/tlog and note and by the Python package.
+test-proofs: install-debug
+	bash tests/run_proofs.sh
 
 # The upgrade paths from every release (each built once into ~/.cache/lead_audit).
 # Leaves the current debug build installed.

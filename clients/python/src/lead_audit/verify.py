@@ -13,7 +13,10 @@ as the SQL function verify_audit():
     lead-audit-verify audit_log.copy audit_block.copy \\
         [--digest JSON_OR_FILE] [--from-id N] [--to-id N]
 
-or takes the same COPY output from a database itself, in one read-only
+Receipts (audit_proof) and consistency proofs are checked with
+``--receipt`` and ``--consistency`` (lead_audit.receipts).
+
+It also takes the same COPY output from a database itself, in one read-only
 snapshot (needs psycopg: ``pip install 'lead-audit[verify]'``):
 
     lead-audit-verify --connect "host=... dbname=..." [--digest ...]
@@ -717,6 +720,11 @@ def read_database(conninfo: str) -> tuple[list[list[Field]], list[list[Field]]]:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    args_given = list(sys.argv[1:] if argv is None else argv)
+    if "--receipt" in args_given or "--consistency" in args_given:
+        from . import receipts  # receipts and consistency proofs: lead_audit.receipts
+
+        return receipts.main(args_given)
     p = argparse.ArgumentParser(
         prog="lead-audit-verify",
         description="Verify a lead_audit ledger outside the database: COPY dumps of audit_log and "
