@@ -4,8 +4,10 @@
 # attempts recorded, the audit log, verify_audit(), a lead's history and its
 # state before a request, per-table options (redaction, stamping), the context
 # from a statement comment, a revert, a partitioned table and tables without a
-# primary key, the health view, and a superuser's tampering caught, in the
-# database and by the independent verifier on a dump.
+# primary key, the health view, a superuser's tampering caught, in the
+# database and by the independent verifier on a dump, and proofs for an
+# outsider: a witness cosigns the log's signed checkpoint, and an auditor
+# checks one row's receipt offline with nothing but the public keys.
 # Run by `make demo` after installing; tests/run_demo.sh checks its output.
 #
 # Written to be read in a terminal of 100 columns: every line it prints fits.
@@ -18,7 +20,9 @@
 #
 # Environment: LEAD_AUDIT_DEMO_PORT (5491), LEAD_AUDIT_DEMO_DIR
 # (/tmp/lead_audit_demo), LEAD_AUDIT_DEMO_KEEP=1 to stop the cluster at the end
-# but keep its directory (and server.log) instead of removing it.
+# but keep its directory (and server.log) instead of removing it. The Python
+# package (with its proofs extra) goes into a virtual environment beside the
+# cluster; the witness is the one the tests run (tests/crosscheck, in Go).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -27,8 +31,12 @@ DIR=${LEAD_AUDIT_DEMO_DIR:-/tmp/lead_audit_demo}
 WIDTH=100
 DUMP=
 
+KEYS=$DIR-keys
+WITNESS_PORT=$((PORT + 100))
 cleanup() {
     [ -z "$DUMP" ] || rm -rf "$DUMP"
+    [ ! -f "$KEYS/witness.pid" ] || kill "$(cat "$KEYS/witness.pid")" 2>/dev/null || true
+    rm -rf "$KEYS" "$DIR-venv"
     if [ "${LEAD_AUDIT_DEMO_KEEP:-0}" = 1 ]; then
         scripts/pgcluster.sh stop "$DIR"
     else
@@ -42,6 +50,21 @@ trap cleanup EXIT
 # so the demo seals when it says so.
 scripts/pgcluster.sh start "$DIR" "$PORT" -c shared_preload_libraries=lead_audit -c lead_audit.seal_interval=0
 echo "==> throwaway cluster started on port $PORT ($DIR)"
+
+# The log's signing key (every seal signs a checkpoint with it), a witness's
+# key, the Python package and the witness.
+rm -rf "$KEYS" "$DIR-venv"
+mkdir -p "$KEYS"
+python3 -m venv "$DIR-venv"
+"$DIR-venv/bin/pip" install --quiet --disable-pip-version-check "./clients/python[proofs,verify]"
+"$DIR-venv/bin/lead-audit" keygen demo.example/lead_audit --out "$KEYS/log.key" >"$KEYS/log.vkey"
+"$DIR-venv/bin/lead-audit" keygen witness.example/w1 --witness --out "$KEYS/w1.key" >"$KEYS/w1.vkey"
+chown postgres "$KEYS/log.key" 2>/dev/null || true
+(cd tests/crosscheck && GO111MODULE=off GOPATH=/usr/share/gocode GOCACHE="$KEYS/gocache" \
+    go build -o "$KEYS/witness" .)
+command psql -X -q -h 127.0.0.1 -p "$PORT" -U postgres -d postgres \
+    -c "ALTER SYSTEM SET lead_audit.signing_key_file = '$KEYS/log.key'" -c "SELECT pg_reload_conf()" >/dev/null
+echo "==> the log signs a checkpoint after every seal (lead_audit.signing_key_file)"
 
 # Word-wraps lines wider than $WIDTH at a space, the rest of the line indented:
 # `wrap messages` wraps only messages (the server's ERROR:, DETAIL:, HINT: ...,
@@ -304,4 +327,42 @@ PYTHONPATH=clients/python/src python3 -m lead_audit.verify "$DUMP/audit_log.copy
 wrap all <"$DUMP/report"
 echo "(exit status $status: 0 intact, 1 problems found, 2 unusable input)"
 [ "$status" = 1 ] || { echo "demo: the verifier should have found the tampering" >&2; exit 1; }
+
+echo "==> 11. Proofs for an outsider: the log's signed checkpoint (C2SP), a witness, a receipt"
+psql -U postgres -d postgres <<'SQL'
+SELECT audit_verifier_key() AS published_key;
+\echo '==> the newest checkpoint: origin, tree size, root, then the log''s signature (cut here)'
+SELECT regexp_replace(audit_checkpoint(), '(— \S+ .{16})\S*', '\1…', 'g') AS checkpoint \g (format=unaligned tuples_only=on)
+SQL
+"$KEYS/witness" witness "127.0.0.1:$WITNESS_PORT" "$KEYS/w1.state" "$KEYS/w1.key" "$KEYS/log.vkey" \
+    demo.example/lead_audit/postgres >"$KEYS/witness.log" 2>&1 &
+echo $! >"$KEYS/witness.pid"
+for _ in $(seq 1 50); do grep -q listening "$KEYS/witness.log" && break; sleep 0.1; done
+echo "==> a witness checks the checkpoint extends what it saw, and cosigns it"
+echo "$ lead-audit witness --connect ... --witness http://127.0.0.1:$WITNESS_PORT \$(cat w1.vkey)"
+"$DIR-venv/bin/lead-audit" witness --connect "host=127.0.0.1 port=$PORT user=postgres dbname=postgres" \
+    --witness "http://127.0.0.1:$WITNESS_PORT" "$(cat "$KEYS/w1.vkey")"
+echo "==> an auditor gets lead 1's INSERT as a receipt (audit_proof(2)) and checks it offline,"
+echo "    with the log's and the witness's public keys only"
+printf '%s\n' "$(command psql -X -At -h 127.0.0.1 -p "$PORT" -U postgres -d postgres \
+    -c "SELECT audit_proof(2)")" >"$KEYS/row-2.tlog-proof"
+echo "$ lead-audit-verify --receipt row-2.tlog-proof --log-key \$(cat log.vkey) \\"
+echo "      --witness-key \$(cat w1.vkey)"
+"$DIR-venv/bin/lead-audit-verify" --receipt "$KEYS/row-2.tlog-proof" --log-key "$KEYS/log.vkey" \
+    --witness-key "$KEYS/w1.vkey" >"$KEYS/proven.json"
+"$DIR-venv/bin/python" - "$KEYS/proven.json" <<'PY'
+import json, sys
+p = json.load(open(sys.argv[1]))
+row = p["row"]
+print(f"proven: row {row['id']} is leaf {p['index']} of the tree of {p['tree_size']} rows of {p['log']},")
+print(f"        cosigned by {', '.join(p['cosigned_by'])}; checksum {p['checksum'][:32]}…")
+print(f"        {row['action']} of {row['table_name']} {row['record_pk']} by actor {row['actor_id']},"
+      f" request {row['request_id']}")
+PY
+echo "==> row 4's receipt now carries the row as the superuser rewrote it: rejected"
+printf '%s\n' "$(command psql -X -At -h 127.0.0.1 -p "$PORT" -U postgres -d postgres \
+    -c "SELECT audit_proof(4)")" >"$KEYS/row-4.tlog-proof"
+status=0
+"$DIR-venv/bin/lead-audit-verify" --receipt "$KEYS/row-4.tlog-proof" --log-key "$KEYS/log.vkey" \
+    --witness-key "$KEYS/w1.vkey" 2>&1 | wrap all || status=$?
 echo "==> demo finished; stopping the cluster"

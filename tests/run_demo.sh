@@ -53,7 +53,7 @@ STORY=$(sed '/^==> 9\. /,$d' "$OUT")
 TAMPERED=$(sed -n '/^==> 9\. /,$p' "$OUT")
 between() { sed -n "/$1/,/$2/p" "$OUT"; }
 
-check "the ten steps, in order" "1 2 3 4 5 6 7 8 9 10" \
+check "the eleven steps, in order" "1 2 3 4 5 6 7 8 9 10 11" \
     "$(sed -En 's/^==> ([0-9]+)\. .*/\1/p' "$OUT" | paste -sd' ')"
 # Each ERROR the demo shows, by the start of its message.
 errors() { grep '^ERROR:  ' "$OUT" | cut -c9-40 | paste -sd'|'; }
@@ -100,6 +100,17 @@ verifier_agrees() {
         grep -q '^(exit status 1: ' <<<"$TAMPERED"
 }
 check_cmd "the Python verifier on the dump finds the same (exit status 1)" verifier_agrees
+check_cmd "every seal signed a checkpoint: the newest, of the whole tree, shown" \
+    has '^— demo\.example/lead_audit [A-Za-z0-9+/]{16}…$'
+check_cmd "the witness cosigned the checkpoint" has '^witness\.example/w1: cosigned the checkpoint of [0-9]+ rows$'
+receipt_proven() {
+    has '^proven: row 2 is leaf 1 of the tree of [0-9]+ rows of demo\.example/lead_audit/postgres,$' &&
+        has '^ +cosigned by witness\.example/w1; checksum [0-9a-f]{32}…$' &&
+        has '^ +INSERT of public\.leads \{"id": 1\} by actor 42, request req-9f2c$'
+}
+check_cmd "lead 1's receipt is proven offline, cosigned, with the row's values" receipt_proven
+check_cmd "the rewritten row's receipt is rejected, saying why" \
+    has '^rejected: the row is not leaf 3 of the tree of [0-9]+ the checkpoint signs'
 check_cmd "the demo ran to its end" has '^==> demo finished; stopping the cluster$'
 
 check_cmd "the demo kept its cluster's server log (LEAD_AUDIT_DEMO_KEEP=1)" test -s "$DIR/server.log"

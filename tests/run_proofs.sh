@@ -40,6 +40,8 @@ python_env "$DIR-venv"
 on_exit "rm -rf '$DIR-venv'"
 LA=$DIR-venv/bin/lead-audit
 VERIFY=$DIR-venv/bin/lead-audit-verify
+check_cmd "tests/vectors/merkle.json is what make_merkle.py writes (from RFC 9162's definitions)" \
+    "$DIR-venv/bin/python" tests/vectors/make_merkle.py --check
 check_cmd "Go's tlog and note agree with the golden vectors (roots, paths, proofs, the signed note byte for byte)" \
     "$GO" vectors tests/vectors/merkle.json
 
