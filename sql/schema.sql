@@ -86,11 +86,14 @@ ALTER TABLE audit_block ALTER COLUMN row_ids SET STORAGE EXTERNAL,
 -- seal order: block by block, and within a block in the order of its
 -- row_ids; a leaf's entry is the row's 32-byte checksum, hashed as
 -- SHA-256(0x00 || checksum). For each block, the tree's size and root once
--- its rows are in; a block's leaves are [tree_size - row_count, tree_size).
+-- its rows are in, and its frontier (the hashes of the maximal complete
+-- subtrees, one per set bit of the size), from which the next block is
+-- appended; a block's leaves are [tree_size - row_count, tree_size).
 CREATE TABLE audit_tree (
     block_id  bigint NOT NULL PRIMARY KEY,
     tree_size bigint NOT NULL UNIQUE,
-    root      bytea  NOT NULL
+    root      bytea  NOT NULL,
+    frontier  bytea  NOT NULL
 );
 
 COMMENT ON TABLE audit_tree IS 'lead_audit: the Merkle tree''s size and root after each block';

@@ -1,2 +1,2 @@
--- Every block's stored tree size and root (verify_audit rebuilds them).
-SELECT block_id, tree_size, root FROM @extschema@.audit_tree
+-- Every block's stored tree size, root and frontier (verify_audit rebuilds them).
+SELECT block_id, tree_size, root, frontier FROM @extschema@.audit_tree

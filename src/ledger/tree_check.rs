@@ -24,8 +24,8 @@ pub struct Kept {
     pub root: [u8; 32],
 }
 
-/// audit_tree as stored: block id -> (tree size, root).
-pub type Heads = HashMap<i64, (i64, Vec<u8>)>;
+/// audit_tree as stored: block id -> (tree size, root, frontier).
+pub type Heads = HashMap<i64, (i64, Vec<u8>, Vec<u8>)>;
 /// audit_tree_node as stored: (level, index) -> hash.
 pub type Nodes = HashMap<(u8, u64), Vec<u8>>;
 
@@ -126,14 +126,17 @@ impl TreeCheck {
             }
         }
         match self.heads.remove(&b.id) {
-            Some((size, root)) => {
-                if size != self.frontier.size() as i64 || root != self.frontier.root().0 {
+            Some((size, root, frontier)) => {
+                if size != self.frontier.size() as i64
+                    || root != self.frontier.root().0
+                    || frontier != self.frontier.to_bytes()
+                {
                     self.findings.push(finding(
                         Status::TreeMismatch,
                         None,
                         Some(b.id),
                         format!(
-                            "the tree's size and root stored for block {} (size {size}) are not those of the rows sealed up to it (size {})",
+                            "the tree's size, root and frontier stored for block {} (size {size}) are not those of the rows sealed up to it (size {})",
                             b.id,
                             self.frontier.size()
                         ),
@@ -255,7 +258,10 @@ mod unit {
                 }
                 roots.push(f.root().0);
             }
-            heads.insert(i as i64 + 1, (f.size() as i64, f.root().0.to_vec()));
+            heads.insert(
+                i as i64 + 1,
+                (f.size() as i64, f.root().0.to_vec(), f.to_bytes()),
+            );
         }
         (heads, nodes, roots)
     }

@@ -316,7 +316,14 @@ fn tree_findings(objs: &Objects, kept: Option<Kept>) -> TreeFindings {
             .map_err(read)?
         {
             if let (Some(b), Some(s)) = (row.get::<i64>(1).map_err(read)?, row.get::<i64>(2).map_err(read)?) {
-                heads.insert(b, (s, row.get::<Vec<u8>>(3).map_err(read)?.unwrap_or_default()));
+                heads.insert(
+                    b,
+                    (
+                        s,
+                        row.get::<Vec<u8>>(3).map_err(read)?.unwrap_or_default(),
+                        row.get::<Vec<u8>>(4).map_err(read)?.unwrap_or_default(),
+                    ),
+                );
             }
         }
         let mut nodes = std::collections::HashMap::new();

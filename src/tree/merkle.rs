@@ -142,7 +142,9 @@ impl Frontier {
         }
     }
 
-    /// The frontier of the tree of `size` leaves held by `items`.
+    /// The frontier of the tree of `size` leaves held by `items` (what the
+    /// stored frontier must be; the unit tests check that they agree).
+    #[cfg(test)]
     pub fn load(items: &dyn Items, size: u64) -> Frontier {
         let mut hashes = Vec::new();
         let mut start = 0u64;
@@ -158,6 +160,25 @@ impl Frontier {
 
     pub fn size(&self) -> u64 {
         self.size
+    }
+
+    /// The frontier's hashes, concatenated (what `audit_tree` keeps with
+    /// each head, so that appending goes on from the tree's own state).
+    pub fn to_bytes(&self) -> Vec<u8> {
+        self.hashes.iter().flat_map(|h| h.0).collect()
+    }
+
+    /// The frontier of a tree of `size` leaves from its stored hashes: one
+    /// per set bit of the size. None when they do not fit.
+    pub fn from_bytes(size: u64, bytes: &[u8]) -> Option<Frontier> {
+        if bytes.len() != size.count_ones() as usize * 32 {
+            return None;
+        }
+        let hashes = bytes
+            .chunks_exact(32)
+            .map(|c| Hash(c.try_into().expect("32 bytes")))
+            .collect();
+        Some(Frontier { size, hashes })
     }
 
     /// Appends a leaf; returns the stored subtrees (every [`TILE_HEIGHT`]th
@@ -330,6 +351,12 @@ mod unit {
                 assert_eq!(edge.root(), want, "edge root, size {n}");
                 assert_eq!(root(&memory, n), want, "stored root, size {n}");
                 assert_eq!(Frontier::load(&memory, n), edge, "frontier loaded at {n}");
+                assert_eq!(
+                    Frontier::from_bytes(n, &edge.to_bytes()),
+                    Some(edge.clone())
+                );
+                let bytes = edge.to_bytes();
+                assert_eq!(Frontier::from_bytes(n, &bytes[1..]), None);
             }
         }
         // The stored levels: 273 groups of 256 and one of 65,536.

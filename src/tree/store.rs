@@ -133,6 +133,12 @@ impl Items for Stored<'_, '_> {
 
 /// The tree's newest head: the last block in it and its size (0, 0 when empty).
 pub fn head(client: &SpiClient<'_>, objs: &Objects) -> Result<(i64, u64), AuditError> {
+    head_frontier(client, objs).map(|(block, frontier)| (block, frontier.size()))
+}
+
+/// The tree's newest head: the last block in it and the tree's frontier
+/// there (empty when the tree is).
+fn head_frontier(client: &SpiClient<'_>, objs: &Objects) -> Result<(i64, Frontier), AuditError> {
     let read = AuditError::spi("could not read audit_tree");
     let rows = client
         .select(
@@ -142,17 +148,23 @@ pub fn head(client: &SpiClient<'_>, objs: &Objects) -> Result<(i64, u64), AuditE
         )
         .map_err(read)?;
     if rows.is_empty() {
-        return Ok((0, 0));
+        return Ok((0, Frontier::new()));
     }
     let row = rows.first();
     let read = AuditError::spi("could not read audit_tree");
     let block = row.get::<i64>(1).map_err(read)?;
     let read = AuditError::spi("could not read audit_tree");
     let size = row.get::<i64>(2).map_err(read)?;
-    match (block, size) {
-        (Some(block), Some(size)) if size >= 0 => Ok((block, size as u64)),
+    let read = AuditError::spi("could not read audit_tree");
+    let frontier = row.get::<Vec<u8>>(3).map_err(read)?;
+    let stored = match (size, frontier) {
+        (Some(size), Some(f)) if size >= 0 => Frontier::from_bytes(size as u64, &f),
+        _ => None,
+    };
+    match (block, stored) {
+        (Some(block), Some(frontier)) => Ok((block, frontier)),
         _ => Err(corrupt(
-            "audit_tree's newest row has a NULL or negative size".into(),
+            "audit_tree's newest row has a NULL or negative size, or a frontier that is not one hash per set bit of it".into(),
         )),
     }
 }
@@ -169,7 +181,9 @@ pub fn extend(client: &mut SpiClient<'_>, objs: &Objects) -> Result<u64, AuditEr
     if !objs.has_tree() {
         return Ok(0);
     }
-    let (last_block, size) = head(client, objs)?;
+    // The tree goes on from its own state (the newest head's frontier), never
+    // from the blocks it already holds: a block replaced since cannot change it.
+    let (last_block, mut edge) = head_frontier(client, objs)?;
     let cursor = client
         .open_cursor(
             &objs.sql(include_str!("../../sql/queries/tree_blocks.sql")),
@@ -177,12 +191,9 @@ pub fn extend(client: &mut SpiClient<'_>, objs: &Objects) -> Result<u64, AuditEr
         )
         .detach_into_name();
     let mut blocks = fetch_blocks(client, &cursor)?;
-    if blocks.is_empty() {
-        return Ok(size);
-    }
-    let mut edge = Frontier::load(&Stored::new(client, objs), size);
     while !blocks.is_empty() {
-        let (mut ids, mut sizes, mut roots) = (Vec::new(), Vec::new(), Vec::new());
+        let (mut ids, mut sizes, mut roots, mut frontiers) =
+            (Vec::new(), Vec::new(), Vec::new(), Vec::new());
         let (mut levels, mut indexes, mut hashes) = (Vec::new(), Vec::new(), Vec::new());
         for (id, row_count, sums) in std::mem::take(&mut blocks) {
             if row_count < 0 || sums.len() as u64 != row_count as u64 * 32 {
@@ -201,13 +212,14 @@ pub fn extend(client: &mut SpiClient<'_>, objs: &Objects) -> Result<u64, AuditEr
             ids.push(id);
             sizes.push(int(edge.size()));
             roots.push(edge.root().0.to_vec());
+            frontiers.push(edge.to_bytes());
         }
         let write = AuditError::spi("could not write the tree");
         client
             .update(
                 &objs.sql(include_str!("../../sql/queries/tree_insert_heads.sql")),
                 None,
-                &[ids.into(), sizes.into(), roots.into()],
+                &[ids.into(), sizes.into(), roots.into(), frontiers.into()],
             )
             .map_err(write)?;
         if !levels.is_empty() {

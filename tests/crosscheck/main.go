@@ -9,6 +9,7 @@
 //	crosscheck consistency OLD_NOTE NEW_NOTE PROOF LOG_VKEY
 //	crosscheck tiles DIR LOG_VKEY
 //	crosscheck witness ADDR STATE_FILE WITNESS_KEY_FILE LOG_VKEY_FILE ORIGIN
+//	crosscheck keygen NAME FILE   (a note key for the benchmarks: FILE, and the verifier key on stdout)
 //
 // Exit status: 0 checked, 1 a check failed (printed), 2 bad usage.
 package main
@@ -17,6 +18,7 @@ import (
 	"bufio"
 	"bytes"
 	"crypto/ed25519"
+	"crypto/rand"
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/binary"
@@ -482,6 +484,11 @@ func main() {
 		consistency(args[1], args[2], args[3], string(read(args[4])))
 	case len(args) == 3 && args[0] == "tiles":
 		tiles(args[1], string(read(args[2])))
+	case len(args) == 3 && args[0] == "keygen":
+		skey, vkey, err := note.GenerateKey(rand.Reader, args[1])
+		must(err, "note.GenerateKey")
+		must(os.WriteFile(args[2], []byte(skey+"\n"), 0o600), args[2])
+		fmt.Println(vkey)
 	case len(args) == 6 && args[0] == "witness":
 		runWitness(args[1], args[2], args[3], string(read(args[4])), args[5])
 	default:
