@@ -56,7 +56,9 @@ echo "==> throwaway cluster started on port $PORT ($DIR)"
 rm -rf "$KEYS" "$DIR-venv"
 mkdir -p "$KEYS"
 python3 -m venv "$DIR-venv"
-"$DIR-venv/bin/pip" install --quiet --disable-pip-version-check "./clients/python[proofs,verify]"
+# Installed from a copy, so that the checkout gets no build/ or egg-info.
+cp -r clients/python "$KEYS/lead-audit"
+"$DIR-venv/bin/pip" install --quiet --disable-pip-version-check "$KEYS/lead-audit[proofs,verify]"
 "$DIR-venv/bin/lead-audit" keygen demo.example/lead_audit --out "$KEYS/log.key" >"$KEYS/log.vkey"
 "$DIR-venv/bin/lead-audit" keygen witness.example/w1 --witness --out "$KEYS/w1.key" >"$KEYS/w1.vkey"
 chown postgres "$KEYS/log.key" 2>/dev/null || true

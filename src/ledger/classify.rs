@@ -69,7 +69,7 @@ pub struct Finding {
     pub detail: String,
 }
 
-fn finding(
+pub(super) fn finding(
     status: Status,
     audit_id: Option<i64>,
     block_id: Option<i64>,

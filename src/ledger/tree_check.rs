@@ -8,7 +8,7 @@
 
 use std::collections::{BTreeMap, HashMap};
 
-use super::classify::{Finding, Status};
+use super::classify::{finding, Finding, Status};
 use crate::tree::merkle::{self, Frontier};
 
 /// One block's leaves, as listed: ids and 32-byte checksums.
@@ -48,20 +48,6 @@ pub struct TreeCheck {
 pub struct TreeFindings {
     pub kept: Vec<Finding>,
     pub other: Vec<Finding>,
-}
-
-fn finding(
-    status: Status,
-    audit_id: Option<i64>,
-    block_id: Option<i64>,
-    detail: String,
-) -> Finding {
-    Finding {
-        status,
-        audit_id,
-        block_id,
-        detail,
-    }
 }
 
 impl TreeCheck {
