@@ -1069,5 +1069,55 @@ BEGIN
 END;
 $$;
 
+-- The sealers' advisory lock, its key written once (src/ledger/seal.rs):
+-- audit_index_history takes it through _audit_seal_lock().
+CREATE FUNCTION "_audit_seal_lock"() RETURNS void
+STRICT VOLATILE
+LANGUAGE c /* Rust */
+AS 'MODULE_PATHNAME', 'seal_lock_wrapper';
+REVOKE ALL ON FUNCTION _audit_seal_lock() FROM PUBLIC;
+CREATE OR REPLACE FUNCTION audit_index_history(max_blocks integer DEFAULT NULL) RETURNS bigint
+LANGUAGE plpgsql
+SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    blk   record;
+    filed bigint := 0;
+    n     bigint;
+BEGIN
+    IF max_blocks < 0 THEN
+        RAISE EXCEPTION 'lead_audit: max_blocks must not be negative'
+            USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    PERFORM @extschema@._audit_seal_lock();
+    FOR blk IN
+        SELECT b.id, b.row_ids
+        FROM @extschema@.audit_block b
+        WHERE b.id > coalesce((SELECT max(f.block_id) FROM @extschema@.audit_record_filed f), 0)
+        ORDER BY b.id
+        LIMIT max_blocks
+    LOOP
+        INSERT INTO @extschema@.audit_record_index (pk_hash, id)
+        SELECT k.pk_hash, l.id
+        FROM unnest(blk.row_ids) AS r (id)
+        JOIN @extschema@.audit_log l ON l.id = r.id
+        CROSS JOIN LATERAL (
+            SELECT jsonb_hash_extended(coalesce(l.record_pk, 'null'), l.table_oid::bigint)
+            UNION ALL
+            -- (the key changed: some key column's old value differs; a
+            -- test with operators only, cheap for the many UPDATEs that did not)
+            SELECT jsonb_hash_extended(@extschema@._audit_old_key(l.record_pk, l.old_values), l.table_oid::bigint)
+            WHERE l.action = 'UPDATE' AND NOT (l.record_pk <@ (l.record_pk || l.old_values))
+        ) AS k (pk_hash)
+        ORDER BY 1;  -- btree inserts in key order
+        GET DIAGNOSTICS n = ROW_COUNT;
+        filed := filed + n;
+        INSERT INTO @extschema@.audit_record_filed (block_id) VALUES (blk.id);
+    END LOOP;
+    RETURN filed;
+END;
+$$;
+
 -- Every block sealed so far enters the tree (under the sealers' lock).
 SELECT _audit_tree_extend();

@@ -94,7 +94,7 @@ pgrx::extension_sql_file!(
 pgrx::extension_sql_file!(
     "../sql/api/history.sql",
     name = "history",
-    requires = ["enable"]
+    requires = ["enable", ledger::seal::seal_lock]
 );
 pgrx::extension_sql_file!(
     "../sql/api/time_travel.sql",

@@ -11,7 +11,7 @@
 -- which stays as fast as the ledger alone: filing is a btree insert per row,
 -- and a block not filed yet only makes look-ups read its rows by tx_id,
 -- never miss them. Filers and sealers take turns on the sealers' advisory
--- lock (the key is SEAL_LOCK_KEY in src/ledger/seal.rs).
+-- lock (_audit_seal_lock(): its key is written once, in src/ledger/seal.rs).
 -- ---------------------------------------------------------------------------
 CREATE FUNCTION audit_index_history(max_blocks integer DEFAULT NULL) RETURNS bigint
 LANGUAGE plpgsql
@@ -27,7 +27,7 @@ BEGIN
         RAISE EXCEPTION 'lead_audit: max_blocks must not be negative'
             USING ERRCODE = 'invalid_parameter_value';
     END IF;
-    PERFORM pg_advisory_xact_lock(x'1eada0d1'::bigint);
+    PERFORM @extschema@._audit_seal_lock();
     FOR blk IN
         SELECT b.id, b.row_ids
         FROM @extschema@.audit_block b
@@ -56,6 +56,7 @@ BEGIN
 END;
 $$;
 REVOKE ALL ON FUNCTION audit_index_history(integer) FROM PUBLIC;
+REVOKE ALL ON FUNCTION _audit_seal_lock() FROM PUBLIC;
 
 -- The key an UPDATE's record had before it: record_pk with the key columns
 -- it changed put back; NULL when it changed none.

@@ -19,8 +19,8 @@ use crate::{checkpoint, tree};
 
 /// Rows per block at most: a block's leaves stay a few hundred kB.
 pub const MAX_BLOCK_ROWS: usize = 10_000;
-/// Advisory lock key that serialises sealers ("lead" "a0d1"); `audit_index_history()`
-/// (sql/api.sql) takes the same key, written there as `x'1eada0d1'`.
+/// Advisory lock key that serialises sealers ("lead" "a0d1"), written here
+/// only: `audit_index_history()` takes it through `_audit_seal_lock()`.
 const SEAL_LOCK_KEY: i64 = 0x1ead_a0d1;
 
 /// The block that seals `leaves` (sorted by id, at most [`MAX_BLOCK_ROWS`])
@@ -141,6 +141,14 @@ fn tree_extend() -> i64 {
         tree::store::extend(client, &objs)
     })
     .or_report() as i64
+}
+
+/// `_audit_seal_lock()`: the sealers' advisory lock, held to the end of the
+/// transaction, for `audit_index_history()`, which files blocks in turn with
+/// the sealers.
+#[pg_extern(name = "_audit_seal_lock", volatile)]
+fn seal_lock() {
+    Spi::connect_mut(lock).or_report()
 }
 
 /// Takes the sealers' advisory lock, held to the end of the transaction.
