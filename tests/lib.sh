@@ -104,7 +104,7 @@ python_env() {
     "$dir/bin/pip" wheel --quiet --disable-pip-version-check --no-deps -w "$dir/dist" "$build/lead-audit"
     rm -rf "$build"
     WHEEL=$(ls "$dir"/dist/lead_audit-*.whl)
-    "$dir/bin/pip" install --quiet --disable-pip-version-check "$WHEEL[sqlalchemy,verify,proofs]" \
+    "$dir/bin/pip" install --quiet --disable-pip-version-check "$WHEEL[sqlalchemy,verify,proofs,web]" \
         -r "$LIB_ROOT/clients/python/requirements-test.txt" \
         -r "$LIB_ROOT/examples/sqlalchemy/requirements.txt" \
         -r "$LIB_ROOT/examples/fastapi/requirements.txt"

@@ -22,11 +22,12 @@ on_exit "rm -rf '$BARE'"
 echo "== the wheel, in a fresh virtual environment"
 python_env "$VENV"
 PY=$VENV/bin/python
-check "the wheel is lead-audit 0.2.0, pure Python" "lead_audit-0.2.0-py3-none-any.whl" "$(basename "$WHEEL")"
+check "the wheel is lead-audit 0.3.0, pure Python" "lead_audit-0.3.0-py3-none-any.whl" "$(basename "$WHEEL")"
 check "it carries py.typed" yes "$("$PY" -c 'import importlib.resources as r; print("yes" if r.files("lead_audit").joinpath("py.typed").is_file() else "no")')"
 check "lead_audit is imported from the environment, not the checkout" "$VENV" \
     "$(cd /tmp && "$PY" -c 'import lead_audit, os; print(os.path.realpath(lead_audit.__file__))' | grep -o "^$VENV")"
 check_cmd "lead-audit-verify is installed as a console script" "$VENV/bin/lead-audit-verify" --help
+check_cmd "lead-audit is installed as a console script" "$VENV/bin/lead-audit" --help
 
 python3 -m venv "$BARE"
 "$BARE/bin/pip" install --quiet --disable-pip-version-check "$WHEEL"

@@ -120,9 +120,9 @@ class Notes(unittest.TestCase):
         for bad in ["", "a+b", "name+zzzzzzzz+AAAA", "name+00000000+" + base64.b64encode(b"\x01" + bytes(32)).decode()]:
             with self.assertRaises(tlog.FormatError, msg=repr(bad)):
                 tlog.VerifierKey.parse(bad)
-        for bad in [b"o\n1\n", b"o\n01\n" + base64.b64encode(bytes(32)) + b"\n", b"o\n1\nAAAA\n"]:
-            with self.assertRaises(tlog.FormatError, msg=repr(bad)):
-                tlog.Checkpoint.parse(bad)
+        for bad_checkpoint in [b"o\n1\n", b"o\n01\n" + base64.b64encode(bytes(32)) + b"\n", b"o\n1\nAAAA\n"]:
+            with self.assertRaises(tlog.FormatError, msg=repr(bad_checkpoint)):
+                tlog.Checkpoint.parse(bad_checkpoint)
 
 
 def form(*fields: bytes | None) -> bytes:
