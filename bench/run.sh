@@ -236,7 +236,8 @@ fi
 # audit_history() on a log of HISTORY_ROWS rows, 10 per record, sealed (as
 # the background sealer keeps it) but for a tail of rows not sealed yet.
 if [ "$HAVE_EXT" = 1 ] &&
-    [ "$(psql_ -At -c "SELECT count(*) FROM pg_available_extension_versions WHERE name = 'lead_audit' AND version = '0.2.0'")" = 1 ]; then
+    [ "$(psql_ -At -c "SELECT count(*) > 0 FROM pg_available_extension_versions
+                       WHERE name = 'lead_audit' AND string_to_array(version, '.')::int[] >= '{0,2,0}'")" = t ]; then
     H_KEYS=$(((HISTORY_ROWS + 9) / 10)) H_TAIL=$((HISTORY_ROWS / 1000 + 1))
     echo "==> audit_history on a log of $HISTORY_ROWS rows ($H_KEYS records; a tail of $H_TAIL unsealed)"
     setup lead_audit
