@@ -12,9 +12,10 @@ SUDO=""
 [ "$(id -u)" = 0 ] || SUDO=sudo
 
 # binutils: the package (strip, objdump); pgbouncer: the pooler test; Go and
-# its x/mod (sumdb/tlog, sumdb/note): the proofs' independent cross-check.
+# its x/mod (sumdb/tlog, sumdb/note): the proofs' independent cross-check;
+# chromium and its driver: the viewer's browser tests.
 packages=(postgresql-15 postgresql-server-dev-15 libclang-dev clang sudo binutils pgbouncer
-          golang-go golang-golang-x-mod-dev)
+          golang-go golang-golang-x-mod-dev chromium chromium-driver)
 # The Python example needs venv; Debian's python3 ships it separately.
 python3 -m venv --help >/dev/null 2>&1 || packages+=(python3-venv)
 missing=()

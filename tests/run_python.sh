@@ -7,7 +7,8 @@
 #   2. mypy --strict on the package, its tests and the FastAPI application;
 #   3. against a throwaway cluster with lead_audit preloaded (failed attempts
 #      are recorded): the client's tests, run on the installed wheel, the
-#      SQLAlchemy example's and the FastAPI example's.
+#      SQLAlchemy example's and the FastAPI example's; among the client's,
+#      the viewer's pages in headless Chromium (screenshots kept, below).
 #
 # Environment: LEAD_AUDIT_PYTHON_DIR (/tmp/lead_audit_python), LEAD_AUDIT_PYTHON_PORT (5494).
 set -euo pipefail
@@ -26,6 +27,8 @@ check "the wheel is lead-audit 0.3.0, pure Python" "lead_audit-0.3.0-py3-none-an
 check "it carries py.typed" yes "$("$PY" -c 'import importlib.resources as r; print("yes" if r.files("lead_audit").joinpath("py.typed").is_file() else "no")')"
 check "lead_audit is imported from the environment, not the checkout" "$VENV" \
     "$(cd /tmp && "$PY" -c 'import lead_audit, os; print(os.path.realpath(lead_audit.__file__))' | grep -o "^$VENV")"
+check "it carries the viewer's templates and static files" "base.html viewer.css viewer.js" \
+    "$("$PY" -c 'import importlib.resources as r; f = r.files("lead_audit"); print(*[n for n in ("templates/base.html", "static/viewer.css", "static/viewer.js") if f.joinpath(n).is_file()])' | sed 's#[a-z]*/##g')"
 check_cmd "lead-audit-verify is installed as a console script" "$VENV/bin/lead-audit-verify" --help
 check_cmd "lead-audit is installed as a console script" "$VENV/bin/lead-audit" --help
 
@@ -50,6 +53,9 @@ check_cmd "mypy --strict: the FastAPI example application" \
 echo "== against a cluster"
 cluster "$DIR" "${LEAD_AUDIT_PYTHON_PORT:-5494}" -c shared_preload_libraries=lead_audit
 export PGHOST=127.0.0.1 PGPORT=$PORT PGUSER=postgres
+# The viewer's browser tests keep their screenshots here.
+export LEAD_AUDIT_ARTIFACTS=${LEAD_AUDIT_ARTIFACTS:-$DIR-screenshots}
+rm -rf "$LEAD_AUDIT_ARTIFACTS"
 unset PYTHONPATH
 for suite in clients/python examples/sqlalchemy examples/fastapi; do
     if (cd "$suite" && "$PY" -m pytest -q -p no:cacheprovider); then
@@ -58,4 +64,6 @@ for suite in clients/python examples/sqlalchemy examples/fastapi; do
         check "the tests of $suite pass" ok failed
     fi
 done
+check "the viewer's browser tests kept their screenshots" 6 "$(ls "$LEAD_AUDIT_ARTIFACTS"/*.png 2>/dev/null | wc -l)"
+echo "screenshots: $LEAD_AUDIT_ARTIFACTS"
 finish python

@@ -23,102 +23,29 @@ table, time range, actor or request); ``GET /requests/{request_id}``;
 ``GET /transactions/{tx_id}``; ``GET /attempts`` (failed attempts);
 ``GET /health``; ``GET /verification`` and ``POST /verification``;
 ``GET /proofs/{audit_id}`` (a receipt, C2SP tlog-proof).
+
+The same router serves the HTML viewer under ``/ui`` (``lead_audit.viewer``),
+behind the same ``authorize``.
 """
 
-
 import json
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator
 from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Header, HTTPException, Query, Request, status
 from fastapi.responses import PlainTextResponse
-from pydantic import BaseModel
-from sqlalchemy import Connection, Engine, text
+from sqlalchemy import Connection, Engine
 from sqlalchemy.exc import DBAPIError
+
+from lead_audit import trail, viewer
+from lead_audit.trail import MAX_LIMIT, AuditedTable, Change, Filters, Page, RecordState, Verification
 
 Authorize = Callable[[Request], bool]
 
-MAX_LIMIT = 1000
+NOT_AUTHORIZED = "not authorized to read the audit trail"
 
-
-class Change(BaseModel):
-    """One audit row."""
-
-    audit_id: int
-    tx_id: int
-    logged_at: datetime
-    table_name: str
-    action: str
-    outcome: str | None
-    soft_delete: str | None
-    record_pk: Any
-    changed_columns: list[str] | None
-    old_values: dict[str, Any] | None
-    new_values: dict[str, Any] | None
-    actor_id: str | None
-    client_ip: str | None
-    user_agent: str | None
-    request_id: str | None
-    context: dict[str, Any] | None
-    db_user: str | None
-    application_name: str | None
-    error: dict[str, Any] | None
-
-
-class Page(BaseModel):
-    """A page of changes in audit id order; ``next_after`` continues it."""
-
-    items: list[Change]
-    next_after: int | None
-
-
-class AuditedTable(BaseModel):
-    table_name: str
-    soft_delete_column: str | None
-    truncate_rows: bool
-    exclude: list[str]
-    redact: list[str]
-    full_rows: bool
-    stamp: bool
-    capturing: bool
-    record_key: str
-
-
-class RecordState(BaseModel):
-    table_name: str
-    key: dict[str, Any]
-    at: datetime
-    state: dict[str, Any] | None
-
-
-class Finding(BaseModel):
-    status: str
-    audit_id: int | None
-    block_id: int | None
-    detail: str
-
-
-class Verification(BaseModel):
-    """The last verification this process ran (none yet: ``ran_at`` null)."""
-
-    ran_at: datetime | None
-    ok: bool | None
-    findings: list[Finding]
-
-
-CHANGE_COLUMNS = """id AS audit_id, tx_id, logged_at, table_name, action, outcome, soft_delete,
-    record_pk, changed_columns, old_values, new_values, actor_id, host(client_ip) AS client_ip,
-    user_agent, request_id, context, db_user, application_name, error"""
-
-
-def _change(row: Any) -> Change:
-    return Change.model_validate(dict(row._mapping))
-
-
-def _page(rows: Sequence[Any], limit: int) -> Page:
-    items = [_change(r) for r in rows[:limit]]
-    return Page(items=items, next_after=items[-1].audit_id if len(rows) > limit else None)
+__all__ = ["NOT_AUTHORIZED", "Authorize", "audit_router", "Change", "Page", "AuditedTable", "RecordState", "Verification"]
 
 
 def _key(key: str) -> dict[str, Any]:
@@ -146,14 +73,15 @@ STATUS_OF = {
 
 
 def audit_router(engine: Engine, authorize: Authorize | None = None) -> APIRouter:
-    """The read-only router over the audit trail of ``engine``'s database."""
+    """The read-only router over the audit trail of ``engine``'s database:
+    the JSON API, and the HTML viewer under ``/ui``."""
 
     def allowed(request: Request) -> None:
         if authorize is None or not authorize(request):
-            raise HTTPException(status.HTTP_403_FORBIDDEN, "not authorized to read the audit trail")
+            raise HTTPException(status.HTTP_403_FORBIDDEN, NOT_AUTHORIZED)
 
-    router = APIRouter(dependencies=[Depends(allowed)], tags=["audit"])
-    last = Verification(ran_at=None, ok=None, findings=[])
+    router = APIRouter(dependencies=[Depends(allowed)])
+    state = viewer.State()
 
     def connection() -> Iterator[Connection]:
         with engine.connect() as conn:
@@ -170,84 +98,55 @@ def audit_router(engine: Engine, authorize: Authorize | None = None) -> APIRoute
     After = Annotated[int, Query(ge=0, description="the last audit id seen; 0 for the first page")]
     Limit = Annotated[int, Query(ge=1, le=MAX_LIMIT)]
 
-    @router.get("/tables", response_model=list[AuditedTable])
+    @router.get("/tables", response_model=list[AuditedTable], tags=["audit"])
     def tables(conn: Conn) -> list[AuditedTable]:
-        rows = conn.execute(text(
-            "SELECT table_name::text AS table_name, soft_delete_column, truncate_rows, exclude, redact,"
-            " full_rows, stamp, capturing, record_key FROM audit_tables ORDER BY 1"))
-        return [AuditedTable.model_validate(dict(r._mapping)) for r in rows]
+        return trail.tables(conn)
 
-    @router.get("/records/{table}", response_model=list[Change])
+    @router.get("/records/{table}", response_model=list[Change], tags=["audit"])
     def history(conn: Conn, table: str, key: Annotated[str, Query(description="the record's key, JSON")]) -> list[Change]:
-        rows = conn.execute(text(f"SELECT {CHANGE_COLUMNS} FROM audit_history(CAST(:t AS regclass), CAST(:k AS jsonb))"),
-                            {"t": table, "k": json.dumps(_key(key))})
-        return [_change(r) for r in rows]
+        return trail.history(conn, table, _key(key))
 
-    @router.get("/records/{table}/as-of", response_model=RecordState)
+    @router.get("/records/{table}/as-of", response_model=RecordState, tags=["audit"])
     def as_of(conn: Conn, table: str, key: str, at: datetime) -> RecordState:
-        k = _key(key)
-        state = conn.execute(text("SELECT audit_row_as_of(CAST(:t AS regclass), CAST(:k AS jsonb), :at)"),
-                             {"t": table, "k": json.dumps(k), "at": at}).scalar()
-        return RecordState(table_name=table, key=k, at=at, state=state)
+        return trail.as_of(conn, table, _key(key), at)
 
-    @router.get("/changes", response_model=Page)
+    @router.get("/changes", response_model=Page, tags=["audit"])
     def changes(conn: Conn, after: After = 0, limit: Limit = 100, table: str | None = None,
                 since: datetime | None = None, until: datetime | None = None,
                 actor_id: str | None = None, request_id: str | None = None) -> Page:
-        rows = conn.execute(text(
-            f"SELECT {CHANGE_COLUMNS} FROM audit_log WHERE id > :after"
-            " AND (CAST(:t AS text) IS NULL OR table_oid = CAST(CAST(:t AS text) AS regclass))"
-            " AND (CAST(:since AS timestamptz) IS NULL OR logged_at >= CAST(:since AS timestamptz))"
-            " AND (CAST(:until AS timestamptz) IS NULL OR logged_at < CAST(:until AS timestamptz))"
-            " AND (CAST(:actor AS text) IS NULL OR actor_id = CAST(:actor AS text))"
-            " AND (CAST(:req AS text) IS NULL OR request_id = CAST(:req AS text))"
-            " ORDER BY id LIMIT :n"),
-            {"after": after, "t": table, "since": since, "until": until, "actor": actor_id,
-             "req": request_id, "n": limit + 1}).all()
-        return _page(rows, limit)
+        filters = Filters(table=table, since=since, until=until, actor_id=actor_id, request_id=request_id)
+        return trail.changes(conn, filters, after, limit)
 
-    @router.get("/requests/{request_id}", response_model=Page)
+    @router.get("/requests/{request_id}", response_model=Page, tags=["audit"])
     def request_changes(conn: Conn, request_id: str, after: After = 0, limit: Limit = 100) -> Page:
-        rows = conn.execute(text(f"SELECT {CHANGE_COLUMNS} FROM audit_log WHERE request_id = :r AND id > :after"
-                                 " ORDER BY id LIMIT :n"), {"r": request_id, "after": after, "n": limit + 1}).all()
-        return _page(rows, limit)
+        return trail.changes(conn, Filters(request_id=request_id), after, limit)
 
-    @router.get("/transactions/{tx_id}", response_model=Page)
+    @router.get("/transactions/{tx_id}", response_model=Page, tags=["audit"])
     def transaction_changes(conn: Conn, tx_id: int, after: After = 0, limit: Limit = 100) -> Page:
-        rows = conn.execute(text(f"SELECT {CHANGE_COLUMNS} FROM audit_log WHERE tx_id = :x AND id > :after"
-                                 " ORDER BY id LIMIT :n"), {"x": tx_id, "after": after, "n": limit + 1}).all()
-        return _page(rows, limit)
+        return trail.changes(conn, Filters(tx_id=tx_id), after, limit)
 
-    @router.get("/attempts", response_model=Page)
+    @router.get("/attempts", response_model=Page, tags=["audit"])
     def attempts(conn: Conn, after: After = 0, limit: Limit = 100) -> Page:
-        rows = conn.execute(text(f"SELECT {CHANGE_COLUMNS} FROM audit_log WHERE outcome = 'failed' AND id > :after"
-                                 " ORDER BY id LIMIT :n"), {"after": after, "n": limit + 1}).all()
-        return _page(rows, limit)
+        return trail.changes(conn, Filters(failed=True), after, limit)
 
-    @router.get("/health")
+    @router.get("/health", tags=["audit"])
     def health(conn: Conn) -> dict[str, Any]:
-        row = conn.execute(text("SELECT to_jsonb(s) FROM audit_status s")).scalar()
-        return dict(row or {})
+        return trail.health(conn)
 
-    @router.get("/verification", response_model=Verification)
+    @router.get("/verification", response_model=Verification, tags=["audit"])
     def verification() -> Verification:
-        return last
+        return state.verification
 
-    @router.post("/verification", response_model=Verification)
+    @router.post("/verification", response_model=Verification, tags=["audit"])
     def verify(conn: Conn, x_lead_audit: Annotated[str | None, Header()] = None) -> Verification:
         if x_lead_audit != "verify":
             raise HTTPException(status.HTTP_400_BAD_REQUEST,
                                 "a verification run needs the header X-Lead-Audit: verify")
-        rows = conn.execute(text("SELECT status, audit_id, block_id, detail FROM verify_audit()")).all()
-        findings = [Finding.model_validate(dict(r._mapping)) for r in rows]
-        last.ran_at = conn.execute(text("SELECT now()")).scalar()
-        last.findings = findings
-        last.ok = [f.status for f in findings] == ["ok"]
-        return last
+        return state.run(lambda: trail.verify(conn))
 
-    @router.get("/proofs/{audit_id}", response_class=PlainTextResponse)
+    @router.get("/proofs/{audit_id}", response_class=PlainTextResponse, tags=["audit"])
     def proof(conn: Conn, audit_id: int) -> str:
-        receipt: str = conn.execute(text("SELECT audit_proof(:i)"), {"i": audit_id}).scalar_one()
-        return receipt
+        return trail.proof(conn, audit_id)
 
+    viewer.add_pages(router, connection, state)
     return router
