@@ -17,6 +17,13 @@ and the log exported as C2SP tlog-tiles.
         tiles and the entry bundles (each entry a row's 32-byte checksum),
         adding to what an earlier export wrote after proving the new
         checkpoint extends it. Reads as any role that may read audit_block.
+    lead-audit serve --dsn URL [--host H] [--port P] [--allow-writer]
+        Serves the audit trail's viewer and JSON API (lead_audit.web) with
+        uvicorn, for an auditor. URL is a SQLAlchemy URL or a libpq conninfo.
+        Refuses a role that is a superuser or may write to an audited table or
+        to the log, unless --allow-writer. On 127.0.0.1 (the default) every
+        request is served; on any other address only with HTTP basic auth
+        (user "auditor", the password in LEAD_AUDIT_SERVE_PASSWORD).
 
 Exit status: 0 done, 1 a witness or the log refused (the reason is printed),
 2 bad input, usage or connection.
@@ -274,6 +281,85 @@ def export_tiles(conn: Any, directory: str) -> int:
     return 0
 
 
+WRITERS = """
+SELECT r.rolsuper AS superuser,
+       coalesce((SELECT string_agg(t.table_name::text, ', ' ORDER BY 1) FROM audit_tables t
+                 WHERE has_table_privilege(t.table_name, 'INSERT, UPDATE, DELETE, TRUNCATE')), '') AS tables,
+       has_table_privilege('audit_log', 'INSERT, UPDATE, DELETE, TRUNCATE') AS log
+FROM pg_roles r WHERE r.rolname = current_user
+"""
+
+
+def serving_role_refusal(conn: Any) -> str | None:
+    """Why the role of ``conn`` may not serve the viewer, or None."""
+    superuser, tables, log = conn.execute(WRITERS).fetchone()
+    if superuser:
+        return "the role is a superuser"
+    if tables:
+        return f"the role may write to audited tables: {tables}"
+    if log:
+        return "the role may write to audit_log"
+    return None
+
+
+def serve(dsn: str, host: str, port: int, allow_writer: bool) -> int:
+    try:
+        import secrets
+
+        import uvicorn
+        from fastapi import FastAPI, Request
+        from fastapi.responses import RedirectResponse
+        from sqlalchemy import create_engine
+
+        from .web import NOT_AUTHORIZED, audit_router
+    except ImportError:
+        raise BadInput("serve needs the web extra: pip install 'lead-audit[web]'") from None
+    import psycopg
+
+    # psycopg takes a URL or a conninfo as written; the engine only pools its connections.
+    engine = create_engine("postgresql+psycopg://", creator=lambda: psycopg.connect(dsn))
+    try:
+        with engine.connect() as c:
+            refusal = serving_role_refusal(c.connection.driver_connection)
+    except Exception as e:
+        if type(e).__module__.startswith(("psycopg", "sqlalchemy")):
+            raise BadInput(f"the database: {str(getattr(e, 'orig', None) or e).strip()}") from None
+        raise
+    if refusal and not allow_writer:
+        raise BadInput(f"{refusal}; serve the viewer as a read-only role (docs/clients.md), "
+                       "or pass --allow-writer")
+    password = os.environ.get("LEAD_AUDIT_SERVE_PASSWORD")
+    local = host in ("127.0.0.1", "::1", "localhost")
+    if not local and not password:
+        raise BadInput(f"serving on {host} needs a password: set LEAD_AUDIT_SERVE_PASSWORD")
+
+    def authorize(request: Request) -> bool:
+        if password is None:
+            return local
+        expected = "Basic " + base64.b64encode(f"auditor:{password}".encode()).decode()
+        return secrets.compare_digest(request.headers.get("authorization", ""), expected)
+
+    app = FastAPI(title="lead_audit", docs_url="/audit/docs", openapi_url="/audit/openapi.json")
+    app.include_router(audit_router(engine, authorize=authorize), prefix="/audit")
+
+    @app.exception_handler(403)
+    async def forbidden(request: Request, exc: Exception) -> Any:
+        from fastapi.responses import JSONResponse
+        detail = getattr(exc, "detail", "forbidden")
+        if password and detail == NOT_AUTHORIZED:
+            # A browser asks for the password when told how (RFC 7617).
+            return JSONResponse({"detail": detail}, 401, headers={"WWW-Authenticate": 'Basic realm="lead_audit"'})
+        return JSONResponse({"detail": detail}, 403)
+
+    @app.get("/", include_in_schema=False)
+    def root() -> RedirectResponse:
+        return RedirectResponse("/audit/ui")
+
+    print(f"lead-audit: serving the audit trail on http://{host}:{port}/audit/ui", file=sys.stderr)
+    uvicorn.run(app, host=host, port=port, log_level="warning")
+    return 0
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="lead-audit", description=__doc__.split("\n\n")[0],
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -291,10 +377,18 @@ def main(argv: Sequence[str] | None = None) -> int:
     e = sub.add_parser("export-tiles", help="write the log as C2SP tlog-tiles")
     e.add_argument("directory")
     e.add_argument("--connect", required=True, metavar="CONNINFO")
+    v = sub.add_parser("serve", help="serve the audit trail's viewer and JSON API")
+    v.add_argument("--dsn", "--connect", required=True, metavar="URL")
+    v.add_argument("--host", default="127.0.0.1")
+    v.add_argument("--port", type=int, default=8080)
+    v.add_argument("--allow-writer", action="store_true",
+                   help="serve even as a role that may write to audited tables or is a superuser")
     args = p.parse_args(argv)
     try:
         if args.command == "keygen":
             return keygen(args.name, args.out, args.witness)
+        if args.command == "serve":
+            return serve(args.dsn, args.host, args.port, args.allow_writer)
         conn = connect(args.connect)
         with conn:
             if args.command == "sign":
