@@ -10,6 +10,11 @@ database, which records every change (and every failed attempt) itself:
   ``X-Request-Id`` or a new one, returned in the response;
 * ``install_audit_context`` sets it in every transaction a session begins.
 
+The audit trail itself is mounted at ``/audit`` for the application's auditors
+(``lead_audit.web``: its JSON API and its viewer at ``/audit/ui``), read through
+``audit_url``'s role, ideally one that may only read the log. Who is an
+auditor is the application's call: here a stand-in, ``X-Role: auditor``.
+
 Run it with ``uvicorn --factory lead_api.app:app_from_env`` (DATABASE_URL,
 default ``postgresql+asyncpg://postgres@127.0.0.1:5494/leads``).
 """
@@ -24,13 +29,14 @@ from typing import Annotated, Any
 
 from fastapi import Depends, FastAPI, HTTPException, Request, Response, status
 from pydantic import BaseModel, ConfigDict
-from sqlalchemy import BigInteger, Boolean, String, select, text
+from sqlalchemy import BigInteger, Boolean, String, create_engine, select, text
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker, create_async_engine
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from lead_audit.asgi import AuditContextMiddleware, header
 from lead_audit.sqlalchemy import install_audit_context
+from lead_audit.web import audit_router
 
 
 class Base(DeclarativeBase):
@@ -128,8 +134,15 @@ async def live_lead(s: AsyncSession, lead_id: int) -> Lead:
     return lead
 
 
-def create_app(database_url: str, *, client_ip_header: str | None = "x-forwarded-for") -> FastAPI:
-    """The application, on the database at ``database_url`` (an asyncpg URL)."""
+def is_auditor(request: Request) -> bool:
+    return request.headers.get("x-role") == "auditor"
+
+
+def create_app(database_url: str, *, client_ip_header: str | None = "x-forwarded-for",
+               audit_url: str | None = None) -> FastAPI:
+    """The application, on the database at ``database_url`` (an asyncpg URL);
+    the audit trail read through ``audit_url`` (a psycopg URL; by default the
+    same database and role)."""
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -147,6 +160,9 @@ def create_app(database_url: str, *, client_ip_header: str | None = "x-forwarded
         client_ip_header=client_ip_header,
         extra=lambda scope: {"route": f"{scope['method']} {scope['path']}"},
     )
+
+    auditor_engine = create_engine(audit_url or database_url.replace("+asyncpg", "+psycopg", 1))
+    app.include_router(audit_router(auditor_engine, authorize=is_auditor), prefix="/audit")
 
     @app.post("/leads", status_code=status.HTTP_201_CREATED)
     async def create_lead(body: LeadIn, s: Session) -> LeadOut:

@@ -120,6 +120,16 @@ def test_unknown_leads_are_404(client):
     assert client.get("/leads/999999/history").status_code == 404
 
 
+def test_the_audit_trail_is_mounted_for_auditors_only(client):
+    lead = create(client, "mounted@example.com", headers={"X-User-Id": "dora"})
+    key = '{"id": %d}' % lead["id"]
+    assert client.get("/audit/records/leads", params={"key": key}).status_code == 403
+    history = client.get("/audit/records/leads", params={"key": key}, headers={"X-Role": "auditor"}).json()
+    assert [(h["action"], h["actor_id"]) for h in history] == [("INSERT", "dora")]
+    page = client.get("/audit/ui/record", params={"table": "leads", "key": key}, headers={"X-Role": "auditor"})
+    assert page.status_code == 200 and "dora" in page.text and "mounted@example.com" in page.text
+
+
 def test_zz_the_log_verifies(client, db):
     db.execute("SELECT audit_seal()")
     assert [r["status"] for r in db.execute("SELECT status FROM verify_audit()").fetchall()] == ["ok"]
