@@ -7,7 +7,8 @@
 # primary key, the health view, a superuser's tampering caught, in the
 # database and by the independent verifier on a dump, and proofs for an
 # outsider: a witness cosigns the log's signed checkpoint, and an auditor
-# checks one row's receipt offline with nothing but the public keys.
+# checks one row's receipt offline with nothing but the public keys; last, the
+# web viewer, run as a read-only role, verifies and shows a lead's page.
 # Run by `make demo` after installing; tests/run_demo.sh checks its output.
 #
 # Written to be read in a terminal of 100 columns: every line it prints fits.
@@ -36,6 +37,7 @@ WITNESS_PORT=$((PORT + 100))
 cleanup() {
     [ -z "$DUMP" ] || rm -rf "$DUMP"
     [ ! -f "$KEYS/witness.pid" ] || kill "$(cat "$KEYS/witness.pid")" 2>/dev/null || true
+    [ ! -f "$KEYS/viewer.pid" ] || kill "$(cat "$KEYS/viewer.pid")" 2>/dev/null || true
     rm -rf "$KEYS" "$DIR-venv"
     if [ "${LEAD_AUDIT_DEMO_KEEP:-0}" = 1 ]; then
         scripts/pgcluster.sh stop "$DIR"
@@ -58,7 +60,7 @@ mkdir -p "$KEYS"
 python3 -m venv "$DIR-venv"
 # Installed from a copy, so that the checkout gets no build/ or egg-info.
 cp -r clients/python "$KEYS/lead-audit"
-"$DIR-venv/bin/pip" install --quiet --disable-pip-version-check "$KEYS/lead-audit[proofs,verify]"
+"$DIR-venv/bin/pip" install --quiet --disable-pip-version-check "$KEYS/lead-audit[proofs,verify,web]"
 "$DIR-venv/bin/lead-audit" keygen demo.example/lead_audit --out "$KEYS/log.key" >"$KEYS/log.vkey"
 "$DIR-venv/bin/lead-audit" keygen witness.example/w1 --witness --out "$KEYS/w1.key" >"$KEYS/w1.vkey"
 chown postgres "$KEYS/log.key" 2>/dev/null || true
@@ -367,4 +369,54 @@ printf '%s\n' "$(command psql -X -At -h 127.0.0.1 -p "$PORT" -U postgres -d post
 status=0
 "$DIR-venv/bin/lead-audit-verify" --receipt "$KEYS/row-4.tlog-proof" --log-key "$KEYS/log.vkey" \
     --witness-key "$KEYS/w1.vkey" 2>&1 | wrap all || status=$?
+
+echo "==> 12. An auditor's window: the viewer, run by a role that may only read the log"
+psql -U postgres -d postgres <<'SQL'
+CREATE ROLE auditor LOGIN;
+GRANT SELECT ON audit_log, audit_status TO auditor;
+SQL
+VIEWER_PORT=$((PORT + 200))
+echo "$ lead-audit serve --dsn 'host=127.0.0.1 port=$PORT user=auditor' --port $VIEWER_PORT"
+"$DIR-venv/bin/lead-audit" serve --dsn "host=127.0.0.1 port=$PORT user=auditor dbname=postgres" \
+    --port "$VIEWER_PORT" 2>"$KEYS/viewer.log" &
+echo $! >"$KEYS/viewer.pid"
+echo "==> a verification run from the viewer, then lead 1's page as a browser gets it, read back"
+"$DIR-venv/bin/python" - "http://127.0.0.1:$VIEWER_PORT/audit" <<'PY'
+import html.parser, json, sys, time, urllib.parse, urllib.request
+base = sys.argv[1]
+for _ in range(100):
+    try:
+        urllib.request.urlopen(base + "/ui").close()
+        break
+    except OSError:
+        time.sleep(0.1)
+run = urllib.request.Request(base + "/verification", method="POST", headers={"X-Lead-Audit": "verify"})
+found = json.load(urllib.request.urlopen(run))["findings"]
+print(f"POST /audit/verification: {len(found)} findings, e.g. row {found[0]['audit_id']} {found[0]['status']}")
+url = base + "/ui/record?" + urllib.parse.urlencode({"table": "leads", "key": '{"id": 1}'})
+print("GET " + url.split("/audit", 1)[1])
+
+class Cards(html.parser.HTMLParser):
+    def __init__(self):
+        super().__init__()
+        self.cards, self.field = [], None
+    def handle_starttag(self, tag, attrs):
+        a = dict(attrs)
+        if tag == "article":
+            self.cards.append({"id": a["data-audit-id"], "flagged": "flagged" in a["class"], "text": []})
+        elif tag == "tr" and self.cards and a.get("class") == "changed":
+            self.cards[-1]["text"].append("changed:")
+    def handle_data(self, data):
+        if self.cards and data.strip():
+            self.cards[-1]["text"].append(data.strip())
+
+page = Cards()
+page.feed(urllib.request.urlopen(url).read().decode())
+for c in page.cards:
+    t = c["text"]
+    who = t[t.index("who") + 1]
+    changed = [t[i + 1] + " " + t[i + 2] + " → " + t[i + 3] for i, w in enumerate(t) if w == "changed:"]
+    flag = "  FLAGGED by the verification" if c["flagged"] else ""
+    print(f"  #{c['id']:<3} {t[0]:<7} by {who:<6} {'; '.join(changed)[:60]}{flag}")
+PY
 echo "==> demo finished; stopping the cluster"

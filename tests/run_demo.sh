@@ -53,7 +53,7 @@ STORY=$(sed '/^==> 9\. /,$d' "$OUT")
 TAMPERED=$(sed -n '/^==> 9\. /,$p' "$OUT")
 between() { sed -n "/$1/,/$2/p" "$OUT"; }
 
-check "the eleven steps, in order" "1 2 3 4 5 6 7 8 9 10 11" \
+check "the twelve steps, in order" "1 2 3 4 5 6 7 8 9 10 11 12" \
     "$(sed -En 's/^==> ([0-9]+)\. .*/\1/p' "$OUT" | paste -sd' ')"
 # Each ERROR the demo shows, by the start of its message.
 errors() { grep '^ERROR:  ' "$OUT" | cut -c9-40 | paste -sd'|'; }
@@ -111,6 +111,10 @@ receipt_proven() {
 check_cmd "lead 1's receipt is proven offline, cosigned, with the row's values" receipt_proven
 check_cmd "the rewritten row's receipt is rejected, saying why" \
     has '^rejected: the row is not leaf 3 of the tree of [0-9]+ the checkpoint signs'
+check_cmd "the viewer's verification run found the tampering" \
+    has '^POST /audit/verification: [0-9]+ findings, e\.g\. row [0-9]+ [a-z_]+$'
+check_cmd "the viewer shows lead 1's INSERT by actor 42" has '^  #2 +INSERT +by 42 '
+check_cmd "the viewer flags the rewritten row on lead 1's page" has '^  #4 .*FLAGGED by the verification$'
 check_cmd "the demo ran to its end" has '^==> demo finished; stopping the cluster$'
 
 check_cmd "the demo kept its cluster's server log (LEAD_AUDIT_DEMO_KEEP=1)" test -s "$DIR/server.log"
