@@ -262,6 +262,18 @@ if [ "$HAVE_EXT" = 1 ] &&
         [ "$(psql_ -At -c "$caught_up")" = t ] || { echo "bench: the background sealer did not file the tail in 120 s" >&2; exit 1; }
         probe=$(psql_ -At -v rows="$HISTORY_ROWS" -v keys="$H_KEYS" -v tail="$H_TAIL" -f sql/history_probe.sql)
         read -r R[history,sealer] R[history_ok,sealer] R[as_of,sealer] R[as_of_ok,sealer] <<<"$probe"
+        # The viewer's pages (lead_audit.web) on the same log, the sealer still
+        # running: the Python package with its web extra, from a copy.
+        if python3 -m venv "$WORK/venv" >/dev/null 2>&1 && cp -r ../clients/python "$WORK/lead-audit" &&
+            "$WORK/venv/bin/pip" install --quiet --disable-pip-version-check "$WORK/lead-audit[web]" httpx >/dev/null 2>&1; then
+            probe=$("$WORK/venv/bin/python" viewer_probe.py "host=127.0.0.1 port=$PORT user=postgres dbname=${DB:-postgres}" "$H_KEYS")
+            read -r R[timeline,sealer] R[changes_page,sealer] R[viewer_ok,sealer] <<<"$probe"
+            echo "    the viewer, the sealer running: a record's timeline page ${R[timeline,sealer]} ms," \
+                "a change list page ${R[changes_page,sealer]} ms; every page right: ${R[viewer_ok,sealer]}"
+            [ "${R[viewer_ok,sealer]}" = true ] || { echo "bench: a viewer page was not what it should be" >&2; exit 1; }
+        else
+            echo "    (the viewer's pages not measured: the Python package's web extra did not install)"
+        fi
         sealer 0
         echo "    with the background sealer running (the tail filed): audit_history ${R[history,sealer]} ms," \
             "audit_row_as_of ${R[as_of,sealer]} ms; complete and right: ${R[history_ok,sealer]} ${R[as_of_ok,sealer]}"
@@ -424,6 +436,12 @@ report() {
             "${R[history,sealer]} | ≤ 5 ms: $(verdict "${R[history,sealer]}" "<=" 5) | — | — |"
         echo "| audit_row_as_of() of the same records, now, the sealer running (ms, median of 100 records) | — | — | — |" \
             "${R[as_of,sealer]} | — | — | — |"
+    fi
+    if [ -n "${R[timeline,sealer]:-}" ]; then
+        echo "| the viewer: a record's timeline page, server time, the sealer running (ms, median of 50 records) | — | — | — |" \
+            "${R[timeline,sealer]} | ≤ 100 ms: $(verdict "${R[timeline,sealer]}" "<=" 100) | — | — |"
+        echo "| the viewer: a page of 50 of a table's changes at a random place, the sealer running (ms, median of 50) | — | — | — |" \
+            "${R[changes_page,sealer]} | ≤ 100 ms: $(verdict "${R[changes_page,sealer]}" "<=" 100) | — | — |"
     fi
     if [ -n "${R[history,lead_audit]:-}" ]; then
         echo "| audit_history() of the same records, the sealer paused with a tail of $H_TAIL rows not filed (ms, median) | — | — | — |" \
