@@ -417,6 +417,6 @@ for c in page.cards:
     who = t[t.index("who") + 1]
     changed = [t[i + 1] + " " + t[i + 2] + " → " + t[i + 3] for i, w in enumerate(t) if w == "changed:"]
     flag = "  FLAGGED by the verification" if c["flagged"] else ""
-    print(f"  #{c['id']:<3} {t[0]:<7} by {who:<6} {'; '.join(changed)[:60]}{flag}")
+    print(f"  #{c['id']:<3} {t[0]:<7} by {who:<6} {'; '.join(changed)[:40]}{flag}")
 PY
 echo "==> demo finished; stopping the cluster"

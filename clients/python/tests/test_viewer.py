@@ -36,6 +36,8 @@ from selenium.webdriver.support.ui import WebDriverWait
 from sqlalchemy import create_engine
 
 from conftest import conninfo, url
+from lead_audit.trail import Change
+from lead_audit.viewer import diff, shown
 from lead_audit.web import audit_router
 
 DB = "lead_audit_viewer"
@@ -90,6 +92,26 @@ def app_for(database: str) -> FastAPI:
 def client(database: str) -> Iterator[TestClient]:
     with TestClient(app_for(database)) as c:
         yield c
+
+
+def test_values_are_shown_by_kind() -> None:
+    assert shown(None) == {"kind": "null", "text": "null"}
+    assert shown("hmac-sha256:" + "ab" * 32)["kind"] == "redacted"
+    assert shown("<b>") == {"kind": "text", "text": "<b>"}
+    assert shown({"a": [1, "é"]}) == {"kind": "json", "text": '{"a": [1, "é"]}'}
+
+
+def test_a_diff_marks_what_changed() -> None:
+    c = Change.model_validate({
+        "audit_id": 1, "tx_id": 1, "logged_at": "2026-12-07T00:00:00Z", "table_name": "leads",
+        "action": "UPDATE", "outcome": "committed", "soft_delete": None, "record_pk": {"id": 1},
+        "changed_columns": ["status"], "old_values": {"status": "new", "id": 1},
+        "new_values": {"status": "won", "id": 1}, "actor_id": None, "client_ip": None, "user_agent": None,
+        "request_id": None, "context": None, "db_user": None, "application_name": None, "error": None})
+    assert [(r["column"], r["changed"]) for r in diff(c)] == [("id", False), ("status", True)]
+    inserted = c.model_copy(update={"action": "INSERT", "old_values": None, "changed_columns": None})
+    assert [(r["column"], r["old"], r["changed"]) for r in diff(inserted)] == [("id", None, False),
+                                                                                ("status", None, False)]
 
 
 def test_pages_are_refused_without_authorize(database: str) -> None:
