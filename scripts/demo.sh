@@ -417,6 +417,12 @@ for c in page.cards:
     who = t[t.index("who") + 1]
     changed = [t[i + 1] + " " + t[i + 2] + " → " + t[i + 3] for i, w in enumerate(t) if w == "changed:"]
     flag = "  FLAGGED by the verification" if c["flagged"] else ""
-    print(f"  #{c['id']:<3} {t[0]:<7} by {who:<6} {'; '.join(changed)[:40]}{flag}")
+    shown = ""
+    for part in changed:  # whole columns only, as many as fit
+        if len(shown) + len(part) > 44:
+            shown += "; …" if shown else part[:43] + "…"
+            break
+        shown += ("; " if shown else "") + part
+    print(f"  #{c['id']:<3} {t[0]:<7} by {who:<8} {shown}{flag}".rstrip())
 PY
 echo "==> demo finished; stopping the cluster"

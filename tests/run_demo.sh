@@ -113,7 +113,7 @@ check_cmd "the rewritten row's receipt is rejected, saying why" \
     has '^rejected: the row is not leaf 3 of the tree of [0-9]+ the checkpoint signs'
 check_cmd "the viewer's verification run found the tampering" \
     has '^POST /audit/verification: [0-9]+ findings, e\.g\. row [0-9]+ [a-z_]+$'
-check_cmd "the viewer shows lead 1's INSERT by actor 42" has '^  #2 +INSERT +by 42 '
+check_cmd "the viewer shows lead 1's INSERT by actor 42" has '^  #2 +INSERT +by 42$'
 check_cmd "the viewer flags the rewritten row on lead 1's page" has '^  #4 .*FLAGGED by the verification$'
 check_cmd "the demo ran to its end" has '^==> demo finished; stopping the cluster$'
 
