@@ -14,10 +14,14 @@ import random
 import statistics
 import sys
 import time
+import warnings
 
 import psycopg
 from fastapi import FastAPI
-from fastapi.testclient import TestClient
+
+with warnings.catch_warnings():  # Starlette's notice about its test client's HTTP library
+    warnings.simplefilter("ignore", DeprecationWarning)
+    from fastapi.testclient import TestClient
 from sqlalchemy import create_engine
 
 from lead_audit.web import audit_router
