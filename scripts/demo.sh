@@ -5,10 +5,10 @@
 # state before a request, per-table options (redaction, stamping), the context
 # from a statement comment, a revert, a partitioned table and tables without a
 # primary key, the health view, a superuser's tampering caught, in the
-# database and by the independent verifier on a dump, and proofs for an
-# outsider: a witness cosigns the log's signed checkpoint, and an auditor
-# checks one row's receipt offline with nothing but the public keys; last, the
-# web viewer, run as a read-only role, verifies and shows a lead's page.
+# database and by the independent verifier on a dump; then the web viewer,
+# run as a read-only role, verifies and shows a lead's page; last, proofs for
+# an outsider: a witness cosigns the log's signed checkpoint, and an auditor
+# checks one row's receipt offline with nothing but the public keys.
 # Run by `make demo` after installing; tests/run_demo.sh checks its output.
 #
 # Written to be read in a terminal of 100 columns: every line it prints fits.
@@ -332,45 +332,7 @@ wrap all <"$DUMP/report"
 echo "(exit status $status: 0 intact, 1 problems found, 2 unusable input)"
 [ "$status" = 1 ] || { echo "demo: the verifier should have found the tampering" >&2; exit 1; }
 
-echo "==> 11. Proofs for an outsider: the log's signed checkpoint (C2SP), a witness, a receipt"
-psql -U postgres -d postgres <<'SQL'
-SELECT audit_verifier_key() AS published_key;
-\echo '==> the newest checkpoint: origin, tree size, root, then the log''s signature (cut here)'
-SELECT regexp_replace(audit_checkpoint(), '(— \S+ .{16})\S*', '\1…', 'g') AS checkpoint \g (format=unaligned tuples_only=on)
-SQL
-"$KEYS/witness" witness "127.0.0.1:$WITNESS_PORT" "$KEYS/w1.state" "$KEYS/w1.key" "$KEYS/log.vkey" \
-    demo.example/lead_audit/postgres >"$KEYS/witness.log" 2>&1 &
-echo $! >"$KEYS/witness.pid"
-for _ in $(seq 1 50); do grep -q listening "$KEYS/witness.log" && break; sleep 0.1; done
-echo "==> a witness checks the checkpoint extends what it saw, and cosigns it"
-echo "$ lead-audit witness --connect ... --witness http://127.0.0.1:$WITNESS_PORT \$(cat w1.vkey)"
-"$DIR-venv/bin/lead-audit" witness --connect "host=127.0.0.1 port=$PORT user=postgres dbname=postgres" \
-    --witness "http://127.0.0.1:$WITNESS_PORT" "$(cat "$KEYS/w1.vkey")"
-echo "==> an auditor gets lead 1's INSERT as a receipt (audit_proof(2)) and checks it offline,"
-echo "    with the log's and the witness's public keys only"
-printf '%s\n' "$(command psql -X -At -h 127.0.0.1 -p "$PORT" -U postgres -d postgres \
-    -c "SELECT audit_proof(2)")" >"$KEYS/row-2.tlog-proof"
-echo "$ lead-audit-verify --receipt row-2.tlog-proof --log-key \$(cat log.vkey) \\"
-echo "      --witness-key \$(cat w1.vkey)"
-"$DIR-venv/bin/lead-audit-verify" --receipt "$KEYS/row-2.tlog-proof" --log-key "$KEYS/log.vkey" \
-    --witness-key "$KEYS/w1.vkey" >"$KEYS/proven.json"
-"$DIR-venv/bin/python" - "$KEYS/proven.json" <<'PY'
-import json, sys
-p = json.load(open(sys.argv[1]))
-row = p["row"]
-print(f"proven: row {row['id']} is leaf {p['index']} of the tree of {p['tree_size']} rows of {p['log']},")
-print(f"        cosigned by {', '.join(p['cosigned_by'])}; checksum {p['checksum'][:32]}…")
-print(f"        {row['action']} of {row['table_name']} {row['record_pk']} by actor {row['actor_id']},"
-      f" request {row['request_id']}")
-PY
-echo "==> row 4's receipt now carries the row as the superuser rewrote it: rejected"
-printf '%s\n' "$(command psql -X -At -h 127.0.0.1 -p "$PORT" -U postgres -d postgres \
-    -c "SELECT audit_proof(4)")" >"$KEYS/row-4.tlog-proof"
-status=0
-"$DIR-venv/bin/lead-audit-verify" --receipt "$KEYS/row-4.tlog-proof" --log-key "$KEYS/log.vkey" \
-    --witness-key "$KEYS/w1.vkey" 2>&1 | wrap all || status=$?
-
-echo "==> 12. An auditor's window: the viewer, run by a role that may only read the log"
+echo "==> 11. An auditor's window: the viewer, run by a role that may only read the log"
 psql -U postgres -d postgres <<'SQL'
 CREATE ROLE auditor LOGIN;
 GRANT SELECT ON audit_log, audit_status TO auditor;
@@ -425,4 +387,43 @@ for c in page.cards:
         shown += ("; " if shown else "") + part
     print(f"  #{c['id']:<3} {t[0]:<7} by {who:<8} {shown}{flag}".rstrip())
 PY
+
+echo "==> 12. Proofs for an outsider: the log's signed checkpoint (C2SP), a witness, a receipt"
+psql -U postgres -d postgres <<'SQL'
+SELECT audit_verifier_key() AS published_key;
+\echo '==> the newest checkpoint: origin, tree size, root, then the log''s signature (cut here)'
+SELECT regexp_replace(audit_checkpoint(), '(— \S+ .{16})\S*', '\1…', 'g') AS checkpoint \g (format=unaligned tuples_only=on)
+SQL
+"$KEYS/witness" witness "127.0.0.1:$WITNESS_PORT" "$KEYS/w1.state" "$KEYS/w1.key" "$KEYS/log.vkey" \
+    demo.example/lead_audit/postgres >"$KEYS/witness.log" 2>&1 &
+echo $! >"$KEYS/witness.pid"
+for _ in $(seq 1 50); do grep -q listening "$KEYS/witness.log" && break; sleep 0.1; done
+echo "==> a witness checks the checkpoint extends what it saw, and cosigns it"
+echo "$ lead-audit witness --connect ... --witness http://127.0.0.1:$WITNESS_PORT \$(cat w1.vkey)"
+"$DIR-venv/bin/lead-audit" witness --connect "host=127.0.0.1 port=$PORT user=postgres dbname=postgres" \
+    --witness "http://127.0.0.1:$WITNESS_PORT" "$(cat "$KEYS/w1.vkey")"
+echo "==> an auditor gets lead 1's INSERT as a receipt (audit_proof(2)) and checks it offline,"
+echo "    with the log's and the witness's public keys only"
+printf '%s\n' "$(command psql -X -At -h 127.0.0.1 -p "$PORT" -U postgres -d postgres \
+    -c "SELECT audit_proof(2)")" >"$KEYS/row-2.tlog-proof"
+echo "$ lead-audit-verify --receipt row-2.tlog-proof --log-key \$(cat log.vkey) \\"
+echo "      --witness-key \$(cat w1.vkey)"
+"$DIR-venv/bin/lead-audit-verify" --receipt "$KEYS/row-2.tlog-proof" --log-key "$KEYS/log.vkey" \
+    --witness-key "$KEYS/w1.vkey" >"$KEYS/proven.json"
+"$DIR-venv/bin/python" - "$KEYS/proven.json" <<'PY'
+import json, sys
+p = json.load(open(sys.argv[1]))
+row = p["row"]
+print(f"proven: row {row['id']} is leaf {p['index']} of the tree of {p['tree_size']} rows of {p['log']},")
+print(f"        cosigned by {', '.join(p['cosigned_by'])}; checksum {p['checksum'][:32]}…")
+print(f"        {row['action']} of {row['table_name']} {row['record_pk']} by actor {row['actor_id']},"
+      f" request {row['request_id']}")
+PY
+echo "==> row 4's receipt now carries the row as the superuser rewrote it: rejected"
+printf '%s\n' "$(command psql -X -At -h 127.0.0.1 -p "$PORT" -U postgres -d postgres \
+    -c "SELECT audit_proof(4)")" >"$KEYS/row-4.tlog-proof"
+status=0
+"$DIR-venv/bin/lead-audit-verify" --receipt "$KEYS/row-4.tlog-proof" --log-key "$KEYS/log.vkey" \
+    --witness-key "$KEYS/w1.vkey" 2>&1 | wrap all || status=$?
+
 echo "==> demo finished; stopping the cluster"
