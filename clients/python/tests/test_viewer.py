@@ -31,7 +31,6 @@ from selenium.common.exceptions import NoAlertPresentException, StaleElementRefe
 from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
 from selenium.webdriver.remote.webdriver import WebDriver
-from selenium.webdriver.remote.webelement import WebElement
 from selenium.webdriver.support.ui import WebDriverWait
 from sqlalchemy import create_engine
 
@@ -77,6 +76,11 @@ def database() -> str:
         conn.execute("UPDATE leads SET deleted_at = NULL WHERE id = 1")
         with pytest.raises(psycopg.errors.UniqueViolation):
             conn.execute("INSERT INTO leads (id, email) VALUES (1, 'dup@example.com')")
+        # The failed attempt's row comes a moment later, from a background worker.
+        deadline = time.monotonic() + 30
+        while conn.execute("SELECT 1 FROM audit_log WHERE outcome = 'failed'").fetchone() is None:
+            assert time.monotonic() < deadline, "the failed attempt was not recorded"
+            time.sleep(0.1)
         conn.execute("SELECT audit_seal()")
     return DB
 
@@ -148,6 +152,18 @@ def test_changes_pages_follow_on(client: TestClient) -> None:
     assert first.status_code == 200 and first.text.count('class="change') >= 7
     one = client.get("/audit/ui/changes", params={"actor_id": "bob@example.com"})
     assert one.text.count('data-audit-id="') == 2
+
+
+def test_the_ledger_page_expects_a_run_to_take_as_long_as_the_last(client: TestClient, database: str) -> None:
+    with psycopg.connect(conninfo(database)) as conn:
+        row = conn.execute("SELECT count(*) FROM audit_log").fetchone()
+        assert row is not None
+        rows = int(row[0])
+    before = client.get("/audit/ui/ledger").text
+    assert f"reads the log's {rows} rows." in before and "data-expected-seconds" not in before
+    assert client.post("/audit/verification", headers={"x-lead-audit": "verify"}).status_code == 200
+    after = client.get("/audit/ui/ledger").text
+    assert "at the last run's pace" in after and 'data-expected-seconds="' in after
 
 
 # --- in a browser -----------------------------------------------------------
@@ -228,11 +244,7 @@ def test_a_request_link_leads_to_the_request(server: str, browser: WebDriver) ->
 
 def test_failed_attempts_show_their_error(server: str, browser: WebDriver) -> None:
     browser.get(server + "/changes?failed=true")
-    def failed(d: WebDriver) -> list[WebElement]:
-        d.refresh()  # a failed attempt's row comes a moment later, from a background worker
-        return d.find_elements(By.CSS_SELECTOR, ".change.failed")
-
-    card = WebDriverWait(browser, 30).until(failed)[0]
+    card = browser.find_elements(By.CSS_SELECTOR, ".change.failed")[0]
     assert "23505" in card.find_element(By.CSS_SELECTOR, ".error").text
     assert card.find_element(By.CSS_SELECTOR, ".badge.fail").text == "failed attempt"
 
@@ -251,6 +263,8 @@ def test_verification_runs_and_flags_a_tampered_row(server: str, browser: WebDri
     browser.find_element(By.ID, "verify").click()
     result = WebDriverWait(browser, 60).until(lambda d: d.find_elements(By.ID, "result"))[0]
     assert "every row and block is as sealed" in result.text
+    # The next run is timed against this one's pace.
+    assert float(browser.find_element(By.ID, "verify").get_attribute("data-expected-seconds") or "-1") >= 0
     shot(browser, "ledger-ok")
 
     with psycopg.connect(conninfo(database), autocommit=True) as conn:

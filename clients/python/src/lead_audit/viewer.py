@@ -10,6 +10,7 @@ route name, so the viewer works under whatever prefix the router is mounted.
 
 import json
 import threading
+import time
 from collections.abc import Callable, Iterator
 from datetime import datetime, timezone
 from importlib import resources
@@ -32,15 +33,19 @@ _env = Environment(loader=PackageLoader("lead_audit", "templates"),
 
 
 class State:
-    """What the viewer remembers between requests: the last verification run
-    and whether one is running (a run over a large log takes a while)."""
+    """What the viewer remembers between requests: the last verification run,
+    whether one is running, and the pace of the last (rows per second), from
+    which the page tells how long a run of today's log should take: a run is
+    one call of verify_audit(), which reports no progress of its own."""
 
     def __init__(self) -> None:
         self.verification = Verification(ran_at=None, ok=None, findings=[])
         self.running_since: datetime | None = None
+        self.pace: float | None = None
         self._lock = threading.Lock()
 
-    def run(self, verify: Callable[[], Verification]) -> Verification:
+    def run(self, verify: Callable[[], Verification], rows: int) -> Verification:
+        started = time.monotonic()
         with self._lock:
             self.running_since = datetime.now(timezone.utc)
         try:
@@ -48,8 +53,15 @@ class State:
         finally:
             with self._lock:
                 self.running_since = None
+        seconds = time.monotonic() - started
+        if rows > 0 and seconds > 0:
+            self.pace = rows / seconds
         self.verification = result
         return result
+
+    def expected_seconds(self, rows: int) -> float | None:
+        """How long a run over ``rows`` should take at the last run's pace."""
+        return None if self.pace is None else rows / self.pace
 
     def flagged(self) -> dict[int, str]:
         """Audit ids the last verification found wrong, with the finding."""
@@ -96,6 +108,22 @@ def _html(request: Request, template: str, status_code: int = 200, **context: An
         "X-Content-Type-Options": "nosniff",
         "Referrer-Policy": "same-origin",
     })
+
+
+def _when(value: Any) -> str:
+    """A time as the pages show it; a value from JSON (text) parsed first."""
+    if isinstance(value, str):
+        text = value
+        try:
+            value = datetime.fromisoformat(text)
+        except ValueError:
+            return text
+    if isinstance(value, datetime):
+        return value.strftime("%Y-%m-%d %H:%M:%S %Z").rstrip()
+    return "never" if value is None else str(value)
+
+
+_env.filters["when"] = _when
 
 
 def _key_of(c: Change) -> str:
@@ -165,5 +193,7 @@ def add_pages(router: APIRouter, connection: Callable[[], Iterator[Connection]],
 
     @router.get("/ui/ledger", include_in_schema=False, name="ui_ledger")
     def ledger(request: Request, conn: Conn) -> HTMLResponse:
+        rows = trail.log_rows(conn)
         return _html(request, "ledger.html", health=trail.health(conn), checkpoint=trail.checkpoint(conn),
-                     verification=state.verification, running_since=state.running_since)
+                     verification=state.verification, running_since=state.running_since, rows=rows,
+                     expected=state.expected_seconds(rows))

@@ -142,7 +142,7 @@ def audit_router(engine: Engine, authorize: Authorize | None = None) -> APIRoute
         if x_lead_audit != "verify":
             raise HTTPException(status.HTTP_400_BAD_REQUEST,
                                 "a verification run needs the header X-Lead-Audit: verify")
-        return state.run(lambda: trail.verify(conn))
+        return state.run(lambda: trail.verify(conn), trail.log_rows(conn))
 
     @router.get("/proofs/{audit_id}", response_class=PlainTextResponse, tags=["audit"])
     def proof(conn: Conn, audit_id: int) -> str:
