@@ -45,11 +45,14 @@ demo: install
 test: test-major test-upgrade test-package test-releases test-docs test-demo
 	@echo "make test: all test suites passed on PostgreSQL $(PG)"
 
-## `make test` on the system's 15, then every suite on each other major
-## (upgrades only from releases that supported that major: none yet).
+## `make test` on the system's 15, then every suite on each other major, and
+## its Debian package built and checked (upgrades only from releases that
+## supported that major: none yet; the package installed only where Debian 12
+## has the server: 15).
 test-all: test
 	@for m in $(filter-out $(PG),$(MAJORS)); do \
 		$(MAKE) --no-print-directory test-major PG=$$m || exit 1; \
+		$(MAKE) --no-print-directory test-package PG=$$m || exit 1; \
 	done
 	@echo "make test-all: all test suites passed on PostgreSQL $(MAJORS)"
 
