@@ -100,6 +100,16 @@ CHANGE_COLUMNS = """id AS audit_id, tx_id, logged_at, table_name, action, outcom
     user_agent, request_id, context, db_user, application_name, error"""
 
 
+def parse_key(key: str) -> dict[str, Any] | None:
+    """A record's key as a request gives it (JSON text), or None unless it is
+    a JSON object."""
+    try:
+        value = json.loads(key)
+    except ValueError:
+        return None
+    return value if isinstance(value, dict) else None
+
+
 def _change(row: Any) -> Change:
     return Change.model_validate(dict(row._mapping))
 
@@ -172,12 +182,14 @@ def checkpoint(conn: Connection) -> Checkpoint | None:
     return None if row is None else Checkpoint.model_validate(dict(row._mapping))
 
 
-def log_rows(conn: Connection) -> int:
+def log_rows(conn: Connection, unsealed: int | None = None) -> int:
     """How many rows a verification reads: the tree's size (every sealed row)
-    and the rows not sealed yet; no scan of the log."""
-    n = conn.execute(text("SELECT coalesce((SELECT max(tree_size) FROM audit_tree), 0)"
-                          " + (SELECT unsealed_rows FROM audit_status)")).scalar()
-    return int(n or 0)
+    and the rows not sealed yet (``unsealed``, when the caller has already
+    read ``audit_status``); no scan of the log."""
+    size = conn.execute(text("SELECT coalesce(max(tree_size), 0) FROM audit_tree")).scalar()
+    if unsealed is None:
+        unsealed = conn.execute(text("SELECT unsealed_rows FROM audit_status")).scalar()
+    return int(size or 0) + int(unsealed or 0)
 
 
 def verify(conn: Connection) -> Verification:

@@ -152,11 +152,8 @@ def add_pages(router: APIRouter, connection: Callable[[], Iterator[Connection]],
 
     @router.get("/ui/record", include_in_schema=False, name="ui_record")
     def record(request: Request, conn: Conn, table: str, key: str) -> HTMLResponse:
-        try:
-            parsed = json.loads(key)
-        except ValueError:
-            parsed = None
-        if not isinstance(parsed, dict):
+        parsed = trail.parse_key(key)
+        if parsed is None:
             return _html(request, "error.html", 400, message='The key is a JSON object, such as {"id": 7}.')
         changes = trail.history(conn, table, parsed)
         return _html(request, "record.html", table=table, key=parsed, changes=changes,
@@ -193,7 +190,8 @@ def add_pages(router: APIRouter, connection: Callable[[], Iterator[Connection]],
 
     @router.get("/ui/ledger", include_in_schema=False, name="ui_ledger")
     def ledger(request: Request, conn: Conn) -> HTMLResponse:
-        rows = trail.log_rows(conn)
-        return _html(request, "ledger.html", health=trail.health(conn), checkpoint=trail.checkpoint(conn),
+        health = trail.health(conn)
+        rows = trail.log_rows(conn, health.get("unsealed_rows"))
+        return _html(request, "ledger.html", health=health, checkpoint=trail.checkpoint(conn),
                      verification=state.verification, running_since=state.running_since, rows=rows,
                      expected=state.expected_seconds(rows))

@@ -28,7 +28,6 @@ The same router serves the HTML viewer under ``/ui`` (``lead_audit.viewer``),
 behind the same ``authorize``.
 """
 
-import json
 from collections.abc import Callable, Iterator
 from datetime import datetime
 from typing import Annotated, Any
@@ -49,11 +48,8 @@ __all__ = ["NOT_AUTHORIZED", "Authorize", "audit_router", "Change", "Page", "Aud
 
 
 def _key(key: str) -> dict[str, Any]:
-    try:
-        value = json.loads(key)
-    except ValueError:
-        raise HTTPException(status.HTTP_400_BAD_REQUEST, "key is a JSON object, e.g. {\"id\": 7}") from None
-    if not isinstance(value, dict):
+    value = trail.parse_key(key)
+    if value is None:
         raise HTTPException(status.HTTP_400_BAD_REQUEST, "key is a JSON object, e.g. {\"id\": 7}")
     return value
 
